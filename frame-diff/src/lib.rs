@@ -1,0 +1,1 @@
+//! Compare two renders of the same frame.

@@ -1,0 +1,155 @@
+//! Messages on the results queue (worker to coordinator) and the control
+//! queues (coordinator to worker).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{JobId, TaskId, WorkerId};
+use crate::worker::WorkerInfo;
+
+/// Everything a worker reports, tagged by `type` in JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WorkerEvent {
+    /// The worker started (or reconnected) and describes itself.
+    Announce(WorkerInfo),
+    /// Periodic liveness and progress.
+    Heartbeat(Heartbeat),
+    /// The worker took a task and is starting the renderer.
+    TaskStarted {
+        /// Task taken.
+        task_id: TaskId,
+        /// Its attempt number.
+        attempt: u32,
+        /// Who took it.
+        worker: WorkerId,
+        /// Whether the broker redelivered the message (a previous holder died).
+        redelivered: bool,
+    },
+    /// One frame is rendered, checked and uploaded.
+    FrameDone(FrameDone),
+    /// Every frame of the task is done; sent before the task is acknowledged.
+    TaskDone {
+        /// The task.
+        task_id: TaskId,
+        /// Its attempt number.
+        attempt: u32,
+        /// Who rendered it.
+        worker: WorkerId,
+    },
+    /// The renderer failed on the task.
+    TaskFailed(TaskFailed),
+    /// The worker gave the task back without rendering it.
+    TaskReturned(TaskReturned),
+    /// The worker is shutting down cleanly.
+    Leaving {
+        /// Who is leaving.
+        worker: WorkerId,
+    },
+}
+
+/// Liveness and progress of one worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// Who is alive.
+    pub worker: WorkerId,
+    /// The task being rendered, if any.
+    pub task_id: Option<TaskId>,
+    /// Its attempt number.
+    pub attempt: Option<u32>,
+    /// The frame being rendered, if known.
+    pub frame: Option<i32>,
+    /// Progress through the current frame, 0.0 to 1.0, if the renderer reports it.
+    pub progress: Option<f32>,
+    /// When it was sent, ms since the Unix epoch.
+    pub sent_at_ms: i64,
+}
+
+/// A finished frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameDone {
+    /// The task.
+    pub task_id: TaskId,
+    /// Its attempt number.
+    pub attempt: u32,
+    /// The job.
+    pub job_id: JobId,
+    /// Frame number.
+    pub frame: i32,
+    /// Replica number (0 for the original).
+    pub replica: u32,
+    /// Who rendered it.
+    pub worker: WorkerId,
+    /// Object-store key of the uploaded EXR.
+    pub object_key: String,
+    /// blake3 over the decoded pixel data (channel names and values).
+    pub pixel_hash: String,
+    /// Seconds the renderer spent on this frame.
+    pub render_seconds: f64,
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Size of the EXR file in bytes.
+    pub bytes: u64,
+}
+
+/// A task the renderer could not finish.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskFailed {
+    /// The task.
+    pub task_id: TaskId,
+    /// Its attempt number.
+    pub attempt: u32,
+    /// Who tried.
+    pub worker: WorkerId,
+    /// One-line reason.
+    pub error: String,
+    /// Last lines of the renderer's output.
+    pub log_tail: String,
+}
+
+/// Why a worker handed a task back unrendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReturnReason {
+    /// The job is paused.
+    JobPaused,
+    /// The job is cancelled.
+    JobCancelled,
+    /// The worker is shutting down.
+    ShuttingDown,
+}
+
+/// A task given back unrendered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskReturned {
+    /// The task.
+    pub task_id: TaskId,
+    /// Its attempt number.
+    pub attempt: u32,
+    /// Who returned it.
+    pub worker: WorkerId,
+    /// Why.
+    pub reason: ReturnReason,
+}
+
+/// Messages the coordinator sends to one worker's control queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Control {
+    /// Do not start tasks of this job; return them instead.
+    JobPaused {
+        /// The job.
+        job_id: JobId,
+    },
+    /// The job may run again.
+    JobResumed {
+        /// The job.
+        job_id: JobId,
+    },
+    /// Stop rendering this job now and drop its tasks.
+    JobCancelled {
+        /// The job.
+        job_id: JobId,
+    },
+}
