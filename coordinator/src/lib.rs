@@ -1,1 +1,32 @@
-//! The render farm coordinator.
+//! The render farm coordinator: HTTP API, job splitting, state in SQLite,
+//! dispatch to the task queue, result consumption and the watchdog.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod farm;
+pub mod model;
+pub mod server;
+pub mod split;
+pub mod state;
+
+/// What can stop the coordinator.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Configuration.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Database.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    /// Task queue.
+    #[error("task queue: {0}")]
+    Queue(#[from] queue::QueueError),
+    /// Object storage.
+    #[error("object store: {0}")]
+    Store(#[from] storage::StoreError),
+    /// Listening socket.
+    #[error("cannot serve HTTP: {0}")]
+    Http(std::io::Error),
+}

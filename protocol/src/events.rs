@@ -152,4 +152,12 @@ pub enum Control {
         /// The job.
         job_id: JobId,
     },
+    /// This attempt of the task is superseded (re-dispatched elsewhere, or
+    /// already done): stop rendering it and acknowledge it without results.
+    AbandonTask {
+        /// The task.
+        task_id: TaskId,
+        /// The superseded attempt.
+        attempt: u32,
+    },
 }

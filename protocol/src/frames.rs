@@ -22,7 +22,10 @@ pub enum FrameSpecError {
         item: String,
     },
     /// A number does not fit a frame number.
-    #[error("`{item}` is out of range: frame numbers must lie within ±{}", i32::MAX)]
+    #[error(
+        "`{item}` is out of range: frame numbers must lie within ±{}",
+        i32::MAX
+    )]
     OutOfRange {
         /// The offending item.
         item: String,
@@ -40,7 +43,9 @@ pub enum FrameSpecError {
         frame: i32,
     },
     /// More frames than the configured maximum.
-    #[error("the spec has more than {max} frames; split the job or raise the coordinator's `max_frames_per_job`")]
+    #[error(
+        "the spec has more than {max} frames; split the job or raise the coordinator's `max_frames_per_job`"
+    )]
     TooMany {
         /// The configured maximum.
         max: usize,
@@ -223,7 +228,10 @@ mod tests {
         assert!(matches!(err("1-10x0"), FrameSpecError::BadStep { .. }));
         assert!(matches!(err("1-10x-2"), FrameSpecError::BadStep { .. }));
         assert!(matches!(err("1-10xz"), FrameSpecError::BadStep { .. }));
-        assert!(matches!(err("99999999999"), FrameSpecError::OutOfRange { .. }));
+        assert!(matches!(
+            err("99999999999"),
+            FrameSpecError::OutOfRange { .. }
+        ));
         assert_eq!(err("1-5,3"), FrameSpecError::Duplicate { frame: 3 });
         assert_eq!(err("1-2000000000"), FrameSpecError::TooMany { max: 1000 });
         assert_eq!(err("1-600,601-1200"), FrameSpecError::TooMany { max: 1000 });

@@ -12,7 +12,9 @@ pub mod queues;
 pub mod task;
 pub mod worker;
 
-pub use events::{Control, FrameDone, Heartbeat, ReturnReason, TaskFailed, TaskReturned, WorkerEvent};
+pub use events::{
+    Control, FrameDone, Heartbeat, ReturnReason, TaskFailed, TaskReturned, WorkerEvent,
+};
 pub use frames::{FrameSpec, FrameSpecError};
 pub use ids::{JobId, SceneHash, SceneHashError, TaskId, WorkerId};
 pub use task::{ExrDepth, OutputSpec, Overrides, Renderer, SceneRef, TaskMessage};

@@ -46,7 +46,9 @@ impl FromStr for Renderer {
         Renderer::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown renderer {s:?}; expected one of blender, octane, cinema4d"))
+            .ok_or_else(|| {
+                format!("unknown renderer {s:?}; expected one of blender, octane, cinema4d")
+            })
     }
 }
 

@@ -1,0 +1,121 @@
+//! The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
+
+use axum::Json;
+use serde_json::{Value, json};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn job_id_param() -> Value {
+    json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}})
+}
+
+fn control(summary: &str) -> Value {
+    json!({"post": {
+        "summary": summary,
+        "parameters": [job_id_param()],
+        "responses": {
+            "200": {"description": "the job's state afterwards", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ControlAnswer"}}}},
+            "400": error_response("not a job id"),
+            "404": error_response("no such job"),
+            "409": error_response("the job's state does not allow it")
+        }
+    }})
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn spec() -> Json<Value> {
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Render farm coordinator", "version": env!("CARGO_PKG_VERSION")},
+        "paths": {
+            "/api/v1/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
+            "/api/v1/scenes": {"post": {
+                "summary": "Upload a scene (streamed; content-addressed by blake3; re-uploads store nothing)",
+                "parameters": [{"name": "filename", "in": "query", "required": true, "schema": {"type": "string"}, "example": "shot010.blend"}],
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {
+                    "201": {"description": "stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Uploaded"}}}},
+                    "200": {"description": "already stored", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Uploaded"}}}},
+                    "400": error_response("bad or path-like file name, empty body"),
+                    "413": error_response("larger than jobs.max_upload_bytes"),
+                    "415": error_response("not application/octet-stream")
+                }
+            }},
+            "/api/v1/jobs": {
+                "post": {
+                    "summary": "Create a job",
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateJob"}}}},
+                    "responses": {
+                        "201": {"description": "accepted", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+                        "400": error_response("not JSON"),
+                        "415": error_response("not application/json"),
+                        "422": error_response("bad frame spec, unknown renderer or scene, out-of-range field")
+                    }
+                },
+                "get": {"summary": "List jobs, newest first", "responses": {"200": {"description": "jobs", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}}}}
+            },
+            "/api/v1/jobs/{id}": {"get": {
+                "summary": "One job with per-frame status",
+                "parameters": [job_id_param()],
+                "responses": {
+                    "200": {"description": "the job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobDetail"}}}},
+                    "400": error_response("not a job id"),
+                    "404": error_response("no such job")
+                }
+            }},
+            "/api/v1/jobs/{id}/cancel": control("Cancel a job"),
+            "/api/v1/jobs/{id}/pause": control("Pause a job: no new task of it starts"),
+            "/api/v1/jobs/{id}/resume": control("Resume a paused job"),
+            "/api/v1/jobs/{id}/requeue": control("Put a job's failed frames back in the queue"),
+            "/api/v1/workers": {"get": {"summary": "Workers seen", "responses": {"200": {"description": "workers", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Worker"}}}}}}}}
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+                "code": {"type": "string"}, "message": {"type": "string"}}}}},
+            "Uploaded": {"type": "object", "properties": {
+                "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "ext": {"type": "string"},
+                "bytes": {"type": "integer"}, "created": {"type": "boolean"}}},
+            "CreateJob": {"type": "object", "required": ["scene", "renderer", "frames"], "additionalProperties": false, "properties": {
+                "name": {"type": "string"},
+                "scene": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "renderer": {"type": "string", "enum": ["blender", "octane", "cinema4d"]},
+                "frames": {"type": "string", "examples": ["1-100", "1-100x5", "1,5,10-12", "100-1"]},
+                "chunk_size": {"type": "integer", "minimum": 1, "maximum": 10000},
+                "priority": {"type": "integer", "minimum": 0, "maximum": 100, "default": 50},
+                "output": {"type": "object", "properties": {"depth": {"type": "string", "enum": ["half", "float"], "default": "half"}}},
+                "overrides": {"type": "object", "properties": {
+                    "resolution": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+                    "samples": {"type": "integer", "minimum": 1}}},
+                "task_timeout_secs": {"type": "integer", "minimum": 1}}},
+            "Job": {"type": "object", "properties": {
+                "id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}, "scene": {"type": "string"},
+                "renderer": {"type": "string"}, "frames": {"type": "string"}, "frame_count": {"type": "integer"},
+                "chunk_size": {"type": "integer"}, "priority": {"type": "integer"},
+                "depth": {"type": "string"}, "overrides": {"type": "object"}, "task_timeout_secs": {"type": "integer"},
+                "state": {"type": "string", "enum": ["queued", "running", "paused", "done", "failed", "cancelled"]},
+                "progress": {"type": "object", "properties": {"pending": {"type": "integer"}, "rendering": {"type": "integer"},
+                    "done": {"type": "integer"}, "failed": {"type": "integer"}, "cancelled": {"type": "integer"}}},
+                "created_ms": {"type": "integer"}, "finished_ms": {"type": ["integer", "null"]}}},
+            "JobDetail": {"allOf": [{"$ref": "#/components/schemas/Job"}, {"type": "object", "properties": {
+                "tasks": {"type": "object"},
+                "frame_list": {"type": "array", "items": {"type": "object", "properties": {
+                    "frame": {"type": "integer"},
+                    "state": {"type": "string", "enum": ["pending", "rendering", "done", "failed", "cancelled"]},
+                    "task_id": {"type": "string"}, "worker_id": {"type": ["string", "null"]},
+                    "object_key": {"type": ["string", "null"]}, "pixel_hash": {"type": ["string", "null"]},
+                    "render_seconds": {"type": ["number", "null"]}, "error": {"type": ["string", "null"]}}}}}}]},
+            "ControlAnswer": {"type": "object", "properties": {
+                "id": {"type": "string"}, "state": {"type": "string"}, "requeued_frames": {"type": "integer"}}},
+            "Worker": {"type": "object", "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "owner": {"type": "string"},
+                "region": {"type": "string"}, "node_class": {"type": "string"},
+                "renderers": {"type": "array", "items": {"type": "object"}}, "cpu": {"type": "object"},
+                "gpus": {"type": "array", "items": {"type": "object"}},
+                "state": {"type": "string", "enum": ["online", "lost", "left"]},
+                "current_task": {"type": ["string", "null"]}, "current_frame": {"type": ["integer", "null"]},
+                "progress": {"type": ["number", "null"]}, "first_seen_ms": {"type": "integer"}, "last_seen_ms": {"type": "integer"}}}
+        }}
+    }))
+}

@@ -1,0 +1,216 @@
+//! `POST /api/v1/scenes`: streamed, content-addressed scene upload.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use futures::StreamExt;
+use protocol::SceneHash;
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt;
+
+use super::ApiError;
+use crate::farm::Farm;
+
+/// Query string of an upload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadQuery {
+    /// The scene's file name (`shot010.blend`); only its extension is kept.
+    pub filename: String,
+}
+
+/// Answer to an upload.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Uploaded {
+    /// blake3 of the bytes: use it as `scene` when creating a job.
+    pub hash: SceneHash,
+    /// Extension kept from the file name.
+    pub ext: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// False when the same bytes were uploaded before (nothing was stored).
+    pub created: bool,
+}
+
+/// The extension of an uploaded file name, refusing anything path-like.
+fn extension(filename: &str) -> Result<String, ApiError> {
+    if filename.contains(['/', '\\', '\0']) || filename.contains("..") || filename.starts_with('.')
+    {
+        return Err(ApiError::bad_request(
+            "bad_filename",
+            format!(
+                "filename {filename:?} looks like a path; send only the file's name, like `shot010.blend`"
+            ),
+        ));
+    }
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    if !storage::valid_extension(&ext) {
+        return Err(ApiError::bad_request(
+            "bad_filename",
+            format!("filename {filename:?} needs a plain extension such as `.blend`"),
+        ));
+    }
+    Ok(ext)
+}
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!(
+            "the scene is larger than the coordinator's limit of {limit} bytes (`jobs.max_upload_bytes`)"
+        ),
+    )
+}
+
+/// Stream the body to a spool file while hashing it, then store it under
+/// `scenes/<blake3>.<ext>` unless those bytes are already known.
+pub async fn upload(
+    State(farm): State<Farm>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
+    let Query(query) = query.map_err(|_| {
+        ApiError::bad_request(
+            "missing_filename",
+            "add the scene's file name: POST /api/v1/scenes?filename=shot010.blend",
+        )
+    })?;
+    let ext = extension(&query.filename)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    if content_type != Some("application/octet-stream") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "wrong_content_type",
+            "send the scene's raw bytes with `Content-Type: application/octet-stream`",
+        ));
+    }
+    let limit = farm.config.jobs.max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+
+    let spool = tempfile::NamedTempFile::new().map_err(|e| {
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "spool_failed",
+            format!("cannot spool the upload: {e}"),
+        )
+    })?;
+    let mut file = tokio::fs::File::from_std(spool.reopen().map_err(|e| {
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "spool_failed",
+            format!("cannot spool the upload: {e}"),
+        )
+    })?);
+    let mut hasher = blake3::Hasher::new();
+    let mut bytes = 0u64;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request("upload_interrupted", format!("the upload broke off: {e}"))
+        })?;
+        bytes += chunk.len() as u64;
+        if bytes > limit {
+            return Err(too_large(limit));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(|e| {
+            ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "spool_failed",
+                format!("cannot spool the upload: {e}"),
+            )
+        })?;
+    }
+    file.flush().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "spool_failed",
+            format!("cannot spool the upload: {e}"),
+        )
+    })?;
+    if bytes == 0 {
+        return Err(ApiError::bad_request(
+            "empty_scene",
+            "the upload is empty; send the scene file's bytes",
+        ));
+    }
+    let hash = SceneHash::from_blake3(hasher.finalize().as_bytes());
+
+    let known = {
+        let hash = hash.clone();
+        farm.db.call(move |db| db.scene_ext(&hash)).await?
+    };
+    let created = match known {
+        Some(_) => false,
+        None => {
+            let key = storage::scene_key(&hash, &ext);
+            storage::upload_file(&farm.store, &key, spool.path())
+                .await
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "store_failed",
+                        format!("cannot store the scene: {e}"),
+                    )
+                })?;
+            let (hash, ext) = (hash.clone(), ext.clone());
+            farm.db
+                .call(move |db| db.record_scene(&hash, &ext, bytes))
+                .await?
+        }
+    };
+    let ext = match known {
+        Some(stored) => stored,
+        None => ext,
+    };
+    tracing::info!(%hash, bytes, created, "scene uploaded");
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(Uploaded {
+            hash,
+            ext,
+            bytes,
+            created,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_give_plain_extensions_only() {
+        assert_eq!(extension("shot.blend").unwrap(), "blend");
+        assert_eq!(extension("Shot.BLEND").unwrap(), "blend");
+        for bad in [
+            "../../etc/passwd.blend",
+            "a/b.blend",
+            "..\\x.blend",
+            ".blend",
+            "noext",
+            "x.bl end",
+        ] {
+            assert!(extension(bad).is_err(), "{bad}");
+        }
+    }
+}

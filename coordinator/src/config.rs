@@ -1,0 +1,184 @@
+//! The coordinator's TOML configuration.
+//!
+//! ```toml
+//! listen = "0.0.0.0:8080"
+//! database = "/var/lib/renderfarm/coordinator.sqlite"
+//!
+//! [queue]
+//! kind = "rabbitmq"
+//! url = "amqp://guest:guest@rabbit.example:5672/%2f"
+//!
+//! [store]
+//! url = "s3://renders"
+//! endpoint = "http://minio.example:9000"
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use queue::QueueConfig;
+use serde::{Deserialize, Serialize};
+use storage::StoreConfig;
+
+/// Everything the coordinator needs to run. Every field has a default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API and web UI listen on.
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// SQLite database file holding jobs, tasks, frames, workers and results.
+    #[serde(default = "defaults::database")]
+    pub database: PathBuf,
+    /// The task queue: RabbitMQ, or the embedded queue for a single machine.
+    #[serde(default)]
+    pub queue: QueueConfig,
+    /// Object storage for scenes and frames.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Job limits and defaults.
+    #[serde(default)]
+    pub jobs: JobLimits,
+    /// Worker liveness and retry policy.
+    #[serde(default)]
+    pub watchdog: WatchdogConfig,
+}
+
+/// Limits on what users may submit, and defaults for what they leave out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobLimits {
+    /// Largest scene upload accepted, in bytes.
+    #[serde(default = "defaults::max_upload_bytes")]
+    pub max_upload_bytes: u64,
+    /// Most frames one job may have.
+    #[serde(default = "defaults::max_frames_per_job")]
+    pub max_frames_per_job: usize,
+    /// Frames per task when a job does not say.
+    #[serde(default = "defaults::chunk_size")]
+    pub default_chunk_size: u32,
+    /// Render time limit per task when a job does not say, in seconds.
+    #[serde(default = "defaults::task_timeout_secs")]
+    pub default_task_timeout_secs: u64,
+}
+
+/// When a worker counts as lost, and how often a task is retried.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchdogConfig {
+    /// A worker silent (no heartbeat, no result) for this long is marked lost
+    /// and its task goes back to the queue, in seconds.
+    #[serde(default = "defaults::worker_timeout_secs")]
+    pub worker_timeout_secs: u64,
+    /// How often the watchdog looks, in seconds.
+    #[serde(default = "defaults::check_interval_secs")]
+    pub check_interval_secs: u64,
+    /// A task that failed on this many different workers fails its frames.
+    #[serde(default = "defaults::max_failures")]
+    pub max_failures: u32,
+}
+
+mod defaults {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    pub fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+    pub fn database() -> PathBuf {
+        PathBuf::from("coordinator.sqlite")
+    }
+    pub fn max_upload_bytes() -> u64 {
+        4 << 30
+    }
+    pub fn max_frames_per_job() -> usize {
+        1_000_000
+    }
+    pub fn chunk_size() -> u32 {
+        1
+    }
+    pub fn task_timeout_secs() -> u64 {
+        4 * 3600
+    }
+    pub fn worker_timeout_secs() -> u64 {
+        60
+    }
+    pub fn check_interval_secs() -> u64 {
+        5
+    }
+    pub fn max_failures() -> u32 {
+        3
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+impl Default for JobLimits {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+impl Default for WatchdogConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this struct.
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        source: Box<toml::de::Error>,
+    },
+}
+
+impl Config {
+    /// Load a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let config: Config = toml::from_str("").unwrap();
+        assert_eq!(config.listen.port(), 8080);
+        assert_eq!(config.watchdog.max_failures, 3);
+        assert_eq!(config.jobs.default_chunk_size, 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let err = toml::from_str::<Config>("listne = \"0.0.0.0:1\"").unwrap_err();
+        assert!(err.to_string().contains("listne"), "{err}");
+    }
+}

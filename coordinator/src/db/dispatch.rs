@@ -1,0 +1,126 @@
+//! Choosing tasks to publish, and recording that they were published.
+
+use protocol::{OutputSpec, SceneRef, TaskId, TaskMessage, now_ms};
+use rusqlite::params;
+
+use super::{Db, DbError, from_json};
+use crate::split::message_priority;
+use crate::state::{JobState, TaskState};
+
+/// A task ready to go on the queue.
+#[derive(Debug, Clone)]
+pub struct QueuedTask {
+    /// The message workers receive.
+    pub message: TaskMessage,
+    /// Queue priority.
+    pub priority: u8,
+}
+
+impl Db {
+    /// Up to `limit` pending tasks of jobs that may run, highest priority
+    /// first, each with its attempt number already advanced. The caller
+    /// publishes them, then calls [`Db::mark_queued`].
+    pub fn take_pending(&self, limit: usize) -> Result<Vec<QueuedTask>, DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let rows = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT t.id, t.job_id, t.attempt, t.frames, j.renderer, j.scene_hash, s.ext, \
+                        j.output, j.overrides, j.task_timeout_secs, j.priority \
+                 FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN scenes s ON s.hash = j.scene_hash \
+                 WHERE t.state = ?1 AND j.state IN (?2, ?3) \
+                 ORDER BY j.priority DESC, j.created_ms, t.seq LIMIT ?4",
+            )?;
+            stmt.query_map(
+                params![
+                    TaskState::Pending,
+                    JobState::Queued,
+                    JobState::Running,
+                    limit
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, u32>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, String>(8)?,
+                        r.get::<_, u64>(9)?,
+                        r.get::<_, u8>(10)?,
+                    ))
+                },
+            )?
+            .collect::<Result<Vec<_>, _>>()?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        {
+            let mut bump = tx.prepare_cached("UPDATE tasks SET attempt = ?2 WHERE id = ?1")?;
+            for (
+                task,
+                job,
+                attempt,
+                frames,
+                renderer,
+                hash,
+                ext,
+                output,
+                overrides,
+                timeout,
+                priority,
+            ) in rows
+            {
+                let attempt = attempt + 1;
+                bump.execute(params![task, attempt])?;
+                let corrupt = |what: &str| DbError::Corrupt(format!("{what} of task {task}"));
+                out.push(QueuedTask {
+                    message: TaskMessage {
+                        task_id: task.parse().map_err(|_| corrupt("id"))?,
+                        job_id: job.parse().map_err(|_| corrupt("job id"))?,
+                        attempt,
+                        renderer: renderer.parse().map_err(|_| corrupt("renderer"))?,
+                        scene: SceneRef {
+                            hash: hash.parse().map_err(|_| corrupt("scene hash"))?,
+                            ext,
+                        },
+                        frames: from_json(&frames)?,
+                        replica: 0,
+                        output: from_json::<OutputSpec>(&output)?,
+                        overrides: from_json(&overrides)?,
+                        timeout_secs: timeout,
+                    },
+                    priority: message_priority(priority),
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Record that these (task, attempt) pairs are on the queue. A task that
+    /// moved on meanwhile (cancelled, re-dispatched) is left alone.
+    pub fn mark_queued(&self, tasks: &[(TaskId, u32)]) -> Result<(), DbError> {
+        let now = now_ms();
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE tasks SET state = ?3, updated_ms = ?4 WHERE id = ?1 AND attempt = ?2 AND state = ?5",
+            )?;
+            for (task, attempt) in tasks {
+                stmt.execute(params![
+                    task.to_string(),
+                    attempt,
+                    TaskState::Queued,
+                    now,
+                    TaskState::Pending
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

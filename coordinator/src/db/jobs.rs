@@ -1,0 +1,386 @@
+//! Scenes and jobs: creating, listing, showing, and the user's controls
+//! (pause, resume, cancel, requeue).
+
+use protocol::{FrameSpec, JobId, OutputSpec, Overrides, Renderer, SceneHash, TaskId, now_ms};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Db, DbError, from_json, to_json};
+use crate::model::{FrameCounts, FrameView, JobDetail, JobSummary};
+use crate::split;
+use crate::state::{FrameState, JobState, TaskCounts, TaskState, job_state_from_tasks};
+
+/// A validated job submission.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Display name.
+    pub name: String,
+    /// Uploaded scene.
+    pub scene: SceneHash,
+    /// Renderer.
+    pub renderer: Renderer,
+    /// Frames.
+    pub frames: FrameSpec,
+    /// Frames per task.
+    pub chunk_size: u32,
+    /// 0 to 100.
+    pub priority: u8,
+    /// EXR depth.
+    pub output: OutputSpec,
+    /// Overrides.
+    pub overrides: Overrides,
+    /// Render limit per task.
+    pub task_timeout_secs: u64,
+}
+
+const JOB_COLUMNS: &str = "id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
+     priority, output, overrides, task_timeout_secs, state, created_ms, finished_ms";
+
+fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String, String)> {
+    let id: String = row.get(0)?;
+    let scene: String = row.get(2)?;
+    let renderer: String = row.get(3)?;
+    let output: String = row.get(8)?;
+    let overrides: String = row.get(9)?;
+    let bad = |what: &str, text: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("bad {what} {text:?}").into(),
+        )
+    };
+    Ok((
+        JobSummary {
+            id: id.parse().map_err(|_| bad("job id", &id))?,
+            name: row.get(1)?,
+            scene: scene.parse().map_err(|_| bad("scene hash", &scene))?,
+            renderer: renderer.parse().map_err(|_| bad("renderer", &renderer))?,
+            frames: row.get(4)?,
+            frame_count: row.get(5)?,
+            chunk_size: row.get(6)?,
+            priority: row.get(7)?,
+            depth: Default::default(),
+            overrides: Overrides::default(),
+            task_timeout_secs: row.get(10)?,
+            state: row.get(11)?,
+            progress: FrameCounts::default(),
+            created_ms: row.get(12)?,
+            finished_ms: row.get(13)?,
+        },
+        output,
+        overrides,
+    ))
+}
+
+impl Db {
+    /// Record an uploaded scene. Returns false when it was already known.
+    pub fn record_scene(&self, hash: &SceneHash, ext: &str, bytes: u64) -> Result<bool, DbError> {
+        let inserted = self.lock().execute(
+            "INSERT OR IGNORE INTO scenes (hash, ext, bytes, uploaded_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![hash.as_str(), ext, bytes, now_ms()],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// The extension of a known scene.
+    pub fn scene_ext(&self, hash: &SceneHash) -> Result<Option<String>, DbError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT ext FROM scenes WHERE hash = ?1",
+                [hash.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Store a job, split into pending tasks, in one transaction.
+    pub fn create_job(&self, job: &NewJob) -> Result<JobId, DbError> {
+        let id = JobId::new();
+        let now = now_ms();
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO jobs (id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
+             priority, output, overrides, task_timeout_secs, state, created_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                id.to_string(),
+                job.name,
+                job.scene.as_str(),
+                job.renderer.as_str(),
+                job.frames.as_str(),
+                job.frames.frames().len(),
+                job.chunk_size,
+                job.priority,
+                to_json(&job.output),
+                to_json(&job.overrides),
+                job.task_timeout_secs,
+                JobState::Queued,
+                now,
+            ],
+        )?;
+        {
+            let mut task_stmt = tx.prepare(
+                "INSERT INTO tasks (id, job_id, seq, frames, state, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut frame_stmt = tx.prepare(
+                "INSERT INTO frames (job_id, frame, pos, task_id, state) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let job_id = id.to_string();
+            let mut pos = 0usize;
+            for (seq, frames) in split::chunks(job.frames.frames(), job.chunk_size)
+                .iter()
+                .enumerate()
+            {
+                let task_id = TaskId::new().to_string();
+                task_stmt.execute(params![
+                    task_id,
+                    job_id,
+                    seq,
+                    to_json(frames),
+                    TaskState::Pending,
+                    now
+                ])?;
+                for frame in frames {
+                    frame_stmt.execute(params![
+                        job_id,
+                        frame,
+                        pos,
+                        task_id,
+                        FrameState::Pending
+                    ])?;
+                    pos += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Every job, newest first, with frame counts.
+    pub fn list_jobs(&self) -> Result<Vec<JobSummary>, DbError> {
+        let ids: Vec<String> = {
+            let conn = self.lock();
+            let mut stmt =
+                conn.prepare_cached("SELECT id FROM jobs ORDER BY created_ms DESC, id DESC")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut jobs = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(job) = self.job_summary(&id)? {
+                jobs.push(job);
+            }
+        }
+        Ok(jobs)
+    }
+
+    fn job_summary(&self, id: &str) -> Result<Option<JobSummary>, DbError> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+                [id],
+                job_from_row,
+            )
+            .optional()?;
+        let Some((mut job, output, overrides)) = row else {
+            return Ok(None);
+        };
+        job.depth = from_json::<OutputSpec>(&output)?.depth;
+        job.overrides = from_json(&overrides)?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT state, COUNT(*) FROM frames WHERE job_id = ?1 GROUP BY state",
+        )?;
+        for row in stmt.query_map([id], |r| {
+            Ok((r.get::<_, FrameState>(0)?, r.get::<_, u64>(1)?))
+        })? {
+            let (state, n) = row?;
+            job.progress.add(state, n);
+        }
+        Ok(Some(job))
+    }
+
+    /// One job with its tasks and frames.
+    pub fn job_detail(&self, id: JobId) -> Result<JobDetail, DbError> {
+        let key = id.to_string();
+        let job = self
+            .job_summary(&key)?
+            .ok_or_else(|| DbError::NotFound(format!("job {id}")))?;
+        let tasks = self.task_counts(&key)?;
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT f.frame, f.state, f.task_id, COALESCE(r.worker_id, CASE WHEN f.state = 'rendering' THEN t.worker_id END), \
+                    r.object_key, r.pixel_hash, r.render_seconds, f.error \
+             FROM frames f JOIN tasks t ON t.id = f.task_id \
+             LEFT JOIN results r ON r.job_id = f.job_id AND r.frame = f.frame AND r.replica = 0 \
+             WHERE f.job_id = ?1 ORDER BY f.pos",
+        )?;
+        let frames = stmt
+            .query_map([&key], |r| {
+                let task: String = r.get(2)?;
+                let worker: Option<String> = r.get(3)?;
+                Ok(FrameView {
+                    frame: r.get(0)?,
+                    state: r.get(1)?,
+                    task_id: task.parse().map_err(|_| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            2,
+                            rusqlite::types::Type::Text,
+                            task.into(),
+                        )
+                    })?,
+                    worker_id: worker.and_then(|w| w.parse().ok()),
+                    object_key: r.get(4)?,
+                    pixel_hash: r.get(5)?,
+                    render_seconds: r.get(6)?,
+                    error: r.get(7)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(JobDetail {
+            job,
+            tasks,
+            frame_list: frames,
+        })
+    }
+
+    pub(super) fn task_counts(&self, job: &str) -> Result<TaskCounts, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT state, COUNT(*) FROM tasks WHERE job_id = ?1 GROUP BY state")?;
+        let mut counts = TaskCounts::default();
+        for row in stmt.query_map([job], |r| {
+            Ok((r.get::<_, TaskState>(0)?, r.get::<_, u64>(1)?))
+        })? {
+            let (state, n) = row?;
+            counts.add(state, n);
+        }
+        Ok(counts)
+    }
+
+    pub(super) fn job_state(&self, job: &str) -> Result<JobState, DbError> {
+        self.lock()
+            .query_row("SELECT state FROM jobs WHERE id = ?1", [job], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("job {job}")))
+    }
+
+    /// Recompute a job's state from its tasks and store it.
+    pub(super) fn refresh_job(&self, job: &str) -> Result<JobState, DbError> {
+        let current = self.job_state(job)?;
+        let next = job_state_from_tasks(current, &self.task_counts(job)?);
+        if next != current {
+            let finished = next.is_final().then(now_ms);
+            self.lock().execute(
+                "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1",
+                params![job, next, finished],
+            )?;
+            tracing::info!(job_id = job, from = %current, to = %next, "job state changed");
+        }
+        Ok(next)
+    }
+
+    /// Pause a queued or running job: no new task of it starts.
+    pub fn pause_job(&self, id: JobId) -> Result<JobState, DbError> {
+        let key = id.to_string();
+        let state = self.job_state(&key)?;
+        if !state.can_pause() {
+            return Err(DbError::Conflict(format!(
+                "job {id} is {state}; only queued or running jobs can be paused"
+            )));
+        }
+        self.lock().execute(
+            "UPDATE jobs SET state = ?2 WHERE id = ?1",
+            params![key, JobState::Paused],
+        )?;
+        Ok(JobState::Paused)
+    }
+
+    /// Resume a paused job: tasks returned while it was paused are dispatched again.
+    pub fn resume_job(&self, id: JobId) -> Result<JobState, DbError> {
+        let key = id.to_string();
+        let state = self.job_state(&key)?;
+        if state != JobState::Paused {
+            return Err(DbError::Conflict(format!(
+                "job {id} is {state}, not paused"
+            )));
+        }
+        let now = now_ms();
+        {
+            let mut conn = self.lock();
+            let tx = conn.transaction()?;
+            tx.execute(
+                "UPDATE jobs SET state = ?2 WHERE id = ?1",
+                params![key, JobState::Queued],
+            )?;
+            tx.execute(
+                "UPDATE tasks SET state = ?2, updated_ms = ?3 WHERE job_id = ?1 AND state = ?4",
+                params![key, TaskState::Pending, now, TaskState::Held],
+            )?;
+            tx.commit()?;
+        }
+        self.refresh_job(&key)
+    }
+
+    /// Cancel a job: every unfinished task and frame is cancelled.
+    pub fn cancel_job(&self, id: JobId) -> Result<JobState, DbError> {
+        let key = id.to_string();
+        let state = self.job_state(&key)?;
+        if state.is_final() {
+            return Err(DbError::Conflict(format!("job {id} is already {state}")));
+        }
+        let now = now_ms();
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1",
+            params![key, JobState::Cancelled, now],
+        )?;
+        tx.execute(
+            "UPDATE tasks SET state = ?2, updated_ms = ?3 WHERE job_id = ?1 AND state NOT IN ('done', 'failed')",
+            params![key, TaskState::Cancelled, now],
+        )?;
+        tx.execute(
+            "UPDATE frames SET state = ?2 WHERE job_id = ?1 AND state IN ('pending', 'rendering')",
+            params![key, FrameState::Cancelled],
+        )?;
+        tx.commit()?;
+        Ok(JobState::Cancelled)
+    }
+
+    /// Put a job's failed tasks back in the queue, with a fresh failure count.
+    /// Returns how many frames were requeued.
+    pub fn requeue_failed(&self, id: JobId) -> Result<u64, DbError> {
+        let key = id.to_string();
+        let state = self.job_state(&key)?;
+        if state == JobState::Cancelled {
+            return Err(DbError::Conflict(format!(
+                "job {id} is cancelled; submit it again instead"
+            )));
+        }
+        let now = now_ms();
+        let frames = {
+            let mut conn = self.lock();
+            let tx = conn.transaction()?;
+            let frames = tx.execute(
+                "UPDATE frames SET state = ?2, error = NULL WHERE job_id = ?1 AND state = ?3",
+                params![key, FrameState::Pending, FrameState::Failed],
+            )?;
+            tx.execute(
+                "UPDATE tasks SET state = ?2, failures_from = attempt + 1, updated_ms = ?3 \
+                 WHERE job_id = ?1 AND state = ?4",
+                params![key, TaskState::Pending, now, TaskState::Failed],
+            )?;
+            if frames > 0 && state.is_final() {
+                tx.execute(
+                    "UPDATE jobs SET state = ?2, finished_ms = NULL WHERE id = ?1",
+                    params![key, JobState::Running],
+                )?;
+            }
+            tx.commit()?;
+            frames
+        };
+        Ok(frames as u64)
+    }
+}

@@ -1,0 +1,129 @@
+//! Database migrations, applied in order and recorded in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema one version up. Never edit a released entry;
+/// append a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE scenes (
+    hash        TEXT PRIMARY KEY,
+    ext         TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    uploaded_ms INTEGER NOT NULL
+);
+
+CREATE TABLE jobs (
+    id                TEXT PRIMARY KEY,
+    name              TEXT NOT NULL,
+    scene_hash        TEXT NOT NULL REFERENCES scenes(hash),
+    renderer          TEXT NOT NULL,
+    frame_spec        TEXT NOT NULL,
+    frame_count       INTEGER NOT NULL,
+    chunk_size        INTEGER NOT NULL,
+    priority          INTEGER NOT NULL,
+    output            TEXT NOT NULL,
+    overrides         TEXT NOT NULL,
+    task_timeout_secs INTEGER NOT NULL,
+    state             TEXT NOT NULL,
+    created_ms        INTEGER NOT NULL,
+    finished_ms       INTEGER
+);
+
+CREATE TABLE tasks (
+    id             TEXT PRIMARY KEY,
+    job_id         TEXT NOT NULL REFERENCES jobs(id),
+    seq            INTEGER NOT NULL,
+    frames         TEXT NOT NULL,
+    state          TEXT NOT NULL,
+    attempt        INTEGER NOT NULL DEFAULT 0,
+    failures_from  INTEGER NOT NULL DEFAULT 0,
+    worker_id      TEXT,
+    updated_ms     INTEGER NOT NULL
+);
+CREATE INDEX tasks_by_job ON tasks(job_id, seq);
+CREATE INDEX tasks_by_state ON tasks(state);
+
+CREATE TABLE frames (
+    job_id  TEXT NOT NULL REFERENCES jobs(id),
+    frame   INTEGER NOT NULL,
+    pos     INTEGER NOT NULL,
+    task_id TEXT NOT NULL REFERENCES tasks(id),
+    state   TEXT NOT NULL,
+    error   TEXT,
+    PRIMARY KEY (job_id, frame)
+) WITHOUT ROWID;
+CREATE INDEX frames_by_task ON frames(task_id);
+
+CREATE TABLE attempts (
+    task_id    TEXT NOT NULL REFERENCES tasks(id),
+    attempt    INTEGER NOT NULL,
+    worker_id  TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    started_ms INTEGER NOT NULL,
+    ended_ms   INTEGER,
+    error      TEXT,
+    log_tail   TEXT,
+    PRIMARY KEY (task_id, attempt, worker_id)
+) WITHOUT ROWID;
+
+CREATE TABLE results (
+    job_id         TEXT NOT NULL REFERENCES jobs(id),
+    frame          INTEGER NOT NULL,
+    replica        INTEGER NOT NULL,
+    task_id        TEXT NOT NULL,
+    attempt        INTEGER NOT NULL,
+    worker_id      TEXT NOT NULL,
+    object_key     TEXT NOT NULL,
+    pixel_hash     TEXT NOT NULL,
+    render_seconds REAL NOT NULL,
+    width          INTEGER NOT NULL,
+    height         INTEGER NOT NULL,
+    bytes          INTEGER NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    PRIMARY KEY (job_id, frame, replica)
+) WITHOUT ROWID;
+
+CREATE TABLE workers (
+    id            TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    owner         TEXT NOT NULL,
+    region        TEXT NOT NULL,
+    node_class    TEXT NOT NULL,
+    info          TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    task_id       TEXT,
+    frame         INTEGER,
+    progress      REAL,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms  INTEGER NOT NULL
+);
+"#];
+
+/// Bring the schema up to date. Returns the version reached.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+        tracing::info!(version = index + 1, "database migrated");
+    }
+    Ok(MIGRATIONS.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len());
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len());
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len());
+    }
+}

@@ -1,0 +1,113 @@
+//! Workers: listing them, and the watchdog's rule for lost ones.
+
+use protocol::{WorkerId, WorkerInfo, now_ms};
+use rusqlite::params;
+
+use super::events::back_to_pending;
+use super::{Db, DbError, from_json};
+use crate::model::WorkerView;
+use crate::state::{AttemptState, TaskState, WorkerState};
+
+impl Db {
+    /// Every worker ever seen, most recently seen first.
+    pub fn list_workers(&self) -> Result<Vec<WorkerView>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT info, state, task_id, frame, progress, first_seen_ms, last_seen_ms \
+             FROM workers ORDER BY last_seen_ms DESC",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, WorkerState>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<i32>>(3)?,
+                    r.get::<_, Option<f32>>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(
+                |(info, state, task, frame, progress, first_seen_ms, last_seen_ms)| {
+                    let info: WorkerInfo = from_json(&info)?;
+                    Ok(WorkerView {
+                        id: info.id,
+                        name: info.name,
+                        owner: info.owner,
+                        region: info.region,
+                        node_class: info.node_class,
+                        renderers: info.renderers,
+                        cpu: info.cpu,
+                        gpus: info.gpus,
+                        state,
+                        current_task: task.and_then(|t| t.parse().ok()),
+                        current_frame: frame,
+                        progress,
+                        first_seen_ms,
+                        last_seen_ms,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Workers online now.
+    pub fn online_workers(&self) -> Result<Vec<WorkerId>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached("SELECT id FROM workers WHERE state = 'online'")?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .filter_map(|id| id.ok()?.parse().ok())
+            .collect();
+        Ok(ids)
+    }
+
+    /// Mark workers silent for longer than `timeout_ms` as lost, and put the
+    /// tasks they were running back to pending. Returns the lost workers and
+    /// how many tasks went back.
+    pub fn reap_lost_workers(&self, timeout_ms: i64) -> Result<(Vec<WorkerId>, usize), DbError> {
+        let now = now_ms();
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let lost: Vec<String> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id FROM workers WHERE state = 'online' AND last_seen_ms < ?1",
+            )?;
+            stmt.query_map([now - timeout_ms], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut requeued = 0;
+        for worker in &lost {
+            tx.execute(
+                "UPDATE workers SET state = ?2, task_id = NULL, frame = NULL, progress = NULL WHERE id = ?1",
+                params![worker, WorkerState::Lost],
+            )?;
+            let tasks: Vec<(String, u32)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, attempt FROM tasks WHERE worker_id = ?1 AND state = ?2",
+                )?;
+                stmt.query_map(params![worker, TaskState::Running], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect::<Result<_, _>>()?
+            };
+            for (task, attempt) in tasks {
+                tx.execute(
+                    "UPDATE attempts SET state = ?4, ended_ms = ?5 WHERE task_id = ?1 AND attempt = ?2 AND worker_id = ?3",
+                    params![task, attempt, worker, AttemptState::Lost, now],
+                )?;
+                back_to_pending(&tx, &task)?;
+                tracing::warn!(task_id = %task, worker = %worker, "worker lost; task goes back to the queue");
+                requeued += 1;
+            }
+        }
+        tx.commit()?;
+        Ok((
+            lost.iter().filter_map(|w| w.parse().ok()).collect(),
+            requeued,
+        ))
+    }
+}

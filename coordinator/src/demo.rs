@@ -1,0 +1,287 @@
+//! `coordinator demo`: the whole farm on one machine. A coordinator on the
+//! embedded queue and a local-folder store, two in-process workers running
+//! real Blender, the sample scene submitted through the HTTP API, and a
+//! summary at the end.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use protocol::JobId;
+use queue::QueueConfig;
+use storage::StoreConfig;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::model::{JobDetail, JobSummary};
+use crate::state::JobState;
+
+/// Options of `coordinator demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Frames to render (Deadline syntax).
+    #[arg(long, default_value = "1-12")]
+    pub frames: String,
+    /// Number of local workers.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Frames per task; by default the frames are shared evenly between the workers.
+    #[arg(long)]
+    pub chunk_size: Option<u32>,
+    /// The scene to render.
+    #[arg(long, default_value = "samples/sample.blend")]
+    pub scene: PathBuf,
+    /// Folder for the demo's database, queue, store and worker files (emptied first).
+    #[arg(long, default_value = ".farm/demo")]
+    pub dir: PathBuf,
+    /// The Blender executable.
+    #[arg(long, default_value = "blender")]
+    pub blender: PathBuf,
+    /// Address for the API (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Keep the coordinator and workers running after the job, until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+}
+
+/// What the demo measured.
+#[derive(Debug, Clone)]
+pub struct DemoReport {
+    /// The finished job.
+    pub job: JobDetail,
+    /// Wall time from submission to the job's end.
+    pub wall: Duration,
+    /// Folder holding the job's EXRs.
+    pub renders: PathBuf,
+    /// API address.
+    pub api: String,
+}
+
+/// Run the demo, print its progress and summary.
+pub async fn run(
+    args: DemoArgs,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let report = render(&args, true).await?;
+    print_summary(&report);
+    if args.serve {
+        println!(
+            "\nServing the API at {} — press Ctrl-C to stop.",
+            report.api
+        );
+        shutdown.await;
+    }
+    Ok(())
+}
+
+/// Run the demo pipeline: start everything, submit, wait, stop. With
+/// `verbose`, print a line per finished frame.
+pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport> {
+    let scene = std::fs::read(&args.scene).with_context(|| {
+        format!(
+            "cannot read the sample scene {}; run the demo from the repository root, or pass --scene",
+            args.scene.display()
+        )
+    })?;
+    let dir = std::path::absolute(&args.dir)?;
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot empty {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let frames = protocol::FrameSpec::parse(&args.frames, 100_000)?;
+    let workers = args.workers.max(1);
+    let chunk_size = args
+        .chunk_size
+        .unwrap_or_else(|| frames.frames().len().div_ceil(workers) as u32);
+
+    let config = Config {
+        listen: args.listen,
+        database: dir.join("coordinator.sqlite"),
+        queue: QueueConfig::Embedded {
+            path: dir.join("queue.sqlite"),
+        },
+        store: StoreConfig::local(&dir.join("store")),
+        ..Config::default()
+    };
+    let broker = queue::connect(&config.queue).await?;
+    let store = storage::open(&config.store)?;
+    let db = Db::open(&config.database)?;
+    let farm = crate::server::open_with(config.clone(), db, broker.clone(), store.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let api = format!("http://{}", listener.local_addr()?);
+
+    let (stop, stopped) = watch::channel(false);
+    let wait_stop = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let server = tokio::spawn(crate::server::run(
+        listener,
+        farm,
+        wait_stop(stopped.clone()),
+    ));
+    let mut worker_tasks = Vec::new();
+    for n in 1..=workers {
+        let worker_config = worker::WorkerConfig {
+            name: format!("demo-worker-{n}"),
+            owner: "demo".into(),
+            blender: args.blender.clone(),
+            work_dir: dir.join(format!("worker-{n}")),
+            cache_dir: Some(dir.join("scene-cache")),
+            heartbeat_secs: 2,
+            queue: config.queue.clone(),
+            store: config.store.clone(),
+            ..worker::WorkerConfig::default()
+        };
+        worker_tasks.push(tokio::spawn(worker::run(
+            worker_config,
+            broker.clone(),
+            store.clone(),
+            wait_stop(stopped.clone()),
+        )));
+    }
+
+    let outcome = submit_and_wait(&api, &scene, args, chunk_size, verbose).await;
+    let _ = stop.send(true);
+    for task in worker_tasks {
+        task.await?.context("a demo worker failed")?;
+    }
+    server.await??;
+    let (job, wall) = outcome?;
+    let renders = dir
+        .join("store")
+        .join("renders")
+        .join(job.job.id.to_string());
+    Ok(DemoReport {
+        job,
+        wall,
+        renders,
+        api,
+    })
+}
+
+async fn submit_and_wait(
+    api: &str,
+    scene: &[u8],
+    args: &DemoArgs,
+    chunk_size: u32,
+    verbose: bool,
+) -> anyhow::Result<(JobDetail, Duration)> {
+    let http = reqwest::Client::new();
+    let filename = args
+        .scene
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("scene.blend");
+    let uploaded: serde_json::Value = http
+        .post(format!("{api}/api/v1/scenes?filename={filename}"))
+        .header("content-type", "application/octet-stream")
+        .body(scene.to_vec())
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let started = Instant::now();
+    let response = http
+        .post(format!("{api}/api/v1/jobs"))
+        .json(&serde_json::json!({
+            "name": "demo: sample scene",
+            "scene": uploaded["hash"],
+            "renderer": "blender",
+            "frames": args.frames,
+            "chunk_size": chunk_size,
+        }))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!(
+            "the coordinator refused the job: {}",
+            response.text().await?
+        );
+    }
+    let job: JobSummary = response.json().await?;
+    if verbose {
+        println!(
+            "Submitted job {} ({} frames, {} per task) to {api}",
+            job.id, job.frame_count, chunk_size
+        );
+    }
+    wait_for(&http, api, job.id, verbose)
+        .await
+        .map(|detail| (detail, started.elapsed()))
+}
+
+async fn wait_for(
+    http: &reqwest::Client,
+    api: &str,
+    id: JobId,
+    verbose: bool,
+) -> anyhow::Result<JobDetail> {
+    let mut printed = std::collections::HashSet::new();
+    loop {
+        let detail: JobDetail = http
+            .get(format!("{api}/api/v1/jobs/{id}"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if verbose {
+            for frame in detail
+                .frame_list
+                .iter()
+                .filter(|f| f.render_seconds.is_some())
+            {
+                if printed.insert(frame.frame) {
+                    println!(
+                        "  frame {:>4} done in {:>6.2} s  ({}/{})",
+                        frame.frame,
+                        frame.render_seconds.unwrap_or_default(),
+                        printed.len(),
+                        detail.job.frame_count
+                    );
+                }
+            }
+        }
+        if detail.job.state.is_final() {
+            if detail.job.state != JobState::Done {
+                let errors: Vec<_> = detail
+                    .frame_list
+                    .iter()
+                    .filter_map(|f| f.error.as_deref())
+                    .collect();
+                bail!("the job ended {}: {}", detail.job.state, errors.join("\n"));
+            }
+            return Ok(detail);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn print_summary(report: &DemoReport) {
+    let frames = &report.job.frame_list;
+    let render_total: f64 = frames.iter().filter_map(|f| f.render_seconds).sum();
+    let workers: std::collections::HashSet<_> = frames.iter().filter_map(|f| f.worker_id).collect();
+    println!(
+        "\nDemo finished: job {} is {}",
+        report.job.job.id, report.job.job.state
+    );
+    println!("  frames rendered:      {}", frames.len());
+    println!("  workers used:         {}", workers.len());
+    println!("  wall time:            {:.1} s", report.wall.as_secs_f64());
+    println!(
+        "  render time / frame:  {:.2} s (average over frames)",
+        render_total / frames.len().max(1) as f64
+    );
+    println!(
+        "  wall time / frame:    {:.2} s",
+        report.wall.as_secs_f64() / frames.len().max(1) as f64
+    );
+    println!("  EXRs:                 {}", report.renders.display());
+    println!(
+        "  API (while running):  {}/api/v1/jobs/{}",
+        report.api, report.job.job.id
+    );
+}

@@ -1,0 +1,257 @@
+//! The coordinator's running parts: the dispatcher that publishes pending
+//! tasks, the consumer that applies worker results, and the watchdog.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use protocol::{Control, Renderer, WorkerEvent, WorkerId, queues};
+use queue::{Broker, Outgoing, QueueOptions};
+use tokio::sync::{Notify, broadcast};
+use tracing::Instrument;
+
+use crate::config::Config;
+use crate::db::Db;
+
+/// Tasks published per dispatcher round.
+const DISPATCH_BATCH: usize = 10_000;
+
+/// Everything the API handlers and background loops share.
+#[derive(Clone)]
+pub struct Farm {
+    /// State.
+    pub db: Db,
+    /// Task queue.
+    pub broker: Arc<dyn Broker>,
+    /// Object storage.
+    pub store: Arc<dyn ObjectStore>,
+    /// Configuration.
+    pub config: Arc<Config>,
+    dispatch: Arc<Notify>,
+}
+
+impl Farm {
+    /// Assemble the farm and declare the queues the coordinator uses.
+    pub async fn new(
+        config: Config,
+        db: Db,
+        broker: Arc<dyn Broker>,
+        store: Arc<dyn ObjectStore>,
+    ) -> Result<Self, queue::QueueError> {
+        for renderer in Renderer::ALL {
+            broker
+                .declare(
+                    &queues::tasks(renderer),
+                    QueueOptions {
+                        max_priority: queues::MAX_PRIORITY,
+                    },
+                )
+                .await?;
+        }
+        broker
+            .declare(queues::RESULTS, QueueOptions { max_priority: 0 })
+            .await?;
+        Ok(Self {
+            db,
+            broker,
+            store,
+            config: Arc::new(config),
+            dispatch: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Ask the dispatcher to publish pending tasks now.
+    pub fn wake_dispatcher(&self) {
+        self.dispatch.notify_one();
+    }
+
+    /// Start the dispatcher, the results consumer and the watchdog; they stop
+    /// when `shutdown` fires.
+    pub fn spawn_background(&self, shutdown: &broadcast::Sender<()>) -> tokio::task::JoinSet<()> {
+        let mut set = tokio::task::JoinSet::new();
+        let farm = self.clone();
+        let stop = shutdown.subscribe();
+        set.spawn(
+            async move { farm.dispatch_loop(stop).await }
+                .instrument(tracing::info_span!("dispatcher")),
+        );
+        let farm = self.clone();
+        let stop = shutdown.subscribe();
+        set.spawn(
+            async move { farm.results_loop(stop).await }.instrument(tracing::info_span!("results")),
+        );
+        let farm = self.clone();
+        let stop = shutdown.subscribe();
+        set.spawn(
+            async move { farm.watchdog_loop(stop).await }
+                .instrument(tracing::info_span!("watchdog")),
+        );
+        self.wake_dispatcher();
+        set
+    }
+
+    /// Publish every pending task; returns how many were published.
+    pub async fn dispatch_pending(&self) -> Result<usize, crate::Error> {
+        let mut total = 0;
+        loop {
+            let batch = self.db.call(|db| db.take_pending(DISPATCH_BATCH)).await?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            let messages = batch
+                .iter()
+                .map(|task| Outgoing {
+                    queue: queues::tasks(task.message.renderer),
+                    payload: serde_json::to_vec(&task.message).expect("task messages serialise"),
+                    priority: task.priority,
+                })
+                .collect();
+            self.broker.publish(messages).await?;
+            let published: Vec<_> = batch
+                .iter()
+                .map(|task| (task.message.task_id, task.message.attempt))
+                .collect();
+            total += published.len();
+            self.db.call(move |db| db.mark_queued(&published)).await?;
+        }
+    }
+
+    async fn dispatch_loop(self, mut stop: broadcast::Receiver<()>) {
+        loop {
+            match self.dispatch_pending().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tasks = n, "tasks published"),
+                Err(error) => {
+                    tracing::error!(%error, "dispatch failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = stop.recv() => return,
+                    }
+                }
+            }
+            tokio::select! {
+                _ = self.dispatch.notified() => {}
+                _ = stop.recv() => return,
+            }
+        }
+    }
+
+    async fn results_loop(self, mut stop: broadcast::Receiver<()>) {
+        let results = [queues::RESULTS.to_owned()];
+        loop {
+            let consumer = tokio::select! {
+                consumer = self.broker.consume(&results, 64) => consumer,
+                _ = stop.recv() => return,
+            };
+            let mut consumer = match consumer {
+                Ok(consumer) => consumer,
+                Err(error) => {
+                    tracing::error!(%error, "cannot consume results; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            loop {
+                let delivery = tokio::select! {
+                    delivery = consumer.next() => delivery,
+                    _ = stop.recv() => return,
+                };
+                let delivery = match delivery {
+                    Ok(delivery) => delivery,
+                    Err(error) => {
+                        tracing::error!(%error, "results consumer broke; reconnecting");
+                        break;
+                    }
+                };
+                let event: WorkerEvent = match serde_json::from_slice(&delivery.payload) {
+                    Ok(event) => event,
+                    Err(error) => {
+                        tracing::error!(%error, "unreadable worker event dropped");
+                        let _ = delivery.nack(false).await;
+                        continue;
+                    }
+                };
+                match self.apply(event).await {
+                    Ok(()) => {
+                        if let Err(error) = delivery.ack().await {
+                            tracing::warn!(%error, "result ack failed; it will be delivered again");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "applying a worker event failed; it will be retried");
+                        let _ = delivery.nack(true).await;
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Apply one worker event and carry out what follows from it.
+    pub async fn apply(&self, event: WorkerEvent) -> Result<(), crate::Error> {
+        let max_failures = self.config.watchdog.max_failures;
+        let followup = self
+            .db
+            .call(move |db| db.apply_event(&event, max_failures))
+            .await?;
+        if followup.dispatch {
+            self.wake_dispatcher();
+        }
+        self.send_controls(followup.controls).await
+    }
+
+    /// Send control messages to workers' control queues.
+    pub async fn send_controls(
+        &self,
+        controls: Vec<(WorkerId, Control)>,
+    ) -> Result<(), crate::Error> {
+        if controls.is_empty() {
+            return Ok(());
+        }
+        let messages = controls
+            .into_iter()
+            .map(|(worker, control)| Outgoing {
+                queue: queues::worker_control(worker),
+                payload: serde_json::to_vec(&control).expect("controls serialise"),
+                priority: 0,
+            })
+            .collect();
+        self.broker.publish(messages).await?;
+        Ok(())
+    }
+
+    /// Tell every online worker about a job's new state.
+    pub async fn broadcast(&self, control: Control) -> Result<(), crate::Error> {
+        let workers = self.db.call(|db| db.online_workers()).await?;
+        self.send_controls(workers.into_iter().map(|w| (w, control.clone())).collect())
+            .await
+    }
+
+    async fn watchdog_loop(self, mut stop: broadcast::Receiver<()>) {
+        let timeout_ms = self.config.watchdog.worker_timeout_secs as i64 * 1000;
+        let mut tick = tokio::time::interval(Duration::from_secs(
+            self.config.watchdog.check_interval_secs.max(1),
+        ));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.recv() => return,
+            }
+            match self
+                .db
+                .call(move |db| db.reap_lost_workers(timeout_ms))
+                .await
+            {
+                Ok((lost, requeued)) => {
+                    if !lost.is_empty() {
+                        tracing::warn!(workers = ?lost, requeued, "workers lost");
+                    }
+                    if requeued > 0 {
+                        self.wake_dispatcher();
+                    }
+                }
+                Err(error) => tracing::error!(%error, "watchdog check failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Starting and stopping the coordinator.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::farm::Farm;
+use crate::{Error, api};
+
+/// Open the database, connect to the queue and the object store.
+pub async fn open(config: Config) -> Result<Farm, Error> {
+    let db = Db::open(&config.database)?;
+    let broker = queue::connect(&config.queue).await?;
+    let store = storage::open(&config.store)?;
+    open_with(config, db, broker, store).await
+}
+
+/// Assemble a farm from parts already opened (the demo shares the broker and
+/// store with in-process workers).
+pub async fn open_with(
+    config: Config,
+    db: Db,
+    broker: Arc<dyn queue::Broker>,
+    store: Arc<dyn object_store::ObjectStore>,
+) -> Result<Farm, Error> {
+    Ok(Farm::new(config, db, broker, store).await?)
+}
+
+/// Serve the API on `listener` and run the background loops until
+/// `shutdown` completes; then stop accepting, finish in-flight requests and
+/// stop the loops.
+pub async fn run(
+    listener: TcpListener,
+    farm: Farm,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (notify, _) = broadcast::channel(1);
+    let mut background = farm.spawn_background(&notify);
+    let address = listener.local_addr().map_err(Error::Http)?;
+    tracing::info!(%address, "coordinator listening");
+    let stop = notify.clone();
+    axum::serve(listener, api::router(farm))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop.send(());
+        })
+        .await
+        .map_err(Error::Http)?;
+    let _ = notify.send(());
+    while background.join_next().await.is_some() {}
+    Ok(())
+}
