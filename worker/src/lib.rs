@@ -1,1 +1,26 @@
 //! The render farm worker.
+//!
+//! A worker announces itself on the results queue, heartbeats, takes tasks
+//! (prefetch 1) from the task queues of the renderers it has and from its own
+//! directed queue, renders them with headless Blender, checks and uploads
+//! each EXR as soon as it is saved, and reports every frame. Its control
+//! queue pauses and cancels jobs. See [`run`] to embed one in a process and
+//! the `worker` binary to run one on a render node.
+
+pub mod blender;
+pub mod check;
+pub mod config;
+pub mod control;
+pub mod error;
+pub mod gpu;
+pub mod heartbeat;
+pub mod probe;
+pub mod report;
+pub mod run;
+pub mod scene_cache;
+pub mod task;
+pub mod upload;
+
+pub use config::WorkerConfig;
+pub use error::WorkerError;
+pub use run::run;

@@ -1,0 +1,107 @@
+//! Running Blender: its own process group, a minimal environment, output read
+//! line by line, and a kill that takes every child with it.
+
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+use super::command::RenderCommand;
+
+/// A running Blender process (the leader of its own process group).
+#[derive(Debug)]
+pub struct BlenderProcess {
+    child: Child,
+    group: Option<Pid>,
+    lines: mpsc::Receiver<String>,
+}
+
+impl BlenderProcess {
+    /// Start `command` in `workdir` with only `PATH`, `HOME`, `TMPDIR` and
+    /// `LANG` set (`HOME` and `TMPDIR` point into the working directory).
+    pub fn spawn(command: &RenderCommand, workdir: &Path) -> std::io::Result<Self> {
+        let mut child = Command::new(command.program())
+            .args(command.args())
+            .current_dir(workdir)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", workdir)
+            .env("TMPDIR", workdir)
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()?;
+        let group = child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw);
+        let (sender, lines) = mpsc::channel(256);
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(forward_lines(stdout, sender.clone()));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(forward_lines(stderr, sender));
+        }
+        Ok(Self {
+            child,
+            group,
+            lines,
+        })
+    }
+
+    /// The next line of stdout or stderr; `None` once both are closed.
+    pub async fn next_line(&mut self) -> Option<String> {
+        self.lines.recv().await
+    }
+
+    /// Wait for Blender to exit, then kill whatever it left behind in its group.
+    pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        let status = self.child.wait().await?;
+        self.kill_group();
+        Ok(status)
+    }
+
+    /// Kill the whole process group and reap Blender.
+    pub async fn kill(&mut self) -> std::io::Result<ExitStatus> {
+        self.kill_group();
+        self.child.wait().await
+    }
+
+    fn kill_group(&mut self) {
+        if let Some(group) = self.group.take() {
+            // ESRCH (nothing left in the group) is the normal case after an exit.
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for BlenderProcess {
+    fn drop(&mut self) {
+        self.kill_group();
+    }
+}
+
+async fn forward_lines(stream: impl AsyncRead + Unpin, sender: mpsc::Sender<String>) {
+    let mut reader = BufReader::new(stream);
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        match reader.read_until(b'\n', &mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buffer);
+                let line = line.trim_end_matches(['\n', '\r']).to_owned();
+                if sender.send(line).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! The worker's configuration file.
+//!
+//! ```toml
+//! name = "render-07"
+//! owner = "studio-a"
+//! region = "eu-west"
+//! node_class = "cheap"
+//! blender = "/usr/bin/blender"
+//! work_dir = "/var/lib/renderfarm/worker"
+//! heartbeat_secs = 5
+//! shutdown_grace_secs = 30
+//!
+//! [queue]
+//! kind = "rabbitmq"
+//! url = "amqp://guest:guest@127.0.0.1:5672/%2f"
+//!
+//! [store]
+//! url = "file:///var/lib/renderfarm/store"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use protocol::WorkerId;
+use queue::QueueConfig;
+use serde::{Deserialize, Serialize};
+use storage::StoreConfig;
+
+use crate::error::WorkerError;
+
+/// Name of the file in `work_dir` that keeps a generated worker id.
+pub const WORKER_ID_FILE: &str = "worker-id";
+
+/// Everything a worker needs to know; every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Stable worker id (a UUID). When absent, one is generated on first start
+    /// and kept in `work_dir/worker-id`, so restarts keep the same id.
+    #[serde(default)]
+    pub id: Option<WorkerId>,
+    /// Human name shown in the UI, unique per owner; defaults to the host name.
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Who operates the machine; parity replicas go to a different owner.
+    #[serde(default = "default_owner")]
+    pub owner: String,
+    /// Region of the machine (`eu-west`), matched against jobs' region constraints.
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Node class chosen by the operator (`fast`, `cheap`), matched against jobs.
+    #[serde(default = "default_node_class")]
+    pub node_class: String,
+    /// The Blender executable, a path or a name looked up on `PATH`.
+    #[serde(default = "default_blender")]
+    pub blender: PathBuf,
+    /// Folder for the worker's own files: its id and per-task working folders.
+    #[serde(default = "default_work_dir")]
+    pub work_dir: PathBuf,
+    /// Folder of downloaded scenes, cached by hash; `work_dir/scenes` when absent.
+    /// Several workers may share one.
+    #[serde(default)]
+    pub cache_dir: Option<PathBuf>,
+    /// Seconds between heartbeats on the results queue.
+    #[serde(default = "default_heartbeat_secs")]
+    pub heartbeat_secs: u64,
+    /// Seconds a task may go on after a shutdown request before Blender is killed
+    /// and the task goes back to the queue.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
+    /// The task queue to connect to.
+    #[serde(default)]
+    pub queue: QueueConfig,
+    /// The object store scenes come from and frames go to.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+fn default_name() -> String {
+    crate::probe::hostname()
+}
+
+fn default_owner() -> String {
+    "local".to_owned()
+}
+
+fn default_region() -> String {
+    "local".to_owned()
+}
+
+fn default_node_class() -> String {
+    "standard".to_owned()
+}
+
+fn default_blender() -> PathBuf {
+    PathBuf::from("blender")
+}
+
+fn default_work_dir() -> PathBuf {
+    PathBuf::from("/var/lib/renderfarm/worker")
+}
+
+fn default_heartbeat_secs() -> u64 {
+    5
+}
+
+fn default_shutdown_grace_secs() -> u64 {
+    30
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            id: None,
+            name: default_name(),
+            owner: default_owner(),
+            region: default_region(),
+            node_class: default_node_class(),
+            blender: default_blender(),
+            work_dir: default_work_dir(),
+            cache_dir: None,
+            heartbeat_secs: default_heartbeat_secs(),
+            shutdown_grace_secs: default_shutdown_grace_secs(),
+            queue: QueueConfig::default(),
+            store: StoreConfig::default(),
+        }
+    }
+}
+
+impl WorkerConfig {
+    /// Read a TOML configuration file.
+    pub fn from_file(path: &Path) -> Result<Self, WorkerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| WorkerError::ConfigRead {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| WorkerError::ConfigParse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    /// The scene cache folder.
+    pub fn scene_cache_dir(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(|| self.work_dir.join("scenes"))
+    }
+
+    /// The folder per-task working folders are made in.
+    pub fn tasks_dir(&self) -> PathBuf {
+        self.work_dir.join("tasks")
+    }
+
+    /// Time between heartbeats (at least one second).
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+
+    /// How long a running task may go on after shutdown is requested.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// The configured id, or the one persisted in `work_dir`, or a new one
+    /// (then persisted). Creates `work_dir`.
+    pub fn resolve_id(&self) -> Result<WorkerId, WorkerError> {
+        if let Some(id) = self.id {
+            return Ok(id);
+        }
+        std::fs::create_dir_all(&self.work_dir).map_err(WorkerError::io(format!(
+            "cannot create the work folder {}",
+            self.work_dir.display()
+        )))?;
+        let path = self.work_dir.join(WORKER_ID_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => text
+                .trim()
+                .parse()
+                .map_err(|e: uuid::Error| WorkerError::BadWorkerId {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let id = WorkerId::new();
+                let partial = path.with_extension("partial");
+                std::fs::write(&partial, format!("{id}\n"))
+                    .and_then(|()| std::fs::rename(&partial, &path))
+                    .map_err(WorkerError::io(format!(
+                        "cannot save the worker id in {}",
+                        path.display()
+                    )))?;
+                Ok(id)
+            }
+            Err(e) => Err(WorkerError::io(format!("cannot read {}", path.display()))(
+                e,
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let config: WorkerConfig = toml::from_str("").unwrap();
+        assert_eq!(config, WorkerConfig::default());
+        assert_eq!(config.heartbeat_secs, 5);
+        assert_eq!(config.shutdown_grace_secs, 30);
+        assert_eq!(config.blender, PathBuf::from("blender"));
+        assert_eq!(
+            config.scene_cache_dir(),
+            PathBuf::from("/var/lib/renderfarm/worker/scenes")
+        );
+    }
+
+    #[test]
+    fn reads_every_section() {
+        let config: WorkerConfig = toml::from_str(
+            r#"
+            id = "0190a1b2-0000-7000-8000-000000000002"
+            name = "render-07"
+            region = "eu-west"
+            node_class = "cheap"
+            cache_dir = "/srv/scenes"
+            heartbeat_secs = 2
+            [queue]
+            kind = "rabbitmq"
+            url = "amqp://farm:secret@queue:5672/%2f"
+            [store]
+            url = "s3://renders"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.name, "render-07");
+        assert_eq!(config.scene_cache_dir(), PathBuf::from("/srv/scenes"));
+        assert!(matches!(config.queue, QueueConfig::RabbitMq { .. }));
+        assert_eq!(config.store.url, "s3://renders");
+        assert_eq!(config.heartbeat_interval(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let error = toml::from_str::<WorkerConfig>("heartbeat = 5").unwrap_err();
+        assert!(error.to_string().contains("heartbeat"), "{error}");
+    }
+
+    #[test]
+    fn a_generated_id_is_kept_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = WorkerConfig {
+            work_dir: dir.path().join("work"),
+            ..WorkerConfig::default()
+        };
+        let first = config.resolve_id().unwrap();
+        assert_eq!(config.resolve_id().unwrap(), first);
+        std::fs::write(dir.path().join("work").join(WORKER_ID_FILE), "garbage").unwrap();
+        assert!(matches!(
+            config.resolve_id(),
+            Err(WorkerError::BadWorkerId { .. })
+        ));
+    }
+}

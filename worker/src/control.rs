@@ -1,0 +1,205 @@
+//! Control messages from the coordinator: paused and cancelled jobs.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use protocol::{Control, JobId, ReturnReason, TaskId};
+use queue::Consumer;
+use tokio_util::sync::CancellationToken;
+
+/// What the worker must do with a task instead of rendering it (or instead of
+/// finishing it, when it is already rendering).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Halt {
+    /// Hand it back with `TaskReturned` for this reason.
+    Return(ReturnReason),
+    /// The attempt is superseded: acknowledge it without results.
+    Abandon,
+}
+
+/// The jobs and task attempts this worker must not render, and the task it is
+/// rendering.
+#[derive(Debug, Clone, Default)]
+pub struct JobStates {
+    inner: Arc<Mutex<States>>,
+}
+
+#[derive(Debug, Default)]
+struct States {
+    paused: HashSet<JobId>,
+    cancelled: HashSet<JobId>,
+    abandoned: HashSet<(TaskId, u32)>,
+    running: Option<Running>,
+}
+
+#[derive(Debug)]
+struct Running {
+    job: JobId,
+    task: (TaskId, u32),
+    token: CancellationToken,
+    halt: Option<Halt>,
+}
+
+impl Running {
+    fn halt(&mut self, halt: Halt) {
+        self.halt.get_or_insert(halt);
+        self.token.cancel();
+    }
+}
+
+impl JobStates {
+    /// Apply a control message; one that concerns the running task stops it.
+    pub fn apply(&self, control: &Control) {
+        let mut states = self.lock();
+        match *control {
+            Control::JobPaused { job_id } => {
+                states.paused.insert(job_id);
+            }
+            Control::JobResumed { job_id } => {
+                states.paused.remove(&job_id);
+            }
+            Control::JobCancelled { job_id } => {
+                states.cancelled.insert(job_id);
+                if let Some(running) = states.running.as_mut().filter(|r| r.job == job_id) {
+                    running.halt(Halt::Return(ReturnReason::JobCancelled));
+                }
+            }
+            Control::AbandonTask { task_id, attempt } => {
+                states.abandoned.insert((task_id, attempt));
+                if let Some(running) = states
+                    .running
+                    .as_mut()
+                    .filter(|r| r.task == (task_id, attempt))
+                {
+                    running.halt(Halt::Abandon);
+                }
+            }
+        }
+    }
+
+    /// What to do instead of rendering this task attempt of `job`, if anything.
+    pub fn refusal(&self, job: JobId, task: TaskId, attempt: u32) -> Option<Halt> {
+        let states = self.lock();
+        if states.abandoned.contains(&(task, attempt)) {
+            Some(Halt::Abandon)
+        } else if states.cancelled.contains(&job) {
+            Some(Halt::Return(ReturnReason::JobCancelled))
+        } else if states.paused.contains(&job) {
+            Some(Halt::Return(ReturnReason::JobPaused))
+        } else {
+            None
+        }
+    }
+
+    /// Start rendering a task attempt of `job`; the token is cancelled when a
+    /// control message stops it.
+    pub fn begin(&self, job: JobId, task: TaskId, attempt: u32) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.lock().running = Some(Running {
+            job,
+            task: (task, attempt),
+            token: token.clone(),
+            halt: None,
+        });
+        token
+    }
+
+    /// The task is over; says why it was stopped, if a control message did.
+    pub fn end(&self) -> Option<Halt> {
+        self.lock().running.take().and_then(|running| running.halt)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, States> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Apply messages from the control queue until `stop` is cancelled or the
+/// queue fails. Unreadable messages are logged and dropped.
+pub async fn listen(mut consumer: Box<dyn Consumer>, states: JobStates, stop: CancellationToken) {
+    loop {
+        let delivery = tokio::select! {
+            () = stop.cancelled() => return,
+            delivery = consumer.next() => delivery,
+        };
+        let delivery = match delivery {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                tracing::error!(%error, "the control queue failed; pause and cancel messages are no longer received");
+                return;
+            }
+        };
+        match serde_json::from_slice::<Control>(&delivery.payload) {
+            Ok(control) => {
+                tracing::info!(?control, "control message");
+                states.apply(&control);
+            }
+            Err(error) => tracing::warn!(%error, "unreadable control message dropped"),
+        }
+        if let Err(error) = delivery.ack().await {
+            tracing::warn!(%error, "control message not acknowledged");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paused_jobs_resume_and_cancelled_jobs_stay_cancelled() {
+        let states = JobStates::default();
+        let (job, task) = (JobId::new(), TaskId::new());
+        assert_eq!(states.refusal(job, task, 1), None);
+        states.apply(&Control::JobPaused { job_id: job });
+        assert_eq!(
+            states.refusal(job, task, 1),
+            Some(Halt::Return(ReturnReason::JobPaused))
+        );
+        states.apply(&Control::JobResumed { job_id: job });
+        assert_eq!(states.refusal(job, task, 1), None);
+        states.apply(&Control::JobCancelled { job_id: job });
+        states.apply(&Control::JobResumed { job_id: job });
+        assert_eq!(
+            states.refusal(job, task, 1),
+            Some(Halt::Return(ReturnReason::JobCancelled))
+        );
+    }
+
+    #[test]
+    fn abandoned_attempts_are_refused_alone() {
+        let states = JobStates::default();
+        let (job, task) = (JobId::new(), TaskId::new());
+        states.apply(&Control::AbandonTask {
+            task_id: task,
+            attempt: 1,
+        });
+        assert_eq!(states.refusal(job, task, 1), Some(Halt::Abandon));
+        assert_eq!(states.refusal(job, task, 2), None);
+    }
+
+    #[test]
+    fn control_messages_stop_only_the_running_task_they_name() {
+        let states = JobStates::default();
+        let (job, other, task) = (JobId::new(), JobId::new(), TaskId::new());
+        let token = states.begin(job, task, 3);
+        states.apply(&Control::JobCancelled { job_id: other });
+        states.apply(&Control::AbandonTask {
+            task_id: task,
+            attempt: 2,
+        });
+        assert!(!token.is_cancelled());
+        states.apply(&Control::JobCancelled { job_id: job });
+        assert!(token.is_cancelled());
+        assert_eq!(states.end(), Some(Halt::Return(ReturnReason::JobCancelled)));
+
+        let token = states.begin(other, task, 4);
+        states.apply(&Control::AbandonTask {
+            task_id: task,
+            attempt: 4,
+        });
+        assert!(token.is_cancelled());
+        assert_eq!(states.end(), Some(Halt::Abandon));
+        assert_eq!(states.end(), None);
+    }
+}

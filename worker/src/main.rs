@@ -1,0 +1,229 @@
+//! `worker`: run a render node.
+//!
+//! ```text
+//! worker run --config worker.toml [--name render-07] [--queue-url amqp://…] [--store-url file:///…]
+//! ```
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use queue::QueueConfig;
+use tracing_subscriber::EnvFilter;
+use worker::WorkerConfig;
+
+/// Render farm worker: takes tasks from the queue, renders them with
+/// headless Blender and uploads the frames.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Connect to the queue and render tasks until SIGTERM or Ctrl-C.
+    Run(RunArgs),
+}
+
+/// `worker run` options; flags override the configuration file.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// TOML configuration file (every setting has a default without one).
+    #[arg(long, short, env = "WORKER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Human name of this worker.
+    #[arg(long)]
+    name: Option<String>,
+    /// Who operates this machine.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Region of this machine (`eu-west`).
+    #[arg(long)]
+    region: Option<String>,
+    /// Node class (`fast`, `cheap`).
+    #[arg(long)]
+    node_class: Option<String>,
+    /// RabbitMQ URL; selects the RabbitMQ queue.
+    #[arg(long, env = "WORKER_QUEUE_URL", conflicts_with = "queue_path")]
+    queue_url: Option<String>,
+    /// SQLite file of the embedded queue; selects the embedded queue.
+    #[arg(long)]
+    queue_path: Option<PathBuf>,
+    /// Object store URL (`file:///folder` or `s3://bucket`).
+    #[arg(long, env = "WORKER_STORE_URL")]
+    store_url: Option<String>,
+    /// S3 endpoint of an S3-compatible server.
+    #[arg(long)]
+    store_endpoint: Option<String>,
+    /// Blender executable.
+    #[arg(long)]
+    blender: Option<PathBuf>,
+    /// Work folder (worker id, task folders).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Scene cache folder.
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Seconds between heartbeats.
+    #[arg(long)]
+    heartbeat_secs: Option<u64>,
+    /// Seconds a running task may finish in after a shutdown request.
+    #[arg(long)]
+    shutdown_grace_secs: Option<u64>,
+}
+
+impl RunArgs {
+    /// The configuration file (or the defaults) with the flags applied.
+    fn config(&self) -> anyhow::Result<WorkerConfig> {
+        let mut config = match &self.config {
+            Some(path) => WorkerConfig::from_file(path)?,
+            None => WorkerConfig::default(),
+        };
+        let set = |target: &mut String, value: &Option<String>| {
+            if let Some(value) = value {
+                target.clone_from(value);
+            }
+        };
+        set(&mut config.name, &self.name);
+        set(&mut config.owner, &self.owner);
+        set(&mut config.region, &self.region);
+        set(&mut config.node_class, &self.node_class);
+        set(&mut config.store.url, &self.store_url);
+        if let Some(endpoint) = &self.store_endpoint {
+            config.store.endpoint = Some(endpoint.clone());
+        }
+        if let Some(url) = &self.queue_url {
+            config.queue = match config.queue {
+                QueueConfig::RabbitMq {
+                    exchange,
+                    reconnect_secs,
+                    ..
+                } => QueueConfig::RabbitMq {
+                    url: url.clone(),
+                    exchange,
+                    reconnect_secs,
+                },
+                QueueConfig::Embedded { .. } => {
+                    toml::from_str(&format!("kind = \"rabbitmq\"\nurl = {url:?}"))
+                        .context("invalid --queue-url")?
+                }
+            };
+        }
+        if let Some(path) = &self.queue_path {
+            config.queue = QueueConfig::Embedded { path: path.clone() };
+        }
+        if let Some(blender) = &self.blender {
+            config.blender.clone_from(blender);
+        }
+        if let Some(work_dir) = &self.work_dir {
+            config.work_dir.clone_from(work_dir);
+        }
+        if let Some(cache_dir) = &self.cache_dir {
+            config.cache_dir = Some(cache_dir.clone());
+        }
+        if let Some(secs) = self.heartbeat_secs {
+            config.heartbeat_secs = secs;
+        }
+        if let Some(secs) = self.shutdown_grace_secs {
+            config.shutdown_grace_secs = secs;
+        }
+        Ok(config)
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn termination() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut sigterm) => {
+            tokio::select! {
+                _ = sigterm.recv() => tracing::info!("SIGTERM received"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the worker");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let config = args.config()?;
+    let store = storage::open(&config.store)
+        .with_context(|| format!("cannot open the object store {}", config.store.url))?;
+    let queue_target = match &config.queue {
+        QueueConfig::RabbitMq { url, .. } => format!("RabbitMQ at {}", redact(url)),
+        QueueConfig::Embedded { path } => format!("embedded queue {}", path.display()),
+    };
+    let broker = queue::connect(&config.queue)
+        .await
+        .with_context(|| format!("cannot connect to the {queue_target}"))?;
+    worker::run(config, broker, store, termination()).await?;
+    Ok(())
+}
+
+/// An AMQP URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Run(args) => run(args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file() {
+        let cli = Cli::parse_from([
+            "worker",
+            "run",
+            "--name",
+            "render-07",
+            "--queue-url",
+            "amqp://farm:secret@queue:5672/%2f",
+            "--store-url",
+            "file:///tmp/store",
+            "--heartbeat-secs",
+            "2",
+        ]);
+        let Command::Run(args) = cli.command;
+        let config = args.config().unwrap();
+        assert_eq!(config.name, "render-07");
+        assert_eq!(config.heartbeat_secs, 2);
+        assert_eq!(config.store.url, "file:///tmp/store");
+        assert!(
+            matches!(&config.queue, QueueConfig::RabbitMq { url, .. } if url.contains("queue:5672"))
+        );
+    }
+
+    #[test]
+    fn passwords_are_not_logged() {
+        assert_eq!(
+            redact("amqp://farm:secret@queue:5672/%2f"),
+            "amqp://farm:***@queue:5672/%2f"
+        );
+        assert_eq!(redact("amqp://queue:5672"), "amqp://queue:5672");
+    }
+}

@@ -1,0 +1,282 @@
+//! The worker's life: announce, take tasks one at a time, report, and leave
+//! cleanly on shutdown.
+//!
+//! Survival of a dead worker: a task's delivery stays unacknowledged until its
+//! results are published (`TaskDone`, `TaskFailed` or `TaskReturned`), so a
+//! worker that dies mid-task has its task delivered again by the queue.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use protocol::{
+    Renderer, TaskFailed, TaskMessage, TaskReturned, WorkerEvent, WorkerId, WorkerInfo, queues,
+};
+use queue::{Broker, Delivery, QueueOptions};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::config::WorkerConfig;
+use crate::control::{self, Halt, JobStates};
+use crate::error::WorkerError;
+use crate::heartbeat::{self, Activity};
+use crate::report::Reporter;
+use crate::scene_cache::SceneCache;
+use crate::task::{TaskOutcome, TaskRunner};
+use crate::{gpu, probe};
+
+/// Run a worker until `shutdown` completes (or the queue fails).
+///
+/// On shutdown it stops taking tasks; a task in progress may finish within
+/// `shutdown_grace_secs`, otherwise Blender is killed and the task goes back
+/// to the queue. It then publishes `Leaving` and returns `Ok`.
+pub async fn run(
+    config: WorkerConfig,
+    broker: Arc<dyn Broker>,
+    store: Arc<dyn ObjectStore>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), WorkerError> {
+    let id = config.resolve_id()?;
+    let span = tracing::info_span!("worker", worker = %id, name = %config.name);
+    async move {
+        let stop = CancellationToken::new();
+        let abort = CancellationToken::new();
+        let grace = config.shutdown_grace();
+        let watch_shutdown = async {
+            shutdown.await;
+            tracing::info!(
+                grace_secs = grace.as_secs(),
+                "shutdown requested; taking no more tasks"
+            );
+            stop.cancel();
+            tokio::time::sleep(grace).await;
+            abort.cancel();
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            result = serve(id, &config, broker, store, &stop, &abort) => result,
+            () = watch_shutdown => unreachable!("the shutdown watcher never completes"),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Announce, consume tasks until `stop`, then leave.
+async fn serve(
+    id: WorkerId,
+    config: &WorkerConfig,
+    broker: Arc<dyn Broker>,
+    store: Arc<dyn ObjectStore>,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
+) -> Result<(), WorkerError> {
+    let blender =
+        probe::blender(&config.blender)
+            .await
+            .map_err(|reason| WorkerError::NoRenderer {
+                blender: config.blender.clone(),
+                reason,
+            })?;
+    let info = WorkerInfo {
+        id,
+        name: config.name.clone(),
+        owner: config.owner.clone(),
+        region: config.region.clone(),
+        node_class: config.node_class.clone(),
+        renderers: vec![blender.clone()],
+        cpu: probe::cpu(),
+        gpus: gpu::probe().await,
+        hostname: probe::hostname(),
+    };
+    tracing::info!(blender = %blender.version, cores = info.cpu.cores, gpus = info.gpus.len(), "worker starting");
+
+    let task_queues = vec![queues::tasks(Renderer::Blender), queues::worker_tasks(id)];
+    let control_queue = queues::worker_control(id);
+    let prioritised = QueueOptions {
+        max_priority: queues::MAX_PRIORITY,
+    };
+    let plain = QueueOptions { max_priority: 0 };
+    broker.declare(&task_queues[0], prioritised).await?;
+    for queue in [&task_queues[1], &control_queue, &queues::RESULTS.to_owned()] {
+        broker.declare(queue, plain).await?;
+    }
+    let reporter = Reporter::new(Arc::clone(&broker), id);
+    reporter.send(&WorkerEvent::Announce(info)).await?;
+
+    let background = CancellationToken::new();
+    let activity = Activity::default();
+    let states = JobStates::default();
+    let heartbeats = tokio::spawn(heartbeat::beat(
+        reporter.clone(),
+        activity.clone(),
+        config.heartbeat_interval(),
+        background.clone(),
+    ));
+    let control_consumer = broker.consume(&[control_queue], 1).await?;
+    let controls = tokio::spawn(
+        control::listen(control_consumer, states.clone(), background.clone()).in_current_span(),
+    );
+
+    let worker = Worker {
+        runner: TaskRunner {
+            blender: config.blender.clone(),
+            tasks_dir: config.tasks_dir(),
+            scenes: SceneCache::new(config.scene_cache_dir()),
+            store,
+            reporter: reporter.clone(),
+            activity,
+        },
+        states,
+    };
+    let served = worker.take_tasks(&*broker, &task_queues, stop, abort).await;
+
+    background.cancel();
+    let _ = tokio::join!(heartbeats, controls);
+    let left = reporter.send(&WorkerEvent::Leaving { worker: id }).await;
+    tracing::info!("worker left");
+    served.and(left)
+}
+
+/// The task-taking part of a worker.
+struct Worker {
+    runner: TaskRunner,
+    states: JobStates,
+}
+
+impl Worker {
+    /// Consume tasks with prefetch 1 until `stop`.
+    async fn take_tasks(
+        &self,
+        broker: &dyn Broker,
+        queues: &[String],
+        stop: &CancellationToken,
+        abort: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let mut consumer = broker.consume(queues, 1).await?;
+        tracing::info!(?queues, "waiting for tasks");
+        loop {
+            let delivery = tokio::select! {
+                biased;
+                () = stop.cancelled() => return Ok(()),
+                delivery = consumer.next() => delivery?,
+            };
+            self.handle(delivery, abort).await?;
+        }
+    }
+
+    /// Render (or hand back) one delivered task and settle its delivery.
+    async fn handle(
+        &self,
+        delivery: Delivery,
+        abort: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let task: TaskMessage = match serde_json::from_slice(&delivery.payload) {
+            Ok(task) => task,
+            Err(error) => {
+                tracing::error!(%error, queue = %delivery.queue, "unreadable task message dropped");
+                delivery.nack(false).await?;
+                return Ok(());
+            }
+        };
+        let span = tracing::info_span!("task", task = %task.task_id, job = %task.job_id, attempt = task.attempt);
+        self.handle_task(task, delivery, abort)
+            .instrument(span)
+            .await
+    }
+
+    async fn handle_task(
+        &self,
+        task: TaskMessage,
+        delivery: Delivery,
+        abort: &CancellationToken,
+    ) -> Result<(), WorkerError> {
+        let reporter = &self.runner.reporter;
+        let worker = reporter.worker();
+        let returned = |reason| {
+            WorkerEvent::TaskReturned(TaskReturned {
+                task_id: task.task_id,
+                attempt: task.attempt,
+                worker,
+                reason,
+            })
+        };
+        match self.states.refusal(task.job_id, task.task_id, task.attempt) {
+            Some(Halt::Return(reason)) => {
+                tracing::info!(?reason, "task handed back");
+                reporter.send(&returned(reason)).await?;
+                delivery.ack().await?;
+                return Ok(());
+            }
+            Some(Halt::Abandon) => {
+                tracing::info!("task attempt abandoned; acknowledged without results");
+                delivery.ack().await?;
+                return Ok(());
+            }
+            None => {}
+        }
+        reporter
+            .send(&WorkerEvent::TaskStarted {
+                task_id: task.task_id,
+                attempt: task.attempt,
+                worker,
+                redelivered: delivery.redelivered,
+            })
+            .await?;
+        self.runner.activity.start(task.task_id, task.attempt);
+        let cancel = self.states.begin(task.job_id, task.task_id, task.attempt);
+        let outcome = self.runner.execute(&task, &cancel, abort).await;
+        let halt = self.states.end();
+        self.runner.activity.finish();
+
+        let (event, requeue) = match outcome {
+            TaskOutcome::Done => {
+                tracing::info!("task done");
+                let done = WorkerEvent::TaskDone {
+                    task_id: task.task_id,
+                    attempt: task.attempt,
+                    worker,
+                };
+                (done, false)
+            }
+            TaskOutcome::Failed { error, log_tail } => {
+                tracing::warn!(%error, "task failed");
+                let failed = WorkerEvent::TaskFailed(TaskFailed {
+                    task_id: task.task_id,
+                    attempt: task.attempt,
+                    worker,
+                    error,
+                    log_tail,
+                });
+                (failed, false)
+            }
+            TaskOutcome::Cancelled => match halt {
+                Some(Halt::Abandon) => {
+                    tracing::info!("task attempt abandoned; acknowledged without results");
+                    delivery.ack().await?;
+                    return Ok(());
+                }
+                Some(Halt::Return(reason)) => {
+                    tracing::info!(?reason, "task stopped and handed back");
+                    (returned(reason), false)
+                }
+                None => (returned(protocol::ReturnReason::JobCancelled), false),
+            },
+            TaskOutcome::Interrupted => {
+                tracing::info!("shutdown grace over; task goes back to the queue");
+                (returned(protocol::ReturnReason::ShuttingDown), true)
+            }
+        };
+        if let Err(error) = reporter.send(&event).await {
+            // Unreported results: let the queue deliver the task again.
+            delivery.nack(true).await?;
+            return Err(error);
+        }
+        if requeue {
+            delivery.nack(true).await?;
+        } else {
+            delivery.ack().await?;
+        }
+        Ok(())
+    }
+}

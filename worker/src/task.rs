@@ -1,0 +1,287 @@
+//! Rendering one task: fetch the scene, run Blender in a fresh working
+//! folder, deliver each frame as it is saved, and say how it ended.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use protocol::{Renderer, TaskMessage};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::blender::{FrameSelection, Render, RenderCommand, RenderEvent, command};
+use crate::heartbeat::Activity;
+use crate::report::Reporter;
+use crate::scene_cache::SceneCache;
+use crate::upload::{DeliveryError, FrameSink, SavedFrame};
+
+/// How a task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// Every frame was delivered.
+    Done,
+    /// The task failed; it is reported and not retried by this worker.
+    Failed {
+        /// One-line reason.
+        error: String,
+        /// The renderer's last output lines (empty if it never ran).
+        log_tail: String,
+    },
+    /// Its job was cancelled while it rendered.
+    Cancelled,
+    /// The worker is shutting down and the grace period ran out.
+    Interrupted,
+}
+
+impl TaskOutcome {
+    fn failed(error: impl ToString) -> Self {
+        Self::Failed {
+            error: error.to_string(),
+            log_tail: String::new(),
+        }
+    }
+}
+
+/// What every task needs from its worker.
+#[derive(Clone)]
+pub struct TaskRunner {
+    /// The Blender executable.
+    pub blender: PathBuf,
+    /// Folder of per-task working folders.
+    pub tasks_dir: PathBuf,
+    /// Scene cache.
+    pub scenes: SceneCache,
+    /// Object store.
+    pub store: Arc<dyn ObjectStore>,
+    /// Results publisher.
+    pub reporter: Reporter,
+    /// Progress shared with the heartbeats.
+    pub activity: Activity,
+}
+
+/// Why the render loop stopped early.
+enum Stop {
+    Cancelled,
+    Interrupted,
+    TimedOut,
+    Failed(String),
+}
+
+impl TaskRunner {
+    /// Render `task`. `cancel` fires when its job is cancelled, `abort` when
+    /// the worker must stop now; either kills Blender.
+    pub async fn execute(
+        &self,
+        task: &TaskMessage,
+        cancel: &CancellationToken,
+        abort: &CancellationToken,
+    ) -> TaskOutcome {
+        if task.renderer != Renderer::Blender {
+            return TaskOutcome::failed(format!(
+                "this worker cannot render {} tasks",
+                task.renderer
+            ));
+        }
+        let frames = match FrameSelection::from_frames(&task.frames) {
+            Ok(frames) => frames,
+            Err(error) => return TaskOutcome::failed(error),
+        };
+        let scene = tokio::select! {
+            () = cancel.cancelled() => return TaskOutcome::Cancelled,
+            () = abort.cancelled() => return TaskOutcome::Interrupted,
+            scene = self.scenes.fetch(&self.store, &task.scene) => match scene {
+                Ok(scene) => scene,
+                Err(error) => return TaskOutcome::failed(error),
+            },
+        };
+        let workdir = match self.prepare_workdir(&scene, &task.scene.ext).await {
+            Ok(workdir) => workdir,
+            Err(error) => return TaskOutcome::failed(error),
+        };
+        let command = RenderCommand {
+            blender: self.blender.clone(),
+            scene: workdir.path().join(format!("scene.{}", task.scene.ext)),
+            output_dir: workdir.path().join("out"),
+            frames,
+            depth: task.output.depth,
+            overrides: task.overrides,
+        };
+        self.render(task, &command, workdir.path(), cancel, abort)
+            .await
+    }
+
+    /// A fresh working folder holding only the scene (hard-linked from the
+    /// cache, or copied) and an empty output folder.
+    async fn prepare_workdir(&self, scene: &Path, ext: &str) -> Result<tempfile::TempDir, String> {
+        let describe = |what: &str, e: std::io::Error| format!("cannot {what}: {e}");
+        tokio::fs::create_dir_all(&self.tasks_dir)
+            .await
+            .map_err(|e| describe(&format!("create {}", self.tasks_dir.display()), e))?;
+        let workdir = tempfile::Builder::new()
+            .prefix("task-")
+            .tempdir_in(&self.tasks_dir)
+            .map_err(|e| describe("create the task folder", e))?;
+        let local = workdir.path().join(format!("scene.{ext}"));
+        if tokio::fs::hard_link(scene, &local).await.is_err() {
+            tokio::fs::copy(scene, &local)
+                .await
+                .map_err(|e| describe("copy the scene into the task folder", e))?;
+        }
+        tokio::fs::create_dir(workdir.path().join("out"))
+            .await
+            .map_err(|e| describe("create the output folder", e))?;
+        Ok(workdir)
+    }
+
+    async fn render(
+        &self,
+        task: &TaskMessage,
+        command: &RenderCommand,
+        workdir: &Path,
+        cancel: &CancellationToken,
+        abort: &CancellationToken,
+    ) -> TaskOutcome {
+        let mut render = match Render::start(command, workdir) {
+            Ok(render) => render,
+            Err(error) => {
+                return TaskOutcome::failed(format!(
+                    "cannot start {}: {error}",
+                    command.blender.display()
+                ));
+            }
+        };
+        tracing::info!(frames = ?task.frames, "blender started");
+        let sink = FrameSink {
+            store: Arc::clone(&self.store),
+            reporter: self.reporter.clone(),
+            task_id: task.task_id,
+            attempt: task.attempt,
+            job_id: task.job_id,
+            replica: task.replica,
+        };
+        let (frames_tx, frames_rx) = mpsc::unbounded_channel();
+        let mut delivery: JoinHandle<Result<_, DeliveryError>> =
+            tokio::spawn(sink.deliver_all(frames_rx));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(task.timeout_secs);
+        let requested: BTreeSet<i32> = task.frames.iter().copied().collect();
+        let mut saved = BTreeSet::new();
+        let mut size = None;
+
+        let stop = loop {
+            let event = tokio::select! {
+                biased;
+                () = cancel.cancelled() => break Some(Stop::Cancelled),
+                () = abort.cancelled() => break Some(Stop::Interrupted),
+                () = tokio::time::sleep_until(deadline) => break Some(Stop::TimedOut),
+                finished = &mut delivery => break Some(Stop::Failed(delivery_failure(finished))),
+                event = render.next_event() => event,
+            };
+            match event {
+                None => break None,
+                Some(RenderEvent::Size { width, height }) => size = Some((width, height)),
+                Some(RenderEvent::Progress { frame, progress }) => {
+                    self.activity.progress(frame, progress);
+                }
+                Some(RenderEvent::FrameSaved {
+                    frame,
+                    path,
+                    seconds,
+                }) => {
+                    if !requested.contains(&frame) || !saved.insert(frame) {
+                        tracing::warn!(frame, "blender saved a frame that was not asked for");
+                        continue;
+                    }
+                    let Some((width, height)) = size else {
+                        break Some(Stop::Failed(format!(
+                            "frame {frame} was saved before the settings script reported the output size"
+                        )));
+                    };
+                    // The receiver lives until the delivery task ends, which the
+                    // select above notices first.
+                    let _ = frames_tx.send(SavedFrame {
+                        frame,
+                        path,
+                        render_seconds: seconds,
+                        width,
+                        height,
+                    });
+                }
+            }
+        };
+
+        if let Some(stop) = stop {
+            if let Err(error) = render.kill().await {
+                tracing::warn!(%error, "killing blender failed");
+            }
+            delivery.abort();
+            return match stop {
+                Stop::Cancelled => TaskOutcome::Cancelled,
+                Stop::Interrupted => TaskOutcome::Interrupted,
+                Stop::TimedOut => TaskOutcome::Failed {
+                    error: format!(
+                        "render timed out after {} s; blender was killed",
+                        task.timeout_secs
+                    ),
+                    log_tail: render.log_tail(),
+                },
+                Stop::Failed(error) => TaskOutcome::Failed {
+                    error,
+                    log_tail: render.log_tail(),
+                },
+            };
+        }
+
+        let status = tokio::select! {
+            () = tokio::time::sleep_until(deadline) => None,
+            status = render.wait() => Some(status),
+        };
+        let failure = match status {
+            None => {
+                let _ = render.kill().await;
+                Some(format!(
+                    "render timed out after {} s; blender was killed",
+                    task.timeout_secs
+                ))
+            }
+            Some(Err(error)) => Some(format!("cannot wait for blender: {error}")),
+            Some(Ok(status)) if status.code() == Some(command::SETTINGS_SCRIPT_EXIT_CODE) => {
+                Some("the render settings could not be applied to the scene".to_owned())
+            }
+            Some(Ok(status)) if !status.success() => Some(format!("blender failed ({status})")),
+            Some(Ok(_)) => {
+                let missing: Vec<i32> = requested.difference(&saved).copied().collect();
+                (!missing.is_empty())
+                    .then(|| format!("blender exited without saving frames {missing:?}"))
+            }
+        };
+        if let Some(error) = failure {
+            delivery.abort();
+            return TaskOutcome::Failed {
+                error,
+                log_tail: render.log_tail(),
+            };
+        }
+        drop(frames_tx);
+        match delivery.await {
+            Ok(Ok(_)) => TaskOutcome::Done,
+            finished => TaskOutcome::Failed {
+                error: delivery_failure(finished),
+                log_tail: render.log_tail(),
+            },
+        }
+    }
+}
+
+/// Why a frame delivery task ended while frames were still expected.
+fn delivery_failure<T>(
+    finished: Result<Result<T, DeliveryError>, tokio::task::JoinError>,
+) -> String {
+    match finished {
+        Ok(Err(error)) => error.to_string(),
+        Ok(Ok(_)) => "frame delivery ended before the render".to_owned(),
+        Err(error) => format!("frame delivery stopped: {error}"),
+    }
+}
