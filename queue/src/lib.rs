@@ -17,6 +17,16 @@
 
 use async_trait::async_trait;
 
+pub mod bench_support;
+mod config;
+pub mod conformance;
+mod embedded;
+mod rabbitmq;
+
+pub use config::{QueueConfig, connect};
+pub use embedded::Embedded;
+pub use rabbitmq::{RabbitMq, RabbitMqOptions};
+
 /// What went wrong talking to the queue.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -127,7 +137,11 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Consume from `queues` with at most `prefetch` unacknowledged
     /// deliveries shared across all of them.
-    async fn consume(&self, queues: &[String], prefetch: u16) -> Result<Box<dyn Consumer>, QueueError>;
+    async fn consume(
+        &self,
+        queues: &[String],
+        prefetch: u16,
+    ) -> Result<Box<dyn Consumer>, QueueError>;
 
     /// Number of messages ready (not delivered) in a queue.
     async fn ready_count(&self, queue: &str) -> Result<u64, QueueError>;

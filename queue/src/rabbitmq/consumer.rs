@@ -1,0 +1,181 @@
+//! Consumers and ackers of the RabbitMQ backend.
+//!
+//! A consumer owns one channel with `basic.qos(prefetch, global = true)` —
+//! RabbitMQ's per-channel limit — so the window is shared by the queues it
+//! consumes, one `basic.consume` each, merged into one stream. Dropping the
+//! consumer closes the channel, and RabbitMQ requeues what was unacked.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::{BoxStream, SelectAll};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::FieldTable;
+use lapin::{Channel, message};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::Shared;
+use crate::{Acker, Consumer, Delivery, QueueError};
+
+type Deliveries = SelectAll<BoxStream<'static, (String, lapin::Result<message::Delivery>)>>;
+
+/// A live subscription: the channel and its merged deliveries.
+struct Session {
+    _channel: Channel,
+    deliveries: Deliveries,
+}
+
+/// A consumer of one or more RabbitMQ queues that resubscribes after the
+/// connection broke.
+pub(super) struct RabbitConsumer {
+    shared: Arc<Shared>,
+    queues: Vec<String>,
+    prefetch: u16,
+    session: Option<Session>,
+}
+
+impl RabbitConsumer {
+    pub(super) fn new(shared: Arc<Shared>, queues: Vec<String>, prefetch: u16) -> Self {
+        Self {
+            shared,
+            queues,
+            prefetch,
+            session: None,
+        }
+    }
+
+    /// Open a channel on the consuming connection (reconnecting if needed)
+    /// and start consuming every queue on it.
+    pub(super) async fn subscribe(&mut self) -> Result<(), QueueError> {
+        let span =
+            info_span!("rabbitmq_subscribe", queues = ?self.queues, prefetch = self.prefetch);
+        let session = async {
+            let connection = self.shared.consuming.connection().await?;
+            let channel = connection
+                .create_channel()
+                .await
+                .map_err(connection_error)?;
+            channel
+                .basic_qos(self.prefetch, BasicQosOptions { global: true })
+                .await
+                .map_err(connection_error)?;
+            let mut deliveries = Deliveries::default();
+            for queue in &self.queues {
+                let consumer = channel
+                    .basic_consume(
+                        queue.as_str().into(),
+                        "".into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+                    .map_err(|e| QueueError::Operation(format!("consuming {queue}: {e}")))?;
+                let queue = queue.clone();
+                deliveries.push(
+                    consumer
+                        .map(move |delivery| (queue.clone(), delivery))
+                        .boxed(),
+                );
+            }
+            info!("consuming");
+            Ok::<_, QueueError>(Session {
+                _channel: channel,
+                deliveries,
+            })
+        }
+        .instrument(span)
+        .await?;
+        self.session = Some(session);
+        Ok(())
+    }
+}
+
+fn connection_error(error: lapin::Error) -> QueueError {
+    QueueError::Connection(error.to_string())
+}
+
+#[async_trait]
+impl Consumer for RabbitConsumer {
+    async fn next(&mut self) -> Result<Delivery, QueueError> {
+        loop {
+            let Some(session) = self.session.as_mut() else {
+                self.subscribe().await?;
+                continue;
+            };
+            match session.deliveries.next().await {
+                Some((queue, Ok(delivery))) => {
+                    return Ok(Delivery::new(
+                        queue,
+                        delivery.data,
+                        delivery.redelivered,
+                        Box::new(RabbitAcker {
+                            acker: delivery.acker,
+                        }),
+                    ));
+                }
+                Some((queue, Err(error))) => {
+                    warn!(%queue, %error, "consumer lost its channel; subscribing again");
+                }
+                None => {
+                    warn!(queues = ?self.queues, "broker cancelled the consumer; subscribing again")
+                }
+            }
+            self.session = None;
+        }
+    }
+}
+
+/// Settles one RabbitMQ delivery; an unsettled one is requeued on drop.
+struct RabbitAcker {
+    acker: lapin::Acker,
+}
+
+impl RabbitAcker {
+    fn outcome(result: lapin::Result<bool>) -> Result<(), QueueError> {
+        match result {
+            Ok(true) => Ok(()),
+            // The channel it came on is gone; RabbitMQ requeued the message.
+            Ok(false) => Err(QueueError::Closed),
+            Err(error) => Err(QueueError::Connection(error.to_string())),
+        }
+    }
+}
+
+#[async_trait]
+impl Acker for RabbitAcker {
+    async fn ack(self: Box<Self>) -> Result<(), QueueError> {
+        Self::outcome(self.acker.ack(BasicAckOptions::default()).await)
+    }
+
+    async fn nack(self: Box<Self>, requeue: bool) -> Result<(), QueueError> {
+        let options = BasicNackOptions {
+            requeue,
+            ..BasicNackOptions::default()
+        };
+        Self::outcome(self.acker.nack(options).await)
+    }
+}
+
+impl Drop for RabbitAcker {
+    /// A delivery dropped without ack or nack goes back to the queue now,
+    /// not only when the channel closes (as the embedded backend does).
+    fn drop(&mut self) {
+        if !self.acker.usable() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let acker = self.acker.clone();
+            runtime.spawn(async move {
+                let options = BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                };
+                match acker.nack(options).await {
+                    Ok(_) => debug!("dropped delivery requeued"),
+                    Err(error) => warn!(%error, "could not requeue a dropped delivery"),
+                }
+            });
+        }
+    }
+}
