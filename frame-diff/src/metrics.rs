@@ -1,0 +1,244 @@
+//! One pass over both images: idiff's numbers per channel and overall, and
+//! the raw per-tile sums the tile statistics are built from.
+//!
+//! The frame is cut into bands one tile high; bands run in parallel
+//! (rayon), and inside a band every channel plane is read once, row by row,
+//! straight from the decoded `Vec<f32>`s (no copies, no interleaving).
+//! Sums are kept in `f64` in eight independent lanes so the compiler can
+//! vectorise them. Where a row segment holds a NaN or infinity it is
+//! re-done value by value with `idiff`'s rules for non-finite values.
+
+use rayon::prelude::*;
+
+/// Running sums for one channel over one tile (or any region).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Acc {
+    /// Sum of `|b - a|` over finite pairs.
+    pub sum_abs: f64,
+    /// Sum of `(b - a)^2` over finite pairs.
+    pub sum_sq: f64,
+    /// Sum of `b - a` over finite pairs (the bias).
+    pub sum_signed: f64,
+    /// Sum of `|a|` over finite pairs.
+    pub sum_a: f64,
+    /// Sum of `|b|` over finite pairs.
+    pub sum_b: f64,
+    /// Largest `|b - a|` (infinite when a non-finite value differs).
+    pub max_err: f32,
+    /// Pixel index (row-major) of the first largest error.
+    pub max_idx: usize,
+    /// Largest `max(|a|, |b|)`, for PSNR.
+    pub max_val: f32,
+    /// Number of values over the warn threshold.
+    pub warn: u64,
+    /// Number of values over the fail threshold.
+    pub fail: u64,
+    /// Pairs where one value is NaN or infinite and the other is not the same kind.
+    pub nonfinite_mismatches: u64,
+}
+
+impl Acc {
+    /// Adds `other`, which covers pixels after (or disjoint from) this one.
+    pub fn merge(&mut self, other: &Acc) {
+        self.sum_abs += other.sum_abs;
+        self.sum_sq += other.sum_sq;
+        self.sum_signed += other.sum_signed;
+        self.sum_a += other.sum_a;
+        self.sum_b += other.sum_b;
+        if other.max_err > self.max_err
+            || (other.max_err == self.max_err && other.max_idx < self.max_idx && other.max_err > 0.0)
+        {
+            self.max_err = other.max_err;
+            self.max_idx = other.max_idx;
+        }
+        self.max_val = self.max_val.max(other.max_val);
+        self.warn += other.warn;
+        self.fail += other.fail;
+        self.nonfinite_mismatches += other.nonfinite_mismatches;
+    }
+}
+
+/// Per-tile results of the pass: one [`Acc`] per channel, plus the number
+/// of pixels where any channel is over the warn / fail thresholds.
+#[derive(Debug, Clone)]
+pub(crate) struct TileAcc {
+    /// Tile column.
+    pub tx: u32,
+    /// Tile row.
+    pub ty: u32,
+    /// One accumulator per compared channel, in comparison order.
+    pub channels: Vec<Acc>,
+    /// Pixels with at least one channel over the warn threshold.
+    pub warn_pixels: u64,
+    /// Pixels with at least one channel over the fail threshold.
+    pub fail_pixels: u64,
+}
+
+/// Geometry and thresholds of one pass.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pass {
+    pub width: usize,
+    pub height: usize,
+    pub tile: usize,
+    pub warn: f32,
+    pub fail: f32,
+}
+
+const LANES: usize = 8;
+const WARN_BIT: u8 = 1;
+const FAIL_BIT: u8 = 2;
+
+/// Runs the pass over channel pairs `(a, b)`; returns the tiles in row-major tile order.
+pub(crate) fn accumulate(pass: Pass, pairs: &[(&[f32], &[f32])]) -> Vec<TileAcc> {
+    let tiles_x = pass.width.div_ceil(pass.tile);
+    let tiles_y = pass.height.div_ceil(pass.tile);
+    (0..tiles_y)
+        .into_par_iter()
+        .flat_map_iter(|ty| band(pass, pairs, ty, tiles_x))
+        .collect()
+}
+
+fn band(pass: Pass, pairs: &[(&[f32], &[f32])], ty: usize, tiles_x: usize) -> Vec<TileAcc> {
+    let y0 = ty * pass.tile;
+    let y1 = (y0 + pass.tile).min(pass.height);
+    let mut flags = vec![0u8; (y1 - y0) * pass.width];
+    let mut tiles: Vec<TileAcc> = (0..tiles_x)
+        .map(|tx| TileAcc {
+            tx: tx as u32,
+            ty: ty as u32,
+            channels: vec![Acc::default(); pairs.len()],
+            warn_pixels: 0,
+            fail_pixels: 0,
+        })
+        .collect();
+    for (c, (a, b)) in pairs.iter().enumerate() {
+        for y in y0..y1 {
+            let row = y * pass.width;
+            let flag_row = (y - y0) * pass.width;
+            for (tx, tile) in tiles.iter_mut().enumerate() {
+                let x0 = tx * pass.tile;
+                let x1 = (x0 + pass.tile).min(pass.width);
+                segment(
+                    &a[row + x0..row + x1],
+                    &b[row + x0..row + x1],
+                    &mut flags[flag_row + x0..flag_row + x1],
+                    row + x0,
+                    pass,
+                    &mut tile.channels[c],
+                );
+            }
+        }
+    }
+    for y in 0..y1 - y0 {
+        for (tx, tile) in tiles.iter_mut().enumerate() {
+            let x0 = tx * pass.tile;
+            let x1 = (x0 + pass.tile).min(pass.width);
+            let row = &flags[y * pass.width + x0..y * pass.width + x1];
+            tile.warn_pixels += row.iter().filter(|&&f| f & WARN_BIT != 0).count() as u64;
+            tile.fail_pixels += row.iter().filter(|&&f| f & FAIL_BIT != 0).count() as u64;
+        }
+    }
+    tiles
+}
+
+/// Accumulates one row segment; `base` is the pixel index of its first value.
+fn segment(a: &[f32], b: &[f32], flags: &mut [u8], base: usize, pass: Pass, acc: &mut Acc) {
+    let mut s_abs = [0f64; LANES];
+    let mut s_sq = [0f64; LANES];
+    let mut s_signed = [0f64; LANES];
+    let mut s_a = [0f64; LANES];
+    let mut s_b = [0f64; LANES];
+    let mut m_err = [0f32; LANES];
+    let mut m_val = [0f32; LANES];
+    let mut n_warn = [0u32; LANES];
+    let mut n_fail = [0u32; LANES];
+    let mut lane = |i: usize, av: f32, bv: f32, flag: &mut u8| {
+        let d = bv - av;
+        let f = d.abs();
+        let fd = f as f64;
+        s_abs[i] += fd;
+        s_sq[i] += fd * fd;
+        s_signed[i] += d as f64;
+        s_a[i] += av.abs() as f64;
+        s_b[i] += bv.abs() as f64;
+        m_err[i] = m_err[i].max(f);
+        m_val[i] = m_val[i].max(av.abs().max(bv.abs()));
+        let w = (f > pass.warn) as u8;
+        let x = (f > pass.fail) as u8;
+        n_warn[i] += w as u32;
+        n_fail[i] += x as u32;
+        *flag |= w * WARN_BIT | x * FAIL_BIT;
+    };
+    let chunks = a.len() / LANES * LANES;
+    for ((ca, cb), cf) in a[..chunks]
+        .chunks_exact(LANES)
+        .zip(b[..chunks].chunks_exact(LANES))
+        .zip(flags[..chunks].chunks_exact_mut(LANES))
+    {
+        for i in 0..LANES {
+            lane(i, ca[i], cb[i], &mut cf[i]);
+        }
+    }
+    for i in chunks..a.len() {
+        lane(i - chunks, a[i], b[i], &mut flags[i]);
+    }
+    let total: f64 = s_abs.iter().sum::<f64>() + s_a.iter().sum::<f64>() + s_b.iter().sum::<f64>();
+    if !total.is_finite() {
+        careful_segment(a, b, flags, base, pass, acc);
+        return;
+    }
+    acc.sum_abs += s_abs.iter().sum::<f64>();
+    acc.sum_sq += s_sq.iter().sum::<f64>();
+    acc.sum_signed += s_signed.iter().sum::<f64>();
+    acc.sum_a += s_a.iter().sum::<f64>();
+    acc.sum_b += s_b.iter().sum::<f64>();
+    acc.warn += n_warn.iter().map(|&n| n as u64).sum::<u64>();
+    acc.fail += n_fail.iter().map(|&n| n as u64).sum::<u64>();
+    acc.max_val = m_val.iter().fold(acc.max_val, |m, &v| m.max(v));
+    let seg_max = m_err.iter().fold(0f32, |m, &v| m.max(v));
+    if seg_max > acc.max_err {
+        let first = a.iter().zip(b).position(|(av, bv)| (bv - av).abs() == seg_max);
+        acc.max_err = seg_max;
+        acc.max_idx = base + first.unwrap_or(0);
+    }
+}
+
+/// Value-by-value version of [`segment`] for segments holding NaN or
+/// infinity: a NaN facing a NaN, or an infinity facing an infinity, counts
+/// as equal (as in `idiff`); any other non-finite pair is a mismatch with an
+/// infinite error and is left out of the sums.
+fn careful_segment(a: &[f32], b: &[f32], flags: &mut [u8], base: usize, pass: Pass, acc: &mut Acc) {
+    for (i, ((&av, &bv), flag)) in a.iter().zip(b).zip(flags.iter_mut()).enumerate() {
+        if !av.is_finite() || !bv.is_finite() {
+            if av.is_nan() == bv.is_nan() && av.is_infinite() == bv.is_infinite() {
+                continue;
+            }
+            acc.nonfinite_mismatches += 1;
+            if acc.max_err != f32::INFINITY {
+                acc.max_err = f32::INFINITY;
+                acc.max_idx = base + i;
+            }
+            acc.warn += 1;
+            acc.fail += 1;
+            *flag |= WARN_BIT | FAIL_BIT;
+            continue;
+        }
+        let d = bv - av;
+        let f = d.abs();
+        acc.sum_abs += f as f64;
+        acc.sum_sq += (f as f64) * (f as f64);
+        acc.sum_signed += d as f64;
+        acc.sum_a += av.abs() as f64;
+        acc.sum_b += bv.abs() as f64;
+        acc.max_val = acc.max_val.max(av.abs().max(bv.abs()));
+        if f > acc.max_err {
+            acc.max_err = f;
+            acc.max_idx = base + i;
+        }
+        let w = (f > pass.warn) as u8;
+        let x = (f > pass.fail) as u8;
+        acc.warn += w as u64;
+        acc.fail += x as u64;
+        *flag |= w * WARN_BIT | x * FAIL_BIT;
+    }
+}
