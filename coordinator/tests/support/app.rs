@@ -1,0 +1,225 @@
+//! `TestApp`: the real coordinator on `127.0.0.1:0`, and real worker
+//! processes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use coordinator::config::Config;
+use coordinator::model::{JobDetail, JobSummary};
+use protocol::JobId;
+use serde_json::Value;
+use tokio::sync::watch;
+
+/// A running coordinator.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub api: String,
+    /// HTTP client.
+    pub http: reqwest::Client,
+    /// The configuration it runs with (reuse it to restart on the same state).
+    pub config: Config,
+    /// The queue it uses (in-process workers share it in embedded mode).
+    pub broker: Arc<dyn queue::Broker>,
+    /// The object store it uses.
+    pub store: Arc<dyn object_store::ObjectStore>,
+    stop: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<Result<(), coordinator::Error>>,
+}
+
+/// A configuration for tests: files under `dir`, quick watchdog.
+pub fn test_config(dir: &Path, queue: queue::QueueConfig, store: storage::StoreConfig) -> Config {
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        database: dir.join("coordinator.sqlite"),
+        queue,
+        store,
+        ..Config::default()
+    };
+    config.watchdog.worker_timeout_secs = 8;
+    config.watchdog.check_interval_secs = 1;
+    config.jobs.max_upload_bytes = 16 << 20;
+    config.jobs.max_frames_per_job = 10_000;
+    config
+}
+
+/// Resolve a shutdown future from a watch flag.
+pub async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+impl TestApp {
+    /// Start a coordinator with `config`.
+    pub async fn start(config: Config) -> Self {
+        let farm = coordinator::server::open(config.clone()).await.expect("coordinator opens");
+        Self::start_with(config, farm).await
+    }
+
+    /// Start a coordinator on a farm assembled by the caller.
+    pub async fn start_with(config: Config, farm: coordinator::farm::Farm) -> Self {
+        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
+        let api = format!("http://{}", listener.local_addr().expect("address"));
+        let (broker, store) = (farm.broker.clone(), farm.store.clone());
+        let (stop, rx) = watch::channel(false);
+        let server = tokio::spawn(coordinator::server::run(listener, farm, stopped(rx)));
+        Self {
+            api,
+            http: reqwest::Client::new(),
+            config,
+            broker,
+            store,
+            stop,
+            server,
+        }
+    }
+
+    /// Shut the coordinator down gracefully.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        self.server.await.expect("server task").expect("server stops cleanly");
+    }
+
+    /// A receiver that turns true when the app stops (for in-process workers).
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Upload a scene file; returns its hash.
+    pub async fn upload(&self, path: &Path) -> String {
+        let bytes = std::fs::read(path).expect("scene readable");
+        let name = path.file_name().and_then(|n| n.to_str()).expect("file name");
+        let response = self
+            .http
+            .post(format!("{}/api/v1/scenes?filename={name}", self.api))
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload sent");
+        assert!(response.status().is_success(), "upload refused: {}", response.text().await.unwrap_or_default());
+        let body: Value = response.json().await.expect("upload answer");
+        body["hash"].as_str().expect("hash").to_owned()
+    }
+
+    /// POST a job; panics unless it is accepted.
+    pub async fn submit(&self, body: Value) -> JobSummary {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/jobs", self.api))
+            .json(&body)
+            .send()
+            .await
+            .expect("job sent");
+        assert_eq!(response.status(), 201, "job refused: {}", response.text().await.unwrap_or_default());
+        response.json().await.expect("job answer")
+    }
+
+    /// GET one job.
+    pub async fn job(&self, id: JobId) -> JobDetail {
+        self.http
+            .get(format!("{}/api/v1/jobs/{id}", self.api))
+            .send()
+            .await
+            .expect("job fetched")
+            .error_for_status()
+            .expect("job found")
+            .json()
+            .await
+            .expect("job detail")
+    }
+
+    /// Wait until the job is in a final state, or `until` says stop waiting.
+    pub async fn wait_for(&self, id: JobId, timeout: Duration, until: impl Fn(&JobDetail) -> bool) -> JobDetail {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let job = self.job(id).await;
+            if until(&job) {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} did not get there within {timeout:?}: {}",
+                serde_json::to_string_pretty(&job).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Wait until the job has ended.
+    pub async fn wait_final(&self, id: JobId, timeout: Duration) -> JobDetail {
+        self.wait_for(id, timeout, |job| job.job.state.is_final()).await
+    }
+}
+
+/// The `worker` binary built next to this test binary.
+pub fn worker_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let binary = dir.join("worker");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins` (scripts/test.sh does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A worker running as its own process.
+pub struct WorkerProcess {
+    child: tokio::process::Child,
+    /// Its name.
+    pub name: String,
+}
+
+impl WorkerProcess {
+    /// Start `worker run` with a config file written under `dir`.
+    pub fn spawn(name: &str, dir: &Path, queue: &queue::QueueConfig, store: &storage::StoreConfig) -> Self {
+        let work_dir = dir.join(name);
+        std::fs::create_dir_all(&work_dir).expect("work dir");
+        let config = worker::WorkerConfig {
+            name: name.into(),
+            owner: format!("owner-{name}"),
+            work_dir: work_dir.clone(),
+            cache_dir: Some(work_dir.join("scenes")),
+            heartbeat_secs: 1,
+            shutdown_grace_secs: 5,
+            queue: queue.clone(),
+            store: store.clone(),
+            ..worker::WorkerConfig::default()
+        };
+        let path = work_dir.join("worker.toml");
+        std::fs::write(&path, toml::to_string(&config).expect("config serialises")).expect("config written");
+        let child = tokio::process::Command::new(worker_binary())
+            .args(["run", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "info,lapin=warn")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("worker starts");
+        Self {
+            child,
+            name: name.into(),
+        }
+    }
+
+    /// SIGKILL: the process dies at once, mid-render.
+    pub async fn kill9(&mut self) {
+        self.child.kill().await.expect("kill");
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc_kill(pid, 15) };
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("worker exits within 60 s of SIGTERM")
+            .expect("exit status")
+    }
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, signal: i32) -> i32;
+}
