@@ -1,0 +1,246 @@
+//! A one-machine farm for the worker's integration tests: the embedded queue,
+//! a local-folder store, the sample scene and a worker running the real loop
+//! with real Blender.
+
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::{ObjectStore, ObjectStoreExt};
+use protocol::{
+    Control, ExrDepth, JobId, OutputSpec, Overrides, Renderer, SceneHash, SceneRef, TaskId,
+    TaskMessage, WorkerEvent, WorkerId, queues,
+};
+use queue::{Broker, Consumer, Outgoing, QueueOptions};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use worker::{WorkerConfig, WorkerError};
+
+/// How long a test waits for the next event before failing.
+const EVENT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Whether Blender can run here. In CI (`CI=true`) a missing Blender fails
+/// the test; elsewhere the test is skipped with a loud message.
+pub fn blender_available() -> bool {
+    let found = std::process::Command::new("blender")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(!in_ci, "Blender is not installed but CI=true: install the `blender` package");
+        eprintln!("\n*** SKIPPED: `blender` is not on PATH; install it to run this test ***\n");
+    }
+    found
+}
+
+/// The checked-in sample scene.
+pub fn sample_blend() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/sample.blend")
+}
+
+/// A running worker and the queue and store around it.
+pub struct Farm {
+    /// Temporary folder holding the store and the worker's work folder.
+    pub dir: tempfile::TempDir,
+    /// The queue.
+    pub broker: Arc<dyn Broker>,
+    /// The object store.
+    pub store: Arc<dyn ObjectStore>,
+    /// The worker's id.
+    pub worker: WorkerId,
+    results: Box<dyn Consumer>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<Result<(), WorkerError>>>,
+}
+
+impl Farm {
+    /// Start a worker with this shutdown grace; `None` when Blender is missing
+    /// (outside CI).
+    pub async fn start(shutdown_grace_secs: u64) -> Option<Self> {
+        if !blender_available() {
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let broker: Arc<dyn Broker> = Arc::new(queue::Embedded::in_memory().unwrap());
+        let store = storage::open(&storage::StoreConfig::local(&dir.path().join("store"))).unwrap();
+        let worker = WorkerId::new();
+        broker
+            .declare(queues::RESULTS, QueueOptions { max_priority: 0 })
+            .await
+            .unwrap();
+        broker
+            .declare(
+                &queues::tasks(Renderer::Blender),
+                QueueOptions {
+                    max_priority: queues::MAX_PRIORITY,
+                },
+            )
+            .await
+            .unwrap();
+        let results = broker.consume(&[queues::RESULTS.to_owned()], 64).await.unwrap();
+        let config = WorkerConfig {
+            id: Some(worker),
+            name: "test-worker".into(),
+            work_dir: dir.path().join("work"),
+            heartbeat_secs: 1,
+            shutdown_grace_secs,
+            ..WorkerConfig::default()
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let handle = tokio::spawn(worker::run(
+            config,
+            Arc::clone(&broker),
+            Arc::clone(&store),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let mut farm = Self {
+            dir,
+            broker,
+            store,
+            worker,
+            results,
+            stop: Some(stop),
+            handle: Some(handle),
+        };
+        match farm.next_event().await {
+            WorkerEvent::Announce(info) => {
+                assert_eq!(info.id, worker);
+                assert_eq!(info.renderers[0].renderer, Renderer::Blender);
+                assert!(info.renderers[0].version.starts_with(char::is_numeric));
+                assert!(info.cpu.cores >= 1);
+            }
+            other => panic!("expected Announce first, got {other:?}"),
+        }
+        Some(farm)
+    }
+
+    /// Put `bytes` in the store as a scene; returns its reference.
+    pub async fn upload_scene(&self, bytes: &[u8]) -> SceneRef {
+        let hash: SceneHash = blake3::hash(bytes).to_hex().as_str().parse().unwrap();
+        self.store
+            .put(&storage::scene_key(&hash, "blend"), bytes.to_vec().into())
+            .await
+            .unwrap();
+        SceneRef {
+            hash,
+            ext: "blend".into(),
+        }
+    }
+
+    /// Upload the sample scene.
+    pub async fn sample_scene(&self) -> SceneRef {
+        self.upload_scene(&std::fs::read(sample_blend()).unwrap()).await
+    }
+
+    /// A task of a new job for `frames` of `scene`.
+    pub fn task(&self, scene: &SceneRef, frames: &[i32]) -> TaskMessage {
+        TaskMessage {
+            task_id: TaskId::new(),
+            job_id: JobId::new(),
+            attempt: 1,
+            renderer: Renderer::Blender,
+            scene: scene.clone(),
+            frames: frames.to_vec(),
+            replica: 0,
+            output: OutputSpec {
+                depth: ExrDepth::Half,
+            },
+            overrides: Overrides::default(),
+            timeout_secs: 300,
+        }
+    }
+
+    /// Publish `task` on the shared Blender queue.
+    pub async fn publish(&self, task: &TaskMessage) {
+        self.publish_to(&queues::tasks(Renderer::Blender), serde_json::to_vec(task).unwrap())
+            .await;
+    }
+
+    /// Send a control message to the worker.
+    pub async fn control(&self, control: &Control) {
+        self.publish_to(&queues::worker_control(self.worker), serde_json::to_vec(control).unwrap())
+            .await;
+    }
+
+    async fn publish_to(&self, queue: &str, payload: Vec<u8>) {
+        self.broker
+            .publish(vec![Outgoing {
+                queue: queue.to_owned(),
+                payload,
+                priority: 0,
+            }])
+            .await
+            .unwrap();
+    }
+
+    /// The next event other than a heartbeat.
+    pub async fn next_event(&mut self) -> WorkerEvent {
+        loop {
+            let delivery = tokio::time::timeout(EVENT_TIMEOUT, self.results.next())
+                .await
+                .expect("no worker event in time")
+                .unwrap();
+            let event: WorkerEvent = serde_json::from_slice(&delivery.payload).unwrap();
+            delivery.ack().await.unwrap();
+            if !matches!(event, WorkerEvent::Heartbeat(_)) {
+                return event;
+            }
+        }
+    }
+
+    /// Events up to and including the one that settles a task
+    /// (`TaskDone`, `TaskFailed` or `TaskReturned`).
+    pub async fn events_until_settled(&mut self) -> Vec<WorkerEvent> {
+        let mut events = Vec::new();
+        loop {
+            let event = self.next_event().await;
+            let settled = matches!(
+                event,
+                WorkerEvent::TaskDone { .. } | WorkerEvent::TaskFailed(_) | WorkerEvent::TaskReturned(_)
+            );
+            events.push(event);
+            if settled {
+                return events;
+            }
+        }
+    }
+
+    /// Ask the worker to stop, and wait for `run` to return.
+    pub async fn shutdown(&mut self) -> Result<(), WorkerError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let handle = self.handle.take().expect("the worker was already stopped");
+        tokio::time::timeout(EVENT_TIMEOUT, handle)
+            .await
+            .expect("the worker did not stop in time")
+            .unwrap()
+    }
+
+    /// Command lines of processes whose arguments mention this farm's folder
+    /// (Blender processes this worker started and left running).
+    pub fn stray_processes(&self) -> Vec<String> {
+        let needle = self.dir.path().to_string_lossy().into_owned();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|entry| {
+                let cmdline = std::fs::read(entry.ok()?.path().join("cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                cmdline.contains(&needle).then_some(cmdline)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Farm {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.handle {
+            handle.abort();
+        }
+    }
+}
