@@ -423,11 +423,17 @@ impl Db {
                 )?;
                 Ok(false)
             }
-            // Returned for a pause that is already over, or by a worker shutting
-            // down: publish it again.
-            ReturnReason::JobPaused | ReturnReason::ShuttingDown => {
+            // Returned for a pause that is already over: publish it again.
+            ReturnReason::JobPaused => {
                 back_to_pending(tx, &task)?;
                 Ok(true)
+            }
+            // A worker shutting down hands its delivery back to the queue,
+            // which delivers the same attempt again.
+            ReturnReason::ShuttingDown => {
+                back_to_pending(tx, &task)?;
+                tx.execute("UPDATE tasks SET state = ?2 WHERE id = ?1", params![task, TaskState::Queued])?;
+                Ok(false)
             }
             ReturnReason::JobCancelled => Ok(false),
         }

@@ -1,0 +1,82 @@
+//! End to end on one machine: the embedded queue, a local-folder store, two
+//! in-process workers running real Blender on the sample scene.
+
+mod support;
+
+use std::time::Duration;
+
+use coordinator::state::{FrameState, JobState};
+use serde_json::json;
+use support::app::test_config;
+use support::{TestApp, blender_ready, sample_scene};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_render_every_frame_into_the_local_store() {
+    if !blender_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue::QueueConfig::Embedded {
+        path: dir.path().join("queue.sqlite"),
+    };
+    let store = storage::StoreConfig::local(&dir.path().join("store"));
+    let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
+
+    let mut workers = Vec::new();
+    for n in 1..=2 {
+        let config = worker::WorkerConfig {
+            name: format!("embedded-{n}"),
+            work_dir: dir.path().join(format!("worker-{n}")),
+            heartbeat_secs: 1,
+            queue: queue.clone(),
+            store: store.clone(),
+            ..worker::WorkerConfig::default()
+        };
+        workers.push(tokio::spawn(worker::run(
+            config,
+            app.broker.clone(),
+            app.store.clone(),
+            support::app::stopped(app.stop_signal()),
+        )));
+    }
+
+    let hash = app.upload(&sample_scene()).await;
+    let job = app
+        .submit(json!({
+            "scene": hash, "renderer": "blender", "frames": "1-6", "chunk_size": 2,
+            "overrides": {"resolution": [64, 36]}, "output": {"depth": "float"}
+        }))
+        .await;
+    let done = app.wait_final(job.id, Duration::from_secs(300)).await;
+    assert_eq!(done.job.state, JobState::Done, "{done:?}");
+    assert_eq!(done.job.progress.done, 6);
+
+    let workers_used: std::collections::HashSet<_> = done.frame_list.iter().filter_map(|f| f.worker_id).collect();
+    assert_eq!(workers_used.len(), 2, "both workers rendered");
+    for frame in &done.frame_list {
+        assert_eq!(frame.state, FrameState::Done);
+        let key = frame.object_key.as_deref().expect("object key");
+        assert!(key.starts_with(&format!("renders/{}/{}/0-", job.id, frame.frame)), "{key}");
+        let path = dir.path().join("store").join(key);
+        let image = frame_diff::read_image(&path).expect("the EXR decodes");
+        assert_eq!((image.width, image.height), (64, 36));
+        assert_eq!(image.non_finite_count(), 0);
+        assert_eq!(Some(image.pixel_hash().to_hex().to_string()), frame.pixel_hash);
+    }
+    let workers_seen: Vec<serde_json::Value> = app
+        .http
+        .get(format!("{}/api/v1/workers", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(workers_seen.len(), 2);
+    assert!(workers_seen.iter().all(|w| w["renderers"][0]["renderer"] == "blender"));
+
+    app.stop().await;
+    for worker in workers {
+        worker.await.unwrap().expect("worker exits cleanly");
+    }
+}
