@@ -189,10 +189,13 @@ impl WorkerProcess {
         };
         let path = work_dir.join("worker.toml");
         std::fs::write(&path, toml::to_string(&config).expect("config serialises")).expect("config written");
+        let log = std::fs::File::create(work_dir.join("worker.log")).expect("log file");
         let child = tokio::process::Command::new(worker_binary())
             .args(["run", "--config"])
             .arg(&path)
             .env("RUST_LOG", "info,lapin=warn")
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
             .kill_on_drop(true)
             .spawn()
             .expect("worker starts");
