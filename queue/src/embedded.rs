@@ -3,9 +3,12 @@
 //!
 //! Every message is a row of `messages`. A row whose `consumer` is NULL is
 //! ready; otherwise it is delivered to that in-process consumer and not yet
-//! settled. Publishing commits one transaction per batch before it returns
-//! (`synchronous = FULL`, WAL journal), so a published message survives a
-//! crash or power loss.
+//! settled. Publishing commits one transaction per batch, synced to disk
+//! (`synchronous = FULL`, WAL journal), before it returns, so a published
+//! message survives a crash or a power loss. Claims and settlements commit
+//! with `synchronous = NORMAL`: they survive a crash of the process, and a
+//! power loss can at worst undo the last few, which only means a message is
+//! delivered again (delivery is at-least-once anyway).
 //!
 //! The database file is owned by one process: it is opened with SQLite's
 //! exclusive locking mode, so a second [`Embedded::open`] of the same file (in
@@ -119,7 +122,7 @@ impl Embedded {
     }
 
     fn setup(connection: Connection) -> Result<Self, rusqlite::Error> {
-        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.execute_batch(SCHEMA)?;
         let recovered = connection.execute(
             "UPDATE messages SET consumer = NULL, redelivered = 1 WHERE consumer IS NOT NULL",
@@ -161,6 +164,36 @@ fn declared(connection: &Connection, queue: &str) -> Result<u8, QueueError> {
         .ok_or_else(|| QueueError::Operation(format!("queue {queue} is not declared")))
 }
 
+/// Insert `messages` in one transaction, priorities capped at each queue's
+/// declared maximum (as RabbitMQ does).
+fn insert_batch(db: &mut Connection, messages: &[Outgoing]) -> Result<(), QueueError> {
+    let transaction = db.transaction().map_err(storage)?;
+    let mut limits: HashMap<&str, u8> = HashMap::new();
+    {
+        let mut insert = transaction
+            .prepare_cached("INSERT INTO messages (queue, priority, payload) VALUES (?1, ?2, ?3)")
+            .map_err(storage)?;
+        for message in messages {
+            let limit = match limits.get(message.queue.as_str()) {
+                Some(limit) => *limit,
+                None => {
+                    let limit = declared(&transaction, &message.queue)?;
+                    limits.insert(&message.queue, limit);
+                    limit
+                }
+            };
+            insert
+                .execute(params![
+                    message.queue,
+                    message.priority.min(limit),
+                    message.payload
+                ])
+                .map_err(storage)?;
+        }
+    }
+    transaction.commit().map_err(storage)
+}
+
 #[async_trait]
 impl Broker for Embedded {
     async fn declare(&self, queue: &str, options: QueueOptions) -> Result<(), QueueError> {
@@ -192,33 +225,12 @@ impl Broker for Embedded {
         self.inner
             .run(move |inner| {
                 let mut db = inner.db();
-                let transaction = db.transaction().map_err(storage)?;
-                let mut limits: HashMap<&str, u8> = HashMap::new();
-                {
-                    let mut insert = transaction
-                        .prepare_cached(
-                            "INSERT INTO messages (queue, priority, payload) VALUES (?1, ?2, ?3)",
-                        )
-                        .map_err(storage)?;
-                    for message in &messages {
-                        let limit = match limits.get(message.queue.as_str()) {
-                            Some(limit) => *limit,
-                            None => {
-                                let limit = declared(&transaction, &message.queue)?;
-                                limits.insert(&message.queue, limit);
-                                limit
-                            }
-                        };
-                        insert
-                            .execute(params![
-                                message.queue,
-                                message.priority.min(limit),
-                                message.payload
-                            ])
-                            .map_err(storage)?;
-                    }
-                }
-                transaction.commit().map_err(storage)
+                db.pragma_update(None, "synchronous", "FULL")
+                    .map_err(storage)?;
+                let inserted = insert_batch(&mut db, &messages);
+                db.pragma_update(None, "synchronous", "NORMAL")
+                    .map_err(storage)?;
+                inserted
             })
             .await?;
         debug!(count, "published to the embedded queue");
