@@ -197,34 +197,32 @@ impl Farm {
         if followup.dispatch {
             self.wake_dispatcher();
         }
-        self.send_controls(followup.controls).await
+        self.send_controls(followup.controls).await;
+        Ok(())
     }
 
-    /// Send control messages to workers' control queues.
-    pub async fn send_controls(
-        &self,
-        controls: Vec<(WorkerId, Control)>,
-    ) -> Result<(), crate::Error> {
-        if controls.is_empty() {
-            return Ok(());
-        }
-        let messages = controls
-            .into_iter()
-            .map(|(worker, control)| Outgoing {
+    /// Send control messages to workers' control queues. Controls are
+    /// advisory (results of stale attempts are ignored anyway), so a worker
+    /// whose queue is gone is logged, not an error.
+    pub async fn send_controls(&self, controls: Vec<(WorkerId, Control)>) {
+        for (worker, control) in controls {
+            let message = Outgoing {
                 queue: queues::worker_control(worker),
                 payload: serde_json::to_vec(&control).expect("controls serialise"),
                 priority: 0,
-            })
-            .collect();
-        self.broker.publish(messages).await?;
-        Ok(())
+            };
+            if let Err(error) = self.broker.publish(vec![message]).await {
+                tracing::warn!(%worker, ?control, %error, "control message not delivered");
+            }
+        }
     }
 
     /// Tell every online worker about a job's new state.
     pub async fn broadcast(&self, control: Control) -> Result<(), crate::Error> {
         let workers = self.db.call(|db| db.online_workers()).await?;
         self.send_controls(workers.into_iter().map(|w| (w, control.clone())).collect())
-            .await
+            .await;
+        Ok(())
     }
 
     async fn watchdog_loop(self, mut stop: broadcast::Receiver<()>) {

@@ -7,6 +7,9 @@ mod jobs;
 mod schema;
 mod workers;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 

@@ -1,0 +1,251 @@
+//! State-transition tests on an in-memory database: every worker event, the
+//! failure rule, the watchdog and the user's controls.
+
+use protocol::events::ReturnReason;
+use protocol::{
+    Control, CpuInfo, FrameDone, FrameSpec, Heartbeat, JobId, OutputSpec, Overrides, Renderer, SceneHash,
+    TaskFailed, TaskReturned, WorkerEvent, WorkerId, WorkerInfo,
+};
+
+use super::{Db, NewJob, QueuedTask};
+use crate::state::{FrameState, JobState, WorkerState};
+
+fn worker(db: &Db, name: &str) -> WorkerId {
+    let id = WorkerId::new();
+    let info = WorkerInfo {
+        id,
+        name: name.into(),
+        owner: "test".into(),
+        region: "local".into(),
+        node_class: "standard".into(),
+        renderers: vec![],
+        cpu: CpuInfo::default(),
+        gpus: vec![],
+        hostname: "host".into(),
+    };
+    db.apply_event(&WorkerEvent::Announce(info), 3).unwrap();
+    id
+}
+
+/// A job of frames 1-4 in two tasks, published.
+fn job(db: &Db) -> (JobId, Vec<QueuedTask>) {
+    let hash: SceneHash = "ab".repeat(32).parse().unwrap();
+    db.record_scene(&hash, "blend", 10).unwrap();
+    let id = db
+        .create_job(&NewJob {
+            name: "t".into(),
+            scene: hash,
+            renderer: Renderer::Blender,
+            frames: FrameSpec::parse("1-4", 100).unwrap(),
+            chunk_size: 2,
+            priority: 50,
+            output: OutputSpec::default(),
+            overrides: Overrides::default(),
+            task_timeout_secs: 60,
+        })
+        .unwrap();
+    let tasks = db.take_pending(100).unwrap();
+    let published: Vec<_> = tasks.iter().map(|t| (t.message.task_id, t.message.attempt)).collect();
+    db.mark_queued(&published).unwrap();
+    (id, tasks)
+}
+
+fn started(db: &Db, task: &QueuedTask, worker: WorkerId) -> super::Followup {
+    db.apply_event(
+        &WorkerEvent::TaskStarted {
+            task_id: task.message.task_id,
+            attempt: task.message.attempt,
+            worker,
+            redelivered: false,
+        },
+        3,
+    )
+    .unwrap()
+}
+
+fn frame_done(task: &QueuedTask, worker: WorkerId, frame: i32) -> WorkerEvent {
+    WorkerEvent::FrameDone(FrameDone {
+        task_id: task.message.task_id,
+        attempt: task.message.attempt,
+        job_id: task.message.job_id,
+        frame,
+        replica: 0,
+        worker,
+        object_key: format!("renders/x/{frame}/0-{worker}.exr"),
+        pixel_hash: "00".repeat(32),
+        render_seconds: 1.5,
+        width: 4,
+        height: 4,
+        bytes: 100,
+    })
+}
+
+fn failed(task: &QueuedTask, worker: WorkerId, attempt: u32) -> WorkerEvent {
+    WorkerEvent::TaskFailed(TaskFailed {
+        task_id: task.message.task_id,
+        attempt,
+        worker,
+        error: format!("blender crashed on {worker}"),
+        log_tail: "Segmentation fault".into(),
+    })
+}
+
+#[test]
+fn frames_complete_tasks_and_tasks_complete_the_job_once() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "w1");
+    let (id, tasks) = job(&db);
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0].message.frames, vec![1, 2]);
+    for task in &tasks {
+        started(&db, task, w);
+        for frame in &task.message.frames {
+            let event = frame_done(task, w, *frame);
+            db.apply_event(&event, 3).unwrap();
+            db.apply_event(&event, 3).unwrap();
+        }
+    }
+    let detail = db.job_detail(id).unwrap();
+    assert_eq!(detail.job.state, JobState::Done);
+    assert_eq!(detail.job.progress.done, 4);
+    assert_eq!(detail.tasks.done, 2);
+    assert!(detail.frame_list.iter().all(|f| f.worker_id == Some(w) && f.render_seconds == Some(1.5)));
+    let results: u32 = db.lock().query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0)).unwrap();
+    assert_eq!(results, 4, "a redelivered result never counts twice");
+}
+
+#[test]
+fn a_stale_attempt_is_told_to_abandon() {
+    let db = Db::in_memory().unwrap();
+    let (w1, w2) = (worker(&db, "w1"), worker(&db, "w2"));
+    let (_, tasks) = job(&db);
+    started(&db, &tasks[0], w1);
+    db.apply_event(&failed(&tasks[0], w1, 1), 3).unwrap();
+    let retry = db.take_pending(10).unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].message.attempt, 2);
+    let followup = started(&db, &tasks[0], w2);
+    assert_eq!(
+        followup.controls,
+        vec![(w2, Control::AbandonTask { task_id: tasks[0].message.task_id, attempt: 1 })]
+    );
+}
+
+#[test]
+fn a_task_fails_its_frames_after_three_different_workers() {
+    let db = Db::in_memory().unwrap();
+    let (id, tasks) = job(&db);
+    let workers: Vec<_> = (1..=3).map(|n| worker(&db, &format!("w{n}"))).collect();
+    for (n, w) in workers.iter().enumerate() {
+        let attempt = n as u32 + 1;
+        let mut task = tasks[0].clone();
+        task.message.attempt = attempt;
+        started(&db, &task, *w);
+        let followup = db.apply_event(&failed(&task, *w, attempt), 3).unwrap();
+        assert_eq!(followup.dispatch, n < 2, "retried until the third worker");
+        if n < 2 {
+            assert_eq!(db.take_pending(10).unwrap()[0].message.attempt, attempt + 1);
+        }
+    }
+    let detail = db.job_detail(id).unwrap();
+    let failed_frames: Vec<_> = detail.frame_list.iter().filter(|f| f.state == FrameState::Failed).collect();
+    assert_eq!(failed_frames.len(), 2);
+    let error = failed_frames[0].error.as_deref().unwrap();
+    assert!(error.contains("w1") && error.contains("w3"), "{error}");
+
+    let w = workers[0];
+    for frame in &tasks[1].message.frames {
+        started(&db, &tasks[1], w);
+        db.apply_event(&frame_done(&tasks[1], w, *frame), 3).unwrap();
+    }
+    assert_eq!(db.job_detail(id).unwrap().job.state, JobState::Failed);
+
+    assert_eq!(db.requeue_failed(id).unwrap(), 2);
+    assert_eq!(db.job_detail(id).unwrap().job.state, JobState::Running);
+    let again = db.take_pending(10).unwrap();
+    assert_eq!(again.len(), 1);
+    let w4 = worker(&db, "w4");
+    let followup = db.apply_event(&failed(&again[0], w4, again[0].message.attempt), 3).unwrap();
+    assert!(followup.dispatch, "a requeued task starts a fresh failure count");
+}
+
+#[test]
+fn a_silent_worker_is_lost_and_its_task_goes_back() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "w1");
+    let (id, tasks) = job(&db);
+    started(&db, &tasks[0], w);
+    db.lock().execute("UPDATE workers SET last_seen_ms = 0", []).unwrap();
+    let (lost, requeued) = db.reap_lost_workers(1000).unwrap();
+    assert_eq!((lost, requeued), (vec![w], 1));
+    assert_eq!(db.list_workers().unwrap()[0].state, WorkerState::Lost);
+    assert_eq!(db.job_detail(id).unwrap().tasks.pending, 1);
+    assert_eq!(db.take_pending(10).unwrap()[0].message.attempt, 2);
+
+    db.apply_event(
+        &WorkerEvent::Heartbeat(Heartbeat {
+            worker: w,
+            task_id: None,
+            attempt: None,
+            frame: None,
+            progress: None,
+            sent_at_ms: 0,
+        }),
+        3,
+    )
+    .unwrap();
+    assert_eq!(db.list_workers().unwrap()[0].state, WorkerState::Online);
+}
+
+#[test]
+fn paused_tasks_are_held_and_resumed() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "w1");
+    let (id, tasks) = job(&db);
+    db.pause_job(id).unwrap();
+    assert!(db.pause_job(id).is_err(), "pausing twice is a conflict");
+    let returned = WorkerEvent::TaskReturned(TaskReturned {
+        task_id: tasks[0].message.task_id,
+        attempt: 1,
+        worker: w,
+        reason: ReturnReason::JobPaused,
+    });
+    db.apply_event(&returned, 3).unwrap();
+    assert_eq!(db.job_detail(id).unwrap().tasks.held, 1);
+    assert!(db.take_pending(10).unwrap().is_empty(), "nothing of a paused job is dispatched");
+    let announce_followup = {
+        let info = WorkerInfo {
+            id: w,
+            name: "w1".into(),
+            owner: "test".into(),
+            region: "local".into(),
+            node_class: "standard".into(),
+            renderers: vec![],
+            cpu: CpuInfo::default(),
+            gpus: vec![],
+            hostname: "host".into(),
+        };
+        db.apply_event(&WorkerEvent::Announce(info), 3).unwrap()
+    };
+    assert_eq!(announce_followup.controls, vec![(w, Control::JobPaused { job_id: id })]);
+    db.resume_job(id).unwrap();
+    let again = db.take_pending(10).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message.attempt, 2);
+}
+
+#[test]
+fn a_cancelled_job_takes_no_more_results() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "w1");
+    let (id, tasks) = job(&db);
+    db.cancel_job(id).unwrap();
+    let followup = started(&db, &tasks[0], w);
+    assert_eq!(followup.controls.len(), 1, "told to abandon");
+    db.apply_event(&frame_done(&tasks[0], w, 1), 3).unwrap();
+    let detail = db.job_detail(id).unwrap();
+    assert_eq!(detail.job.state, JobState::Cancelled);
+    assert!(detail.frame_list.iter().all(|f| f.state == FrameState::Cancelled));
+    assert_eq!(detail.tasks.cancelled, 2);
+    assert!(db.cancel_job(id).is_err());
+}
