@@ -55,26 +55,55 @@ async fn paused_and_cancelled_jobs_are_handed_back() {
 
     // Paused: handed back untouched, rendered again once resumed.
     let task = quick(&farm, &scene);
-    control(&farm, &Control::JobPaused { job_id: task.job_id }).await;
+    control(
+        &farm,
+        &Control::JobPaused {
+            job_id: task.job_id,
+        },
+    )
+    .await;
     farm.publish(&task).await;
     let events = farm.events_until_settled().await;
-    assert_eq!(events.len(), 1, "no TaskStarted for a paused job: {events:?}");
+    assert_eq!(
+        events.len(),
+        1,
+        "no TaskStarted for a paused job: {events:?}"
+    );
     assert_eq!(returned(&events).unwrap().reason, ReturnReason::JobPaused);
-    control(&farm, &Control::JobResumed { job_id: task.job_id }).await;
+    control(
+        &farm,
+        &Control::JobResumed {
+            job_id: task.job_id,
+        },
+    )
+    .await;
     farm.publish(&task).await;
     let events = farm.events_until_settled().await;
-    assert!(matches!(events.last(), Some(WorkerEvent::TaskDone { .. })), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::TaskDone { .. })),
+        "{events:?}"
+    );
 
     // Cancelled while rendering: Blender is killed and the task handed back.
     let task = endless(&farm, &scene);
     farm.publish(&task).await;
     started(&mut farm, &task).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    farm.control(&Control::JobCancelled { job_id: task.job_id }).await;
+    farm.control(&Control::JobCancelled {
+        job_id: task.job_id,
+    })
+    .await;
     let events = farm.events_until_settled().await;
     let back = returned(&events).unwrap_or_else(|| panic!("expected TaskReturned, got {events:?}"));
-    assert_eq!((back.task_id, back.reason), (task.task_id, ReturnReason::JobCancelled));
-    assert!(farm.stray_processes().is_empty(), "{:?}", farm.stray_processes());
+    assert_eq!(
+        (back.task_id, back.reason),
+        (task.task_id, ReturnReason::JobCancelled)
+    );
+    assert!(
+        farm.stray_processes().is_empty(),
+        "{:?}",
+        farm.stray_processes()
+    );
 
     // Later tasks of the cancelled job are handed back without rendering.
     let mut later = quick(&farm, &scene);
@@ -82,7 +111,10 @@ async fn paused_and_cancelled_jobs_are_handed_back() {
     farm.publish(&later).await;
     let events = farm.events_until_settled().await;
     assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(returned(&events).unwrap().reason, ReturnReason::JobCancelled);
+    assert_eq!(
+        returned(&events).unwrap().reason,
+        ReturnReason::JobCancelled
+    );
 
     let tasks = queues::tasks(Renderer::Blender);
     assert_eq!(farm.broker.ready_count(&tasks).await.unwrap(), 0);
@@ -108,8 +140,14 @@ async fn an_abandoned_attempt_is_dropped_without_results() {
     // The abandoned attempt reports nothing; the next task is the next event.
     started(&mut farm, &next).await;
     let events = farm.events_until_settled().await;
-    assert!(matches!(events.last(), Some(WorkerEvent::TaskDone { task_id, .. }) if *task_id == next.task_id));
-    assert!(farm.stray_processes().is_empty(), "{:?}", farm.stray_processes());
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::TaskDone { task_id, .. }) if *task_id == next.task_id)
+    );
+    assert!(
+        farm.stray_processes().is_empty(),
+        "{:?}",
+        farm.stray_processes()
+    );
     farm.shutdown().await.unwrap();
 }
 
@@ -125,17 +163,31 @@ async fn shutdown_past_the_grace_period_requeues_the_task() {
 
     let stopped = std::time::Instant::now();
     farm.shutdown().await.unwrap();
-    assert!(stopped.elapsed() < Duration::from_secs(20), "{:?}", stopped.elapsed());
+    assert!(
+        stopped.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        stopped.elapsed()
+    );
     let events = farm.events_until_settled().await;
     let back = returned(&events).unwrap_or_else(|| panic!("expected TaskReturned, got {events:?}"));
     assert_eq!(back.reason, ReturnReason::ShuttingDown);
-    assert!(matches!(farm.next_event().await, WorkerEvent::Leaving { .. }));
+    assert!(matches!(
+        farm.next_event().await,
+        WorkerEvent::Leaving { .. }
+    ));
     assert_eq!(
-        farm.broker.ready_count(&queues::tasks(Renderer::Blender)).await.unwrap(),
+        farm.broker
+            .ready_count(&queues::tasks(Renderer::Blender))
+            .await
+            .unwrap(),
         1,
         "the task is back in the queue"
     );
-    assert!(farm.stray_processes().is_empty(), "{:?}", farm.stray_processes());
+    assert!(
+        farm.stray_processes().is_empty(),
+        "{:?}",
+        farm.stray_processes()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,8 +201,20 @@ async fn shutdown_within_the_grace_period_finishes_the_task() {
     started(&mut farm, &task).await;
     farm.shutdown().await.unwrap();
     let events = farm.events_until_settled().await;
-    assert!(matches!(events.last(), Some(WorkerEvent::TaskDone { .. })), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::TaskDone { .. })),
+        "{events:?}"
+    );
     assert_eq!(events.len(), 3, "two frames then TaskDone: {events:?}");
-    assert!(matches!(farm.next_event().await, WorkerEvent::Leaving { .. }));
-    assert_eq!(farm.broker.ready_count(&queues::tasks(Renderer::Blender)).await.unwrap(), 0);
+    assert!(matches!(
+        farm.next_event().await,
+        WorkerEvent::Leaving { .. }
+    ));
+    assert_eq!(
+        farm.broker
+            .ready_count(&queues::tasks(Renderer::Blender))
+            .await
+            .unwrap(),
+        0
+    );
 }

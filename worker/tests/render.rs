@@ -54,20 +54,30 @@ async fn renders_chunks_and_delivers_every_frame_in_order() {
     );
     let done = frames_done(&events);
     assert_eq!(done.iter().map(|d| d.frame).collect::<Vec<_>>(), [1, 2, 3]);
-    assert_eq!(events.len(), 5, "TaskStarted, 3 FrameDone, TaskDone: {events:?}");
+    assert_eq!(
+        events.len(),
+        5,
+        "TaskStarted, 3 FrameDone, TaskDone: {events:?}"
+    );
     for frame in &done {
         assert_eq!(
             frame.object_key,
             storage::render_key(chunk.job_id, frame.frame, 0, farm.worker).to_string()
         );
         assert_eq!((frame.width, frame.height), (160, 90));
-        assert!(frame.render_seconds > 0.0 && frame.render_seconds < 60.0, "{frame:?}");
+        assert!(
+            frame.render_seconds > 0.0 && frame.render_seconds < 60.0,
+            "{frame:?}"
+        );
         let image = fetch_frame(&farm, frame).await;
         assert_eq!((image.width, image.height), (160, 90));
         assert_eq!(image.non_finite_count(), 0);
         assert_eq!(image.pixel_hash().to_hex().to_string(), frame.pixel_hash);
     }
-    assert_ne!(done[0].pixel_hash, done[1].pixel_hash, "the camera moves between frames");
+    assert_ne!(
+        done[0].pixel_hash, done[1].pixel_hash,
+        "the camera moves between frames"
+    );
 
     // An arbitrary frame list with overrides and float output, as a parity replica.
     let mut replica = farm.task(&scene, &[5, 2]);
@@ -79,25 +89,42 @@ async fn renders_chunks_and_delivers_every_frame_in_order() {
     };
     farm.publish(&replica).await;
     let events = farm.events_until_settled().await;
-    assert!(matches!(events.last(), Some(WorkerEvent::TaskDone { .. })), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::TaskDone { .. })),
+        "{events:?}"
+    );
     let done = frames_done(&events);
     assert_eq!(done.iter().map(|d| d.frame).collect::<Vec<_>>(), [5, 2]);
     for frame in &done {
         assert_eq!(frame.replica, 1);
-        assert!(frame.object_key.ends_with(&format!("/{}/1-{}.exr", frame.frame, farm.worker)));
+        assert!(
+            frame
+                .object_key
+                .ends_with(&format!("/{}/1-{}.exr", frame.frame, farm.worker))
+        );
         let image = fetch_frame(&farm, frame).await;
         assert_eq!((image.width, image.height), (64, 36));
     }
 
     assert_eq!(
-        farm.broker.ready_count(&protocol::queues::tasks(protocol::Renderer::Blender)).await.unwrap(),
+        farm.broker
+            .ready_count(&protocol::queues::tasks(protocol::Renderer::Blender))
+            .await
+            .unwrap(),
         0,
         "both tasks were acknowledged"
     );
     farm.shutdown().await.unwrap();
-    assert!(matches!(farm.next_event().await, WorkerEvent::Leaving { worker } if worker == farm.worker));
-    let leftovers: Vec<_> = std::fs::read_dir(farm.dir.path().join("work/tasks")).unwrap().collect();
-    assert!(leftovers.is_empty(), "task folders are removed: {leftovers:?}");
+    assert!(
+        matches!(farm.next_event().await, WorkerEvent::Leaving { worker } if worker == farm.worker)
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(farm.dir.path().join("work/tasks"))
+        .unwrap()
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "task folders are removed: {leftovers:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +145,11 @@ async fn a_render_past_its_timeout_fails_and_leaves_no_blender_behind() {
     assert!(failed.error.contains("timed out"), "{failed:?}");
     assert!(failed.log_tail.contains("Blender"), "{}", failed.log_tail);
     assert!(started.elapsed().as_secs() < 60);
-    assert!(farm.stray_processes().is_empty(), "{:?}", farm.stray_processes());
+    assert!(
+        farm.stray_processes().is_empty(),
+        "{:?}",
+        farm.stray_processes()
+    );
     farm.shutdown().await.unwrap();
 }
 
@@ -129,7 +160,9 @@ async fn broken_scenes_fail_with_a_reason() {
     };
 
     // Not a .blend at all: Blender refuses it.
-    let corrupt = farm.upload_scene(b"BLENDER-v300 this is not really a blend file").await;
+    let corrupt = farm
+        .upload_scene(b"BLENDER-v300 this is not really a blend file")
+        .await;
     let task = farm.task(&corrupt, &[1]);
     farm.publish(&task).await;
     let events = farm.events_until_settled().await;
@@ -137,7 +170,10 @@ async fn broken_scenes_fail_with_a_reason() {
         panic!("expected TaskFailed, got {events:?}");
     };
     assert!(failed.error.contains("blender"), "{failed:?}");
-    assert!(failed.log_tail.contains("Blender"), "the log tail shows Blender's output: {failed:?}");
+    assert!(
+        failed.log_tail.contains("Blender"),
+        "the log tail shows Blender's output: {failed:?}"
+    );
 
     // The stored scene is not the one the task names.
     let scene = farm.sample_scene().await;
@@ -161,7 +197,10 @@ async fn broken_scenes_fail_with_a_reason() {
     missing.hash = "1".repeat(64).parse().unwrap();
     farm.publish(&farm.task(&missing, &[1])).await;
     let events = farm.events_until_settled().await;
-    assert!(matches!(events.last(), Some(WorkerEvent::TaskFailed(_))), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::TaskFailed(_))),
+        "{events:?}"
+    );
 
     farm.shutdown().await.unwrap();
 }

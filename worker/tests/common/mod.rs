@@ -30,10 +30,43 @@ pub fn blender_available() -> bool {
         .is_ok_and(|output| output.status.success());
     if !found {
         let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(!in_ci, "Blender is not installed but CI=true: install the `blender` package");
+        assert!(
+            !in_ci,
+            "Blender is not installed but CI=true: install the `blender` package"
+        );
         eprintln!("\n*** SKIPPED: `blender` is not on PATH; install it to run this test ***\n");
     }
     found
+}
+
+/// Whether `rabbitmqctl` can reach the local RabbitMQ. In CI a missing
+/// RabbitMQ fails the test; elsewhere the test is skipped with a loud message.
+pub fn rabbitmq_available() -> bool {
+    let found = std::process::Command::new("rabbitmqctl")
+        .args(["-q", "status"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !found {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(
+            !in_ci,
+            "RabbitMQ (with rabbitmqctl) is not available but CI=true"
+        );
+        eprintln!("\n*** SKIPPED: no RabbitMQ reachable with rabbitmqctl ***\n");
+    }
+    found
+}
+
+/// Run `rabbitmqctl` with `args`, asserting it succeeds.
+pub fn rabbitmqctl(args: &[&str]) {
+    let status = std::process::Command::new("rabbitmqctl")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("rabbitmqctl runs");
+    assert!(status.success(), "rabbitmqctl {args:?} failed");
 }
 
 /// The checked-in sample scene.
@@ -63,8 +96,13 @@ impl Farm {
         if !blender_available() {
             return None;
         }
-        let dir = tempfile::tempdir().unwrap();
         let broker: Arc<dyn Broker> = Arc::new(queue::Embedded::in_memory().unwrap());
+        Some(Self::start_on(broker, shutdown_grace_secs).await)
+    }
+
+    /// Start a worker on `broker` (Blender must be available).
+    pub async fn start_on(broker: Arc<dyn Broker>, shutdown_grace_secs: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
         let store = storage::open(&storage::StoreConfig::local(&dir.path().join("store"))).unwrap();
         let worker = WorkerId::new();
         broker
@@ -80,7 +118,10 @@ impl Farm {
             )
             .await
             .unwrap();
-        let results = broker.consume(&[queues::RESULTS.to_owned()], 64).await.unwrap();
+        let results = broker
+            .consume(&[queues::RESULTS.to_owned()], 64)
+            .await
+            .unwrap();
         let config = WorkerConfig {
             id: Some(worker),
             name: "test-worker".into(),
@@ -116,7 +157,7 @@ impl Farm {
             }
             other => panic!("expected Announce first, got {other:?}"),
         }
-        Some(farm)
+        farm
     }
 
     /// Put `bytes` in the store as a scene; returns its reference.
@@ -134,7 +175,8 @@ impl Farm {
 
     /// Upload the sample scene.
     pub async fn sample_scene(&self) -> SceneRef {
-        self.upload_scene(&std::fs::read(sample_blend()).unwrap()).await
+        self.upload_scene(&std::fs::read(sample_blend()).unwrap())
+            .await
     }
 
     /// A task of a new job for `frames` of `scene`.
@@ -157,14 +199,20 @@ impl Farm {
 
     /// Publish `task` on the shared Blender queue.
     pub async fn publish(&self, task: &TaskMessage) {
-        self.publish_to(&queues::tasks(Renderer::Blender), serde_json::to_vec(task).unwrap())
-            .await;
+        self.publish_to(
+            &queues::tasks(Renderer::Blender),
+            serde_json::to_vec(task).unwrap(),
+        )
+        .await;
     }
 
     /// Send a control message to the worker.
     pub async fn control(&self, control: &Control) {
-        self.publish_to(&queues::worker_control(self.worker), serde_json::to_vec(control).unwrap())
-            .await;
+        self.publish_to(
+            &queues::worker_control(self.worker),
+            serde_json::to_vec(control).unwrap(),
+        )
+        .await;
     }
 
     async fn publish_to(&self, queue: &str, payload: Vec<u8>) {
@@ -201,7 +249,9 @@ impl Farm {
             let event = self.next_event().await;
             let settled = matches!(
                 event,
-                WorkerEvent::TaskDone { .. } | WorkerEvent::TaskFailed(_) | WorkerEvent::TaskReturned(_)
+                WorkerEvent::TaskDone { .. }
+                    | WorkerEvent::TaskFailed(_)
+                    | WorkerEvent::TaskReturned(_)
             );
             events.push(event);
             if settled {

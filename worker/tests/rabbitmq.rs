@@ -1,0 +1,44 @@
+//! The worker on a real RabbitMQ (127.0.0.1:5672, guest/guest), in a
+//! throw-away virtual host so it shares no queue with anything else.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::Farm;
+use protocol::WorkerEvent;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renders_a_chunk_through_rabbitmq() {
+    if !common::blender_available() || !common::rabbitmq_available() {
+        return;
+    }
+    let vhost = format!("worker-test-{}", uuid::Uuid::new_v4().simple());
+    common::rabbitmqctl(&["add_vhost", &vhost]);
+    common::rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
+    let url = format!("amqp://guest:guest@127.0.0.1:5672/{vhost}");
+    let broker = queue::RabbitMq::connect(&url).await.unwrap();
+
+    let mut farm = Farm::start_on(Arc::new(broker), 30).await;
+    let scene = farm.sample_scene().await;
+    let task = farm.task(&scene, &[1, 2]);
+    farm.publish(&task).await;
+    let events = farm.events_until_settled().await;
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|event| match event {
+            WorkerEvent::TaskStarted { .. } => "started",
+            WorkerEvent::FrameDone(_) => "frame",
+            WorkerEvent::TaskDone { .. } => "done",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["started", "frame", "frame", "done"], "{events:?}");
+    farm.shutdown().await.unwrap();
+    assert!(matches!(
+        farm.next_event().await,
+        WorkerEvent::Leaving { .. }
+    ));
+    drop(farm);
+    common::rabbitmqctl(&["delete_vhost", &vhost]);
+}
