@@ -80,3 +80,84 @@ async fn two_workers_render_every_frame_into_the_local_store() {
         worker.await.unwrap().expect("worker exits cleanly");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_resume_and_cancel_reach_the_workers() {
+    if !blender_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue::QueueConfig::Embedded {
+        path: dir.path().join("queue.sqlite"),
+    };
+    let store = storage::StoreConfig::local(&dir.path().join("store"));
+    let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
+    let config = worker::WorkerConfig {
+        name: "controlled".into(),
+        work_dir: dir.path().join("worker"),
+        heartbeat_secs: 1,
+        queue,
+        store,
+        ..worker::WorkerConfig::default()
+    };
+    let worker = tokio::spawn(worker::run(
+        config,
+        app.broker.clone(),
+        app.store.clone(),
+        support::app::stopped(app.stop_signal()),
+    ));
+    let hash = app.upload(&sample_scene()).await;
+    let post = |id: protocol::JobId, action: &str| {
+        app.http
+            .post(format!("{}/api/v1/jobs/{id}/{action}", app.api))
+            .send()
+    };
+
+    let job = app
+        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-8", "chunk_size": 1,
+                       "overrides": {"resolution": [64, 36]}}))
+        .await;
+    app.wait_for(job.id, Duration::from_secs(120), |j| j.job.progress.done >= 1).await;
+    assert_eq!(post(job.id, "pause").await.unwrap().status(), 200);
+    // The frame in flight may finish; after that nothing of the job starts.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let paused = app.job(job.id).await;
+    assert_eq!(paused.job.state, JobState::Paused);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let still = app.job(job.id).await;
+    assert_eq!(still.job.progress.done, paused.job.progress.done, "no frame rendered while paused");
+    assert!(still.job.progress.done < 8);
+    assert_eq!(post(job.id, "resume").await.unwrap().status(), 200);
+    let done = app.wait_final(job.id, Duration::from_secs(300)).await;
+    assert_eq!(done.job.state, JobState::Done);
+    assert_eq!(done.job.progress.done, 8);
+
+    let doomed = app
+        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-4", "chunk_size": 4,
+                       "overrides": {"resolution": [320, 180], "samples": 64}}))
+        .await;
+    app.wait_for(doomed.id, Duration::from_secs(120), |j| {
+        j.frame_list.iter().any(|f| f.state == FrameState::Rendering)
+    })
+    .await;
+    assert_eq!(post(doomed.id, "cancel").await.unwrap().status(), 200);
+    let cancelled = app.job(doomed.id).await;
+    assert_eq!(cancelled.job.state, JobState::Cancelled);
+    assert_eq!(post(doomed.id, "cancel").await.unwrap().status(), 409);
+
+    // The worker dropped the cancelled render and takes new work.
+    let after = app
+        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1", "overrides": {"resolution": [64, 36]}}))
+        .await;
+    let after = app.wait_final(after.id, Duration::from_secs(120)).await;
+    assert_eq!(after.job.state, JobState::Done);
+    let cancelled = app.job(doomed.id).await;
+    assert_eq!(cancelled.job.state, JobState::Cancelled);
+    assert!(
+        cancelled.frame_list.iter().all(|f| f.state == FrameState::Cancelled),
+        "results of the abandoned render did not revive the cancelled job: {cancelled:?}"
+    );
+
+    app.stop().await;
+    worker.await.unwrap().expect("worker exits cleanly");
+}

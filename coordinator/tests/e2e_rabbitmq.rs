@@ -11,7 +11,7 @@ use coordinator::model::JobDetail;
 use coordinator::state::{FrameState, JobState};
 use object_store::ObjectStoreExt;
 use serde_json::json;
-use support::app::{WorkerProcess, test_config};
+use support::app::{SIGCONT, SIGSTOP, WorkerProcess, test_config};
 use support::services::{RabbitVhost, S3Server};
 use support::{TestApp, blender_ready, sample_scene};
 
@@ -130,5 +130,43 @@ async fn a_restarted_coordinator_finishes_the_job_from_its_database() {
     for worker in workers {
         assert!(worker.terminate().await.success());
     }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_worker_is_detected_and_its_task_rendered_elsewhere() {
+    let Some((vhost, s3, dir)) = services().await else { return };
+    let (queue, store) = (vhost.queue_config(), s3.store_config());
+    let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
+    let hung = WorkerProcess::spawn("hung", dir.path(), &queue, &store);
+    let hash = app.upload(&sample_scene()).await;
+    let job = app
+        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-4", "chunk_size": 4,
+                       "overrides": {"resolution": [320, 180], "samples": 32}}))
+        .await;
+    app.wait_for(job.id, Duration::from_secs(120), |job| {
+        job.frame_list.iter().any(|f| f.state == FrameState::Rendering)
+    })
+    .await;
+    // Stopped, not killed: its connection stays open and its delivery stays
+    // unacknowledged, so only the watchdog can notice.
+    hung.signal(SIGSTOP);
+    let helper = WorkerProcess::spawn("helper", dir.path(), &queue, &store);
+    let done = app.wait_final(job.id, Duration::from_secs(300)).await;
+    assert_all_frames_stored(&app, &done, 4, (320, 180)).await;
+    let workers: Vec<serde_json::Value> = app
+        .http
+        .get(format!("{}/api/v1/workers", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hung_view = workers.iter().find(|w| w["name"] == "hung").expect("hung worker listed");
+    assert_eq!(hung_view["state"], "lost", "{hung_view}");
+    hung.signal(SIGCONT);
+    assert!(helper.terminate().await.success());
+    assert!(hung.terminate().await.success());
     app.stop().await;
 }

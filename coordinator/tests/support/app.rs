@@ -210,17 +210,30 @@ impl WorkerProcess {
         self.child.kill().await.expect("kill");
     }
 
+    /// Send a signal to the process.
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.id().expect("running") as i32;
+        // SAFETY: plain kill(2) on our own child, which has not been reaped.
+        unsafe { libc_kill(pid, signal) };
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub async fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("running") as i32;
-        // SAFETY: plain kill(2) on our own child.
-        unsafe { libc_kill(pid, 15) };
+        self.signal(SIGCONT);
+        self.signal(SIGTERM);
         tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
             .expect("worker exits within 60 s of SIGTERM")
             .expect("exit status")
     }
 }
+
+/// Stop the process without closing its connections (a hung worker).
+pub const SIGSTOP: i32 = 19;
+/// Let a stopped process go on.
+pub const SIGCONT: i32 = 18;
+/// Ask for a clean shutdown.
+pub const SIGTERM: i32 = 15;
 
 unsafe extern "C" {
     #[link_name = "kill"]
