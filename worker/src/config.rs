@@ -76,34 +76,42 @@ pub struct WorkerConfig {
     pub store: StoreConfig,
 }
 
+/// The host name.
 fn default_name() -> String {
     crate::probe::hostname()
 }
 
+/// `local`.
 fn default_owner() -> String {
     "local".to_owned()
 }
 
+/// `local`.
 fn default_region() -> String {
     "local".to_owned()
 }
 
+/// `standard`.
 fn default_node_class() -> String {
     "standard".to_owned()
 }
 
+/// `blender`, found on `PATH`.
 fn default_blender() -> PathBuf {
     PathBuf::from("blender")
 }
 
+/// `/var/lib/renderfarm/worker`.
 fn default_work_dir() -> PathBuf {
     PathBuf::from("/var/lib/renderfarm/worker")
 }
 
+/// Five seconds.
 fn default_heartbeat_secs() -> u64 {
     5
 }
 
+/// Thirty seconds.
 fn default_shutdown_grace_secs() -> u64 {
     30
 }

@@ -24,6 +24,7 @@ pub struct JobStates {
     inner: Arc<Mutex<States>>,
 }
 
+/// The state behind [`JobStates`].
 #[derive(Debug, Default)]
 struct States {
     paused: HashSet<JobId>,
@@ -32,6 +33,7 @@ struct States {
     running: Option<Running>,
 }
 
+/// The task being rendered and how to stop it.
 #[derive(Debug)]
 struct Running {
     job: JobId,
@@ -41,6 +43,7 @@ struct Running {
 }
 
 impl Running {
+    /// Stop the task, remembering the first reason given.
     fn halt(&mut self, halt: Halt) {
         self.halt.get_or_insert(halt);
         self.token.cancel();
@@ -109,6 +112,7 @@ impl JobStates {
         self.lock().running.take().and_then(|running| running.halt)
     }
 
+    /// The state, even if a panicking thread poisoned the lock.
     fn lock(&self) -> MutexGuard<'_, States> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }

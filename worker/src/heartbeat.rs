@@ -63,6 +63,7 @@ impl Activity {
         }
     }
 
+    /// The state, even if a panicking thread poisoned the lock.
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Current>> {
         self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }

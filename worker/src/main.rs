@@ -152,6 +152,7 @@ async fn termination() {
     }
 }
 
+/// `worker run`: open the store and the queue, then run until a signal.
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let store = storage::open(&config.store)

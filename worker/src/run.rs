@@ -185,6 +185,8 @@ impl Worker {
             .await
     }
 
+    /// Render (or hand back) a parsed task, publish how it ended, then
+    /// acknowledge it (or requeue it when interrupted by shutdown).
     async fn handle_task(
         &self,
         task: TaskMessage,

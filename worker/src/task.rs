@@ -37,6 +37,7 @@ pub enum TaskOutcome {
 }
 
 impl TaskOutcome {
+    /// A failure before Blender ran (no log tail).
     fn failed(error: impl ToString) -> Self {
         Self::Failed {
             error: error.to_string(),
@@ -136,6 +137,8 @@ impl TaskRunner {
         Ok(workdir)
     }
 
+    /// Run Blender for `command`, delivering frames as they are saved, until
+    /// it exits or is stopped.
     async fn render(
         &self,
         task: &TaskMessage,

@@ -83,6 +83,7 @@ pub struct FrameSink {
 }
 
 impl FrameSink {
+    /// The worker that rendered the frames.
     fn worker(&self) -> WorkerId {
         self.reporter.worker()
     }

@@ -88,6 +88,8 @@ impl Render {
         }
     }
 
+    /// Turn one output line into an event, tracking the current frame and
+    /// a save waiting for its time line.
     fn interpret(&mut self, line: &str) -> Option<RenderEvent> {
         match parse_line(line)? {
             OutputLine::Size { width, height } => Some(RenderEvent::Size { width, height }),

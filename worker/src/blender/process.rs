@@ -74,6 +74,7 @@ impl BlenderProcess {
         self.child.wait().await
     }
 
+    /// SIGKILL every process in Blender's group, once.
     fn kill_group(&mut self) {
         if let Some(group) = self.group.take() {
             // ESRCH (nothing left in the group) is the normal case after an exit.
@@ -88,6 +89,7 @@ impl Drop for BlenderProcess {
     }
 }
 
+/// Send each line of `stream` to `sender` until the stream closes.
 async fn forward_lines(stream: impl AsyncRead + Unpin, sender: mpsc::Sender<String>) {
     let mut reader = BufReader::new(stream);
     let mut buffer = Vec::new();
