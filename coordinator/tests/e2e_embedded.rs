@@ -141,8 +141,9 @@ async fn pause_resume_and_cancel_reach_the_workers() {
     })
     .await;
     assert_eq!(post(doomed.id, "cancel").await.unwrap().status(), 200);
-    let cancelled = app.job(doomed.id).await;
-    assert_eq!(cancelled.job.state, JobState::Cancelled);
+    let at_cancel = app.job(doomed.id).await;
+    assert_eq!(at_cancel.job.state, JobState::Cancelled);
+    assert!(at_cancel.frame_list.iter().any(|f| f.state == FrameState::Cancelled));
     assert_eq!(post(doomed.id, "cancel").await.unwrap().status(), 409);
 
     // The worker dropped the cancelled render and takes new work.
@@ -153,9 +154,11 @@ async fn pause_resume_and_cancel_reach_the_workers() {
     assert_eq!(after.job.state, JobState::Done);
     let cancelled = app.job(doomed.id).await;
     assert_eq!(cancelled.job.state, JobState::Cancelled);
-    assert!(
-        cancelled.frame_list.iter().all(|f| f.state == FrameState::Cancelled),
-        "results of the abandoned render did not revive the cancelled job: {cancelled:?}"
+    let states = |job: &coordinator::model::JobDetail| job.frame_list.iter().map(|f| f.state).collect::<Vec<_>>();
+    assert_eq!(
+        states(&cancelled),
+        states(&at_cancel),
+        "results of the abandoned render did not revive the cancelled job"
     );
 
     app.stop().await;
