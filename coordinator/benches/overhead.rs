@@ -17,8 +17,13 @@ fn repo() -> PathBuf {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let frames: u32 = std::env::var("BENCH_FRAMES").ok().and_then(|v| v.parse().ok()).unwrap_or(24);
-    let chunk_size = std::env::var("BENCH_CHUNK").ok().and_then(|v| v.parse().ok());
+    let frames: u32 = std::env::var("BENCH_FRAMES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    let chunk_size = std::env::var("BENCH_CHUNK")
+        .ok()
+        .and_then(|v| v.parse().ok());
     let scene = repo().join("samples/sample.blend");
     let scratch = tempfile::tempdir()?;
 
@@ -36,7 +41,10 @@ async fn main() -> anyhow::Result<()> {
     let bare = started.elapsed();
     anyhow::ensure!(status.success(), "bare blender failed");
     let rendered = std::fs::read_dir(&bare_out)?.count();
-    anyhow::ensure!(rendered == frames as usize, "bare blender wrote {rendered} of {frames} frames");
+    anyhow::ensure!(
+        rendered == frames as usize,
+        "bare blender wrote {rendered} of {frames} frames"
+    );
 
     let args = DemoArgs {
         frames: format!("1-{frames}"),
@@ -52,12 +60,18 @@ async fn main() -> anyhow::Result<()> {
     let farm = report.wall;
 
     println!("farm overhead, {frames} frames of samples/sample.blend");
-    println!("  bare `blender -b -a`:          {:.2} s", bare.as_secs_f64());
+    println!(
+        "  bare `blender -b -a`:          {:.2} s",
+        bare.as_secs_f64()
+    );
     println!(
         "  farm, 2 workers (chunk {}):    {:.2} s (submit to job done)",
         report.job.job.chunk_size,
         farm.as_secs_f64()
     );
-    println!("  ratio farm / bare:             {:.3}", farm.as_secs_f64() / bare.as_secs_f64());
+    println!(
+        "  ratio farm / bare:             {:.3}",
+        farm.as_secs_f64() / bare.as_secs_f64()
+    );
     Ok(())
 }

@@ -12,7 +12,10 @@ async fn expect_error(response: reqwest::Response, status: StatusCode, code: &st
     assert_eq!(response.status(), status, "for code {code}");
     let body: Value = response.json().await.expect("a JSON error body");
     assert_eq!(body["error"]["code"], code, "{body}");
-    let message = body["error"]["message"].as_str().expect("a message").to_owned();
+    let message = body["error"]["message"]
+        .as_str()
+        .expect("a message")
+        .to_owned();
     assert!(message.len() > 10, "message too thin: {message:?}");
     message
 }
@@ -23,7 +26,10 @@ async fn start() -> (TestApp, tempfile::TempDir) {
         path: dir.path().join("queue.sqlite"),
     };
     let store = storage::StoreConfig::local(&dir.path().join("store"));
-    (TestApp::start(test_config(dir.path(), queue, store)).await, dir)
+    (
+        TestApp::start(test_config(dir.path(), queue, store)).await,
+        dir,
+    )
 }
 
 #[tokio::test]
@@ -34,7 +40,9 @@ async fn bad_input_is_refused_and_accepted_jobs_are_untouched() {
         .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-3", "name": "keep me"}))
         .await;
     let before = app
-        .wait_for(accepted.id, std::time::Duration::from_secs(10), |job| job.tasks.queued == 3)
+        .wait_for(accepted.id, std::time::Duration::from_secs(10), |job| {
+            job.tasks.queued == 3
+        })
         .await;
 
     let jobs = format!("{}/api/v1/jobs", app.api);
@@ -49,7 +57,9 @@ async fn bad_input_is_refused_and_accepted_jobs_are_untouched() {
         ("1-20000", "10000"),
     ] {
         let message = expect_error(
-            post(json!({"scene": hash, "renderer": "blender", "frames": frames})).await.unwrap(),
+            post(json!({"scene": hash, "renderer": "blender", "frames": frames}))
+                .await
+                .unwrap(),
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_frame_spec",
         )
@@ -57,7 +67,9 @@ async fn bad_input_is_refused_and_accepted_jobs_are_untouched() {
         assert!(message.contains(needle), "{frames:?}: {message}");
     }
     let message = expect_error(
-        post(json!({"scene": hash, "renderer": "maya", "frames": "1"})).await.unwrap(),
+        post(json!({"scene": hash, "renderer": "maya", "frames": "1"}))
+            .await
+            .unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "unknown_renderer",
     )
@@ -65,44 +77,66 @@ async fn bad_input_is_refused_and_accepted_jobs_are_untouched() {
     assert!(message.contains("blender"), "{message}");
     let unknown = "0".repeat(64);
     let message = expect_error(
-        post(json!({"scene": unknown, "renderer": "blender", "frames": "1"})).await.unwrap(),
+        post(json!({"scene": unknown, "renderer": "blender", "frames": "1"}))
+            .await
+            .unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "unknown_scene",
     )
     .await;
     assert!(message.contains("POST /api/v1/scenes"), "{message}");
     expect_error(
-        post(json!({"scene": "../../etc/passwd", "renderer": "blender", "frames": "1"})).await.unwrap(),
+        post(json!({"scene": "../../etc/passwd", "renderer": "blender", "frames": "1"}))
+            .await
+            .unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "bad_scene",
     )
     .await;
     expect_error(
-        post(json!({"scene": hash, "renderer": "blender", "frames": "1", "chunk_size": 0})).await.unwrap(),
+        post(json!({"scene": hash, "renderer": "blender", "frames": "1", "chunk_size": 0}))
+            .await
+            .unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "bad_chunk_size",
     )
     .await;
     expect_error(
-        post(json!({"scene": hash, "renderer": "blender", "frames": "1", "priority": 101})).await.unwrap(),
+        post(json!({"scene": hash, "renderer": "blender", "frames": "1", "priority": 101}))
+            .await
+            .unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "bad_priority",
     )
     .await;
     expect_error(
-        post(json!({"scene": hash, "renderer": "blender", "frames": "1", "frmaes": "2"})).await.unwrap(),
+        post(json!({"scene": hash, "renderer": "blender", "frames": "1", "frmaes": "2"}))
+            .await
+            .unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "bad_field",
     )
     .await;
     expect_error(
-        app.http.post(&jobs).header("content-type", "text/plain").body("frames=1").send().await.unwrap(),
+        app.http
+            .post(&jobs)
+            .header("content-type", "text/plain")
+            .body("frames=1")
+            .send()
+            .await
+            .unwrap(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "wrong_content_type",
     )
     .await;
     expect_error(
-        app.http.post(&jobs).header("content-type", "application/json").body("{not json").send().await.unwrap(),
+        app.http
+            .post(&jobs)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
         StatusCode::BAD_REQUEST,
         "bad_json",
     )
@@ -117,49 +151,94 @@ async fn bad_input_is_refused_and_accepted_jobs_are_untouched() {
             .send()
     };
     expect_error(
-        app.http.post(scenes("?filename=a.blend")).header("content-type", "text/plain").body("x").send().await.unwrap(),
+        app.http
+            .post(scenes("?filename=a.blend"))
+            .header("content-type", "text/plain")
+            .body("x")
+            .send()
+            .await
+            .unwrap(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "wrong_content_type",
     )
     .await;
     expect_error(
-        octets(scenes("?filename=../../etc/passwd.blend"), b"x".to_vec()).await.unwrap(),
+        octets(scenes("?filename=../../etc/passwd.blend"), b"x".to_vec())
+            .await
+            .unwrap(),
         StatusCode::BAD_REQUEST,
         "bad_filename",
     )
     .await;
-    expect_error(octets(scenes(""), b"x".to_vec()).await.unwrap(), StatusCode::BAD_REQUEST, "missing_filename").await;
-    expect_error(octets(scenes("?filename=a.blend"), Vec::new()).await.unwrap(), StatusCode::BAD_REQUEST, "empty_scene").await;
+    expect_error(
+        octets(scenes(""), b"x".to_vec()).await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "missing_filename",
+    )
+    .await;
+    expect_error(
+        octets(scenes("?filename=a.blend"), Vec::new())
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "empty_scene",
+    )
+    .await;
     let oversized = vec![7u8; (app.config.jobs.max_upload_bytes + 1) as usize];
     expect_error(
-        octets(scenes("?filename=big.blend"), oversized).await.unwrap(),
+        octets(scenes("?filename=big.blend"), oversized)
+            .await
+            .unwrap(),
         StatusCode::PAYLOAD_TOO_LARGE,
         "too_large",
     )
     .await;
 
     expect_error(
-        app.http.get(format!("{jobs}/not-a-job")).send().await.unwrap(),
+        app.http
+            .get(format!("{jobs}/not-a-job"))
+            .send()
+            .await
+            .unwrap(),
         StatusCode::BAD_REQUEST,
         "bad_job_id",
     )
     .await;
     expect_error(
-        app.http.get(format!("{jobs}/{}", protocol::JobId::new())).send().await.unwrap(),
+        app.http
+            .get(format!("{jobs}/{}", protocol::JobId::new()))
+            .send()
+            .await
+            .unwrap(),
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
     expect_error(
-        app.http.post(format!("{jobs}/{}/resume", accepted.id)).send().await.unwrap(),
+        app.http
+            .post(format!("{jobs}/{}/resume", accepted.id))
+            .send()
+            .await
+            .unwrap(),
         StatusCode::CONFLICT,
         "conflict",
     )
     .await;
 
     let after = app.job(accepted.id).await;
-    assert_eq!(serde_json::to_value(&after).unwrap(), serde_json::to_value(&before).unwrap());
-    let listed: Vec<Value> = app.http.get(&jobs).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+    let listed: Vec<Value> = app
+        .http
+        .get(&jobs)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1, "only the accepted job exists");
     app.stop().await;
 }
@@ -180,9 +259,13 @@ async fn uploads_are_content_addressed_and_stored_once() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["hash"], first.as_str());
     assert_eq!(body["created"], false);
-    let expected = blake3::hash(&std::fs::read(sample_scene()).unwrap()).to_hex().to_string();
+    let expected = blake3::hash(&std::fs::read(sample_scene()).unwrap())
+        .to_hex()
+        .to_string();
     assert_eq!(first, expected);
-    let stored: Vec<_> = std::fs::read_dir(dir.path().join("store/scenes")).unwrap().collect();
+    let stored: Vec<_> = std::fs::read_dir(dir.path().join("store/scenes"))
+        .unwrap()
+        .collect();
     assert_eq!(stored.len(), 1);
     app.stop().await;
 }

@@ -51,17 +51,24 @@ async fn two_workers_render_every_frame_into_the_local_store() {
     assert_eq!(done.job.state, JobState::Done, "{done:?}");
     assert_eq!(done.job.progress.done, 6);
 
-    let workers_used: std::collections::HashSet<_> = done.frame_list.iter().filter_map(|f| f.worker_id).collect();
+    let workers_used: std::collections::HashSet<_> =
+        done.frame_list.iter().filter_map(|f| f.worker_id).collect();
     assert_eq!(workers_used.len(), 2, "both workers rendered");
     for frame in &done.frame_list {
         assert_eq!(frame.state, FrameState::Done);
         let key = frame.object_key.as_deref().expect("object key");
-        assert!(key.starts_with(&format!("renders/{}/{}/0-", job.id, frame.frame)), "{key}");
+        assert!(
+            key.starts_with(&format!("renders/{}/{}/0-", job.id, frame.frame)),
+            "{key}"
+        );
         let path = dir.path().join("store").join(key);
         let image = frame_diff::read_image(&path).expect("the EXR decodes");
         assert_eq!((image.width, image.height), (64, 36));
         assert_eq!(image.non_finite_count(), 0);
-        assert_eq!(Some(image.pixel_hash().to_hex().to_string()), frame.pixel_hash);
+        assert_eq!(
+            Some(image.pixel_hash().to_hex().to_string()),
+            frame.pixel_hash
+        );
     }
     let workers_seen: Vec<serde_json::Value> = app
         .http
@@ -73,7 +80,11 @@ async fn two_workers_render_every_frame_into_the_local_store() {
         .await
         .unwrap();
     assert_eq!(workers_seen.len(), 2);
-    assert!(workers_seen.iter().all(|w| w["renderers"][0]["renderer"] == "blender"));
+    assert!(
+        workers_seen
+            .iter()
+            .all(|w| w["renderers"][0]["renderer"] == "blender")
+    );
 
     app.stop().await;
     for worker in workers {
@@ -114,10 +125,15 @@ async fn pause_resume_and_cancel_reach_the_workers() {
     };
 
     let job = app
-        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-8", "chunk_size": 1,
-                       "overrides": {"resolution": [64, 36]}}))
+        .submit(
+            json!({"scene": hash, "renderer": "blender", "frames": "1-8", "chunk_size": 1,
+                       "overrides": {"resolution": [64, 36]}}),
+        )
         .await;
-    app.wait_for(job.id, Duration::from_secs(120), |j| j.job.progress.done >= 1).await;
+    app.wait_for(job.id, Duration::from_secs(120), |j| {
+        j.job.progress.done >= 1
+    })
+    .await;
     assert_eq!(post(job.id, "pause").await.unwrap().status(), 200);
     // The frame in flight may finish; after that nothing of the job starts.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -125,7 +141,10 @@ async fn pause_resume_and_cancel_reach_the_workers() {
     assert_eq!(paused.job.state, JobState::Paused);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let still = app.job(job.id).await;
-    assert_eq!(still.job.progress.done, paused.job.progress.done, "no frame rendered while paused");
+    assert_eq!(
+        still.job.progress.done, paused.job.progress.done,
+        "no frame rendered while paused"
+    );
     assert!(still.job.progress.done < 8);
     assert_eq!(post(job.id, "resume").await.unwrap().status(), 200);
     let done = app.wait_final(job.id, Duration::from_secs(300)).await;
@@ -133,17 +152,26 @@ async fn pause_resume_and_cancel_reach_the_workers() {
     assert_eq!(done.job.progress.done, 8);
 
     let doomed = app
-        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-4", "chunk_size": 4,
-                       "overrides": {"resolution": [320, 180], "samples": 64}}))
+        .submit(
+            json!({"scene": hash, "renderer": "blender", "frames": "1-4", "chunk_size": 4,
+                       "overrides": {"resolution": [320, 180], "samples": 64}}),
+        )
         .await;
     app.wait_for(doomed.id, Duration::from_secs(120), |j| {
-        j.frame_list.iter().any(|f| f.state == FrameState::Rendering)
+        j.frame_list
+            .iter()
+            .any(|f| f.state == FrameState::Rendering)
     })
     .await;
     assert_eq!(post(doomed.id, "cancel").await.unwrap().status(), 200);
     let at_cancel = app.job(doomed.id).await;
     assert_eq!(at_cancel.job.state, JobState::Cancelled);
-    assert!(at_cancel.frame_list.iter().any(|f| f.state == FrameState::Cancelled));
+    assert!(
+        at_cancel
+            .frame_list
+            .iter()
+            .any(|f| f.state == FrameState::Cancelled)
+    );
     assert_eq!(post(doomed.id, "cancel").await.unwrap().status(), 409);
 
     // The worker dropped the cancelled render and takes new work.
@@ -154,7 +182,9 @@ async fn pause_resume_and_cancel_reach_the_workers() {
     assert_eq!(after.job.state, JobState::Done);
     let cancelled = app.job(doomed.id).await;
     assert_eq!(cancelled.job.state, JobState::Cancelled);
-    let states = |job: &coordinator::model::JobDetail| job.frame_list.iter().map(|f| f.state).collect::<Vec<_>>();
+    let states = |job: &coordinator::model::JobDetail| {
+        job.frame_list.iter().map(|f| f.state).collect::<Vec<_>>()
+    };
     assert_eq!(
         states(&cancelled),
         states(&at_cancel),

@@ -48,16 +48,24 @@ async fn assert_all_frames_stored(app: &TestApp, job: &JobDetail, frames: usize,
         std::fs::write(&path, &bytes).unwrap();
         let image = frame_diff::read_image(&path).expect("the EXR decodes");
         assert_eq!((image.width, image.height), size, "frame {}", frame.frame);
-        assert_eq!(Some(image.pixel_hash().to_hex().to_string()), frame.pixel_hash);
+        assert_eq!(
+            Some(image.pixel_hash().to_hex().to_string()),
+            frame.pixel_hash
+        );
     }
-    let listed = object_store::ObjectStore::list(&*app.store, Some(&format!("renders/{}", job.job.id).as_str().into()));
+    let listed = object_store::ObjectStore::list(
+        &*app.store,
+        Some(&format!("renders/{}", job.job.id).as_str().into()),
+    );
     let listed: Vec<_> = futures::StreamExt::collect::<Vec<_>>(listed).await;
     assert!(listed.len() >= frames, "every frame's EXR is in the bucket");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_render_every_frame_into_s3() {
-    let Some((vhost, s3, dir)) = services().await else { return };
+    let Some((vhost, s3, dir)) = services().await else {
+        return;
+    };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
     let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
     let workers = [
@@ -66,33 +74,44 @@ async fn two_worker_processes_render_every_frame_into_s3() {
     ];
     let hash = app.upload(&sample_scene()).await;
     let job = app
-        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-8", "chunk_size": 2,
-                       "overrides": {"resolution": [80, 45]}}))
+        .submit(
+            json!({"scene": hash, "renderer": "blender", "frames": "1-8", "chunk_size": 2,
+                       "overrides": {"resolution": [80, 45]}}),
+        )
         .await;
     let done = app.wait_final(job.id, Duration::from_secs(300)).await;
     assert_all_frames_stored(&app, &done, 8, (80, 45)).await;
     let used: HashSet<_> = done.frame_list.iter().filter_map(|f| f.worker_id).collect();
     assert_eq!(used.len(), 2, "both worker processes rendered");
     for worker in workers {
-        assert!(worker.terminate().await.success(), "worker exits 0 on SIGTERM");
+        assert!(
+            worker.terminate().await.success(),
+            "worker exits 0 on SIGTERM"
+        );
     }
     app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_render_loses_no_frame() {
-    let Some((vhost, s3, dir)) = services().await else { return };
+    let Some((vhost, s3, dir)) = services().await else {
+        return;
+    };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
     let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
     let mut victim = WorkerProcess::spawn("victim", dir.path(), &queue, &store);
     let hash = app.upload(&sample_scene()).await;
     // Long chunks at a larger size so the kill lands mid-render.
     let job = app
-        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-6", "chunk_size": 3,
-                       "overrides": {"resolution": [320, 180], "samples": 32}}))
+        .submit(
+            json!({"scene": hash, "renderer": "blender", "frames": "1-6", "chunk_size": 3,
+                       "overrides": {"resolution": [320, 180], "samples": 32}}),
+        )
         .await;
     app.wait_for(job.id, Duration::from_secs(120), |job| {
-        job.frame_list.iter().any(|f| f.state == FrameState::Rendering)
+        job.frame_list
+            .iter()
+            .any(|f| f.state == FrameState::Rendering)
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -106,7 +125,9 @@ async fn a_worker_killed_mid_render_loses_no_frame() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_coordinator_finishes_the_job_from_its_database() {
-    let Some((vhost, s3, dir)) = services().await else { return };
+    let Some((vhost, s3, dir)) = services().await else {
+        return;
+    };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
     let config = test_config(dir.path(), queue.clone(), store.clone());
     let app = TestApp::start(config.clone()).await;
@@ -116,10 +137,15 @@ async fn a_restarted_coordinator_finishes_the_job_from_its_database() {
     ];
     let hash = app.upload(&sample_scene()).await;
     let job = app
-        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-10", "chunk_size": 1,
-                       "overrides": {"resolution": [96, 54]}}))
+        .submit(
+            json!({"scene": hash, "renderer": "blender", "frames": "1-10", "chunk_size": 1,
+                       "overrides": {"resolution": [96, 54]}}),
+        )
         .await;
-    app.wait_for(job.id, Duration::from_secs(120), |job| job.job.progress.done >= 2).await;
+    app.wait_for(job.id, Duration::from_secs(120), |job| {
+        job.job.progress.done >= 2
+    })
+    .await;
     app.stop().await;
 
     // Workers go on rendering; their results wait in the durable results queue.
@@ -135,17 +161,23 @@ async fn a_restarted_coordinator_finishes_the_job_from_its_database() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_worker_is_detected_and_its_task_rendered_elsewhere() {
-    let Some((vhost, s3, dir)) = services().await else { return };
+    let Some((vhost, s3, dir)) = services().await else {
+        return;
+    };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
     let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
     let hung = WorkerProcess::spawn("hung", dir.path(), &queue, &store);
     let hash = app.upload(&sample_scene()).await;
     let job = app
-        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-4", "chunk_size": 4,
-                       "overrides": {"resolution": [320, 180], "samples": 32}}))
+        .submit(
+            json!({"scene": hash, "renderer": "blender", "frames": "1-4", "chunk_size": 4,
+                       "overrides": {"resolution": [320, 180], "samples": 32}}),
+        )
         .await;
     app.wait_for(job.id, Duration::from_secs(120), |job| {
-        job.frame_list.iter().any(|f| f.state == FrameState::Rendering)
+        job.frame_list
+            .iter()
+            .any(|f| f.state == FrameState::Rendering)
     })
     .await;
     // Stopped, not killed: its connection stays open and its delivery stays
@@ -163,7 +195,10 @@ async fn a_hung_worker_is_detected_and_its_task_rendered_elsewhere() {
         .json()
         .await
         .unwrap();
-    let hung_view = workers.iter().find(|w| w["name"] == "hung").expect("hung worker listed");
+    let hung_view = workers
+        .iter()
+        .find(|w| w["name"] == "hung")
+        .expect("hung worker listed");
     assert_eq!(hung_view["state"], "lost", "{hung_view}");
     hung.signal(SIGCONT);
     assert!(helper.terminate().await.success());

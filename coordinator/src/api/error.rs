@@ -62,8 +62,8 @@ impl IntoResponse for ApiError {
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
-            DbError::NotFound(what) => {
-                Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what}"))
+            DbError::NotFound(_) => {
+                Self::new(StatusCode::NOT_FOUND, "not_found", error.to_string())
             }
             DbError::Conflict(message) => Self::new(StatusCode::CONFLICT, "conflict", message),
             other => {

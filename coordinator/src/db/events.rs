@@ -432,7 +432,10 @@ impl Db {
             // which delivers the same attempt again.
             ReturnReason::ShuttingDown => {
                 back_to_pending(tx, &task)?;
-                tx.execute("UPDATE tasks SET state = ?2 WHERE id = ?1", params![task, TaskState::Queued])?;
+                tx.execute(
+                    "UPDATE tasks SET state = ?2 WHERE id = ?1",
+                    params![task, TaskState::Queued],
+                )?;
                 Ok(false)
             }
             ReturnReason::JobCancelled => Ok(false),

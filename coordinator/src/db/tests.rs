@@ -3,8 +3,8 @@
 
 use protocol::events::ReturnReason;
 use protocol::{
-    Control, CpuInfo, FrameDone, FrameSpec, Heartbeat, JobId, OutputSpec, Overrides, Renderer, SceneHash,
-    TaskFailed, TaskReturned, WorkerEvent, WorkerId, WorkerInfo,
+    Control, CpuInfo, FrameDone, FrameSpec, Heartbeat, JobId, OutputSpec, Overrides, Renderer,
+    SceneHash, TaskFailed, TaskReturned, WorkerEvent, WorkerId, WorkerInfo,
 };
 
 use super::{Db, NewJob, QueuedTask};
@@ -45,7 +45,10 @@ fn job(db: &Db) -> (JobId, Vec<QueuedTask>) {
         })
         .unwrap();
     let tasks = db.take_pending(100).unwrap();
-    let published: Vec<_> = tasks.iter().map(|t| (t.message.task_id, t.message.attempt)).collect();
+    let published: Vec<_> = tasks
+        .iter()
+        .map(|t| (t.message.task_id, t.message.attempt))
+        .collect();
     db.mark_queued(&published).unwrap();
     (id, tasks)
 }
@@ -109,8 +112,16 @@ fn frames_complete_tasks_and_tasks_complete_the_job_once() {
     assert_eq!(detail.job.state, JobState::Done);
     assert_eq!(detail.job.progress.done, 4);
     assert_eq!(detail.tasks.done, 2);
-    assert!(detail.frame_list.iter().all(|f| f.worker_id == Some(w) && f.render_seconds == Some(1.5)));
-    let results: u32 = db.lock().query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0)).unwrap();
+    assert!(
+        detail
+            .frame_list
+            .iter()
+            .all(|f| f.worker_id == Some(w) && f.render_seconds == Some(1.5))
+    );
+    let results: u32 = db
+        .lock()
+        .query_row("SELECT COUNT(*) FROM results", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(results, 4, "a redelivered result never counts twice");
 }
 
@@ -127,7 +138,13 @@ fn a_stale_attempt_is_told_to_abandon() {
     let followup = started(&db, &tasks[0], w2);
     assert_eq!(
         followup.controls,
-        vec![(w2, Control::AbandonTask { task_id: tasks[0].message.task_id, attempt: 1 })]
+        vec![(
+            w2,
+            Control::AbandonTask {
+                task_id: tasks[0].message.task_id,
+                attempt: 1
+            }
+        )]
     );
 }
 
@@ -148,7 +165,11 @@ fn a_task_fails_its_frames_after_three_different_workers() {
         }
     }
     let detail = db.job_detail(id).unwrap();
-    let failed_frames: Vec<_> = detail.frame_list.iter().filter(|f| f.state == FrameState::Failed).collect();
+    let failed_frames: Vec<_> = detail
+        .frame_list
+        .iter()
+        .filter(|f| f.state == FrameState::Failed)
+        .collect();
     assert_eq!(failed_frames.len(), 2);
     let error = failed_frames[0].error.as_deref().unwrap();
     assert!(error.contains("w1") && error.contains("w3"), "{error}");
@@ -156,7 +177,8 @@ fn a_task_fails_its_frames_after_three_different_workers() {
     let w = workers[0];
     for frame in &tasks[1].message.frames {
         started(&db, &tasks[1], w);
-        db.apply_event(&frame_done(&tasks[1], w, *frame), 3).unwrap();
+        db.apply_event(&frame_done(&tasks[1], w, *frame), 3)
+            .unwrap();
     }
     assert_eq!(db.job_detail(id).unwrap().job.state, JobState::Failed);
 
@@ -165,8 +187,13 @@ fn a_task_fails_its_frames_after_three_different_workers() {
     let again = db.take_pending(10).unwrap();
     assert_eq!(again.len(), 1);
     let w4 = worker(&db, "w4");
-    let followup = db.apply_event(&failed(&again[0], w4, again[0].message.attempt), 3).unwrap();
-    assert!(followup.dispatch, "a requeued task starts a fresh failure count");
+    let followup = db
+        .apply_event(&failed(&again[0], w4, again[0].message.attempt), 3)
+        .unwrap();
+    assert!(
+        followup.dispatch,
+        "a requeued task starts a fresh failure count"
+    );
 }
 
 #[test]
@@ -175,7 +202,9 @@ fn a_silent_worker_is_lost_and_its_task_goes_back() {
     let w = worker(&db, "w1");
     let (id, tasks) = job(&db);
     started(&db, &tasks[0], w);
-    db.lock().execute("UPDATE workers SET last_seen_ms = 0", []).unwrap();
+    db.lock()
+        .execute("UPDATE workers SET last_seen_ms = 0", [])
+        .unwrap();
     let (lost, requeued) = db.reap_lost_workers(1000).unwrap();
     assert_eq!((lost, requeued), (vec![w], 1));
     assert_eq!(db.list_workers().unwrap()[0].state, WorkerState::Lost);
@@ -212,7 +241,10 @@ fn paused_tasks_are_held_and_resumed() {
     });
     db.apply_event(&returned, 3).unwrap();
     assert_eq!(db.job_detail(id).unwrap().tasks.held, 1);
-    assert!(db.take_pending(10).unwrap().is_empty(), "nothing of a paused job is dispatched");
+    assert!(
+        db.take_pending(10).unwrap().is_empty(),
+        "nothing of a paused job is dispatched"
+    );
     let announce_followup = {
         let info = WorkerInfo {
             id: w,
@@ -227,7 +259,10 @@ fn paused_tasks_are_held_and_resumed() {
         };
         db.apply_event(&WorkerEvent::Announce(info), 3).unwrap()
     };
-    assert_eq!(announce_followup.controls, vec![(w, Control::JobPaused { job_id: id })]);
+    assert_eq!(
+        announce_followup.controls,
+        vec![(w, Control::JobPaused { job_id: id })]
+    );
     db.resume_job(id).unwrap();
     let again = db.take_pending(10).unwrap();
     assert_eq!(again.len(), 1);
@@ -245,7 +280,12 @@ fn a_cancelled_job_takes_no_more_results() {
     db.apply_event(&frame_done(&tasks[0], w, 1), 3).unwrap();
     let detail = db.job_detail(id).unwrap();
     assert_eq!(detail.job.state, JobState::Cancelled);
-    assert!(detail.frame_list.iter().all(|f| f.state == FrameState::Cancelled));
+    assert!(
+        detail
+            .frame_list
+            .iter()
+            .all(|f| f.state == FrameState::Cancelled)
+    );
     assert_eq!(detail.tasks.cancelled, 2);
     assert!(db.cancel_job(id).is_err());
 }

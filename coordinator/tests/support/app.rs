@@ -51,13 +51,17 @@ pub async fn stopped(mut rx: watch::Receiver<bool>) {
 impl TestApp {
     /// Start a coordinator with `config`.
     pub async fn start(config: Config) -> Self {
-        let farm = coordinator::server::open(config.clone()).await.expect("coordinator opens");
+        let farm = coordinator::server::open(config.clone())
+            .await
+            .expect("coordinator opens");
         Self::start_with(config, farm).await
     }
 
     /// Start a coordinator on a farm assembled by the caller.
     pub async fn start_with(config: Config, farm: coordinator::farm::Farm) -> Self {
-        let listener = tokio::net::TcpListener::bind(config.listen).await.expect("bind");
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .expect("bind");
         let api = format!("http://{}", listener.local_addr().expect("address"));
         let (broker, store) = (farm.broker.clone(), farm.store.clone());
         let (stop, rx) = watch::channel(false);
@@ -76,7 +80,10 @@ impl TestApp {
     /// Shut the coordinator down gracefully.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        self.server.await.expect("server task").expect("server stops cleanly");
+        self.server
+            .await
+            .expect("server task")
+            .expect("server stops cleanly");
     }
 
     /// A receiver that turns true when the app stops (for in-process workers).
@@ -87,7 +94,10 @@ impl TestApp {
     /// Upload a scene file; returns its hash.
     pub async fn upload(&self, path: &Path) -> String {
         let bytes = std::fs::read(path).expect("scene readable");
-        let name = path.file_name().and_then(|n| n.to_str()).expect("file name");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("file name");
         let response = self
             .http
             .post(format!("{}/api/v1/scenes?filename={name}", self.api))
@@ -96,7 +106,11 @@ impl TestApp {
             .send()
             .await
             .expect("upload sent");
-        assert!(response.status().is_success(), "upload refused: {}", response.text().await.unwrap_or_default());
+        assert!(
+            response.status().is_success(),
+            "upload refused: {}",
+            response.text().await.unwrap_or_default()
+        );
         let body: Value = response.json().await.expect("upload answer");
         body["hash"].as_str().expect("hash").to_owned()
     }
@@ -110,7 +124,12 @@ impl TestApp {
             .send()
             .await
             .expect("job sent");
-        assert_eq!(response.status(), 201, "job refused: {}", response.text().await.unwrap_or_default());
+        assert_eq!(
+            response.status(),
+            201,
+            "job refused: {}",
+            response.text().await.unwrap_or_default()
+        );
         response.json().await.expect("job answer")
     }
 
@@ -129,7 +148,12 @@ impl TestApp {
     }
 
     /// Wait until the job is in a final state, or `until` says stop waiting.
-    pub async fn wait_for(&self, id: JobId, timeout: Duration, until: impl Fn(&JobDetail) -> bool) -> JobDetail {
+    pub async fn wait_for(
+        &self,
+        id: JobId,
+        timeout: Duration,
+        until: impl Fn(&JobDetail) -> bool,
+    ) -> JobDetail {
         let deadline = Instant::now() + timeout;
         loop {
             let job = self.job(id).await;
@@ -147,7 +171,8 @@ impl TestApp {
 
     /// Wait until the job has ended.
     pub async fn wait_final(&self, id: JobId, timeout: Duration) -> JobDetail {
-        self.wait_for(id, timeout, |job| job.job.state.is_final()).await
+        self.wait_for(id, timeout, |job| job.job.state.is_final())
+            .await
     }
 }
 
@@ -173,7 +198,12 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     /// Start `worker run` with a config file written under `dir`.
-    pub fn spawn(name: &str, dir: &Path, queue: &queue::QueueConfig, store: &storage::StoreConfig) -> Self {
+    pub fn spawn(
+        name: &str,
+        dir: &Path,
+        queue: &queue::QueueConfig,
+        store: &storage::StoreConfig,
+    ) -> Self {
         let work_dir = dir.join(name);
         std::fs::create_dir_all(&work_dir).expect("work dir");
         let config = worker::WorkerConfig {
@@ -188,7 +218,8 @@ impl WorkerProcess {
             ..worker::WorkerConfig::default()
         };
         let path = work_dir.join("worker.toml");
-        std::fs::write(&path, toml::to_string(&config).expect("config serialises")).expect("config written");
+        std::fs::write(&path, toml::to_string(&config).expect("config serialises"))
+            .expect("config written");
         let log = std::fs::File::create(work_dir.join("worker.log")).expect("log file");
         let child = tokio::process::Command::new(worker_binary())
             .args(["run", "--config"])

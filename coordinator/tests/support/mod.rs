@@ -7,8 +7,8 @@
 
 #![allow(dead_code)]
 
-pub mod services;
 pub mod app;
+pub mod services;
 
 pub use app::TestApp;
 pub use services::require;

@@ -52,12 +52,18 @@ impl S3Server {
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(response) = http.put(format!("{}/{}", server.endpoint, server.bucket)).send().await
+            if let Ok(response) = http
+                .put(format!("{}/{}", server.endpoint, server.bucket))
+                .send()
+                .await
                 && response.status().is_success()
             {
                 return Some(server);
             }
-            assert!(Instant::now() < deadline, "moto_server did not start within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "moto_server did not start within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -119,8 +125,11 @@ impl RabbitVhost {
 
     /// A queue configuration pointing at this vhost.
     pub fn queue_config(&self) -> queue::QueueConfig {
-        toml::from_str(&format!("kind = \"rabbitmq\"\nurl = \"{}\"\nreconnect_secs = 30", self.url()))
-            .expect("valid queue config")
+        toml::from_str(&format!(
+            "kind = \"rabbitmq\"\nurl = \"{}\"\nreconnect_secs = 30",
+            self.url()
+        ))
+        .expect("valid queue config")
     }
 }
 
