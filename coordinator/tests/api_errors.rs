@@ -55,6 +55,7 @@ async fn bad_input_is_refused_and_accepted_jobs_are_untouched() {
         ("1-10x0", "step"),
         ("1-5,3", "more than once"),
         ("1-20000", "10000"),
+        ("-5-5", "Blender's frame range"),
     ] {
         let message = expect_error(
             post(json!({"scene": hash, "renderer": "blender", "frames": frames}))

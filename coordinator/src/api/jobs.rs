@@ -15,6 +15,8 @@ use crate::state::JobState;
 
 /// Largest chunk size accepted.
 const MAX_CHUNK: u32 = 10_000;
+/// Highest frame number Blender renders (its `MAXFRAME`).
+const BLENDER_MAX_FRAME: i32 = 1_048_574;
 /// Largest override resolution on either axis.
 const MAX_RESOLUTION: u32 = 16_384;
 
@@ -73,6 +75,18 @@ fn validate(farm: &Farm, body: CreateJob) -> Result<NewJob, ApiError> {
             e.to_string(),
         )
     })?;
+    if renderer == Renderer::Blender
+        && let Some(bad) = frames
+            .frames()
+            .iter()
+            .find(|f| !(0..=BLENDER_MAX_FRAME).contains(*f))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_frame_spec",
+            format!("frame {bad} is outside Blender's frame range 0 to {BLENDER_MAX_FRAME}"),
+        ));
+    }
     let chunk_size = body.chunk_size.unwrap_or(limits.default_chunk_size);
     if !(1..=MAX_CHUNK).contains(&chunk_size) {
         return Err(ApiError::new(
