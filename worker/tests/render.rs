@@ -204,3 +204,42 @@ async fn broken_scenes_fail_with_a_reason() {
 
     farm.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_frame_is_delivered_while_blender_renders_the_next() {
+    let Some(mut farm) = Farm::start(30).await else {
+        return;
+    };
+    let scene = farm.sample_scene().await;
+    let mut task = farm.task(&scene, &[1, 2, 3, 4, 5, 6]);
+    // About two seconds per frame at the sample's size.
+    task.overrides.samples = Some(100);
+    farm.publish(&task).await;
+    assert!(matches!(
+        farm.next_event().await,
+        WorkerEvent::TaskStarted { .. }
+    ));
+    let WorkerEvent::FrameDone(first) = farm.next_event().await else {
+        panic!("expected the first FrameDone");
+    };
+    assert_eq!(first.frame, 1);
+    assert!(
+        !farm.stray_processes().is_empty(),
+        "blender is still rendering the rest of the chunk when frame 1 is delivered"
+    );
+    farm.control(&protocol::Control::JobCancelled {
+        job_id: task.job_id,
+    })
+    .await;
+    let events = farm.events_until_settled().await;
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::TaskReturned(returned)) if returned.reason == protocol::ReturnReason::JobCancelled),
+        "{events:?}"
+    );
+    assert!(
+        farm.stray_processes().is_empty(),
+        "{:?}",
+        farm.stray_processes()
+    );
+    farm.shutdown().await.unwrap();
+}
