@@ -107,12 +107,15 @@ async fn serve(
     let background = CancellationToken::new();
     let activity = Activity::default();
     let states = JobStates::default();
-    let heartbeats = tokio::spawn(heartbeat::beat(
-        reporter.clone(),
-        activity.clone(),
-        config.heartbeat_interval(),
-        background.clone(),
-    ));
+    let heartbeats = tokio::spawn(
+        heartbeat::beat(
+            reporter.clone(),
+            activity.clone(),
+            config.heartbeat_interval(),
+            background.clone(),
+        )
+        .in_current_span(),
+    );
     let control_consumer = broker.consume(&[control_queue], 1).await?;
     let controls = tokio::spawn(
         control::listen(control_consumer, states.clone(), background.clone()).in_current_span(),

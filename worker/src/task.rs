@@ -11,6 +11,7 @@ use protocol::{Renderer, TaskMessage};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::blender::{FrameSelection, Render, RenderCommand, RenderEvent, command};
 use crate::heartbeat::Activity;
@@ -167,7 +168,7 @@ impl TaskRunner {
         };
         let (frames_tx, frames_rx) = mpsc::unbounded_channel();
         let mut delivery: JoinHandle<Result<_, DeliveryError>> =
-            tokio::spawn(sink.deliver_all(frames_rx));
+            tokio::spawn(sink.deliver_all(frames_rx).in_current_span());
         let deadline = tokio::time::Instant::now() + Duration::from_secs(task.timeout_secs);
         let requested: BTreeSet<i32> = task.frames.iter().copied().collect();
         let mut saved = BTreeSet::new();
