@@ -269,12 +269,21 @@ impl TaskRunner {
             };
         }
         drop(frames_tx);
-        match delivery.await {
-            Ok(Ok(_)) => TaskOutcome::Done,
-            finished => TaskOutcome::Failed {
+        let finished = tokio::select! {
+            () = cancel.cancelled() => Err(TaskOutcome::Cancelled),
+            () = abort.cancelled() => Err(TaskOutcome::Interrupted),
+            finished = &mut delivery => Ok(finished),
+        };
+        match finished {
+            Ok(Ok(Ok(_))) => TaskOutcome::Done,
+            Ok(finished) => TaskOutcome::Failed {
                 error: delivery_failure(finished),
                 log_tail: render.log_tail(),
             },
+            Err(stopped) => {
+                delivery.abort();
+                stopped
+            }
         }
     }
 }
