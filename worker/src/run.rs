@@ -178,7 +178,7 @@ impl Worker {
             Ok(task) => task,
             Err(error) => {
                 tracing::error!(%error, queue = %delivery.queue, "unreadable task message dropped");
-                delivery.nack(false).await?;
+                settle(delivery, Settle::Drop).await;
                 return Ok(());
             }
         };
@@ -210,12 +210,12 @@ impl Worker {
             Some(Halt::Return(reason)) => {
                 tracing::info!(?reason, "task handed back");
                 reporter.send(&returned(reason)).await?;
-                delivery.ack().await?;
+                settle(delivery, Settle::Ack).await;
                 return Ok(());
             }
             Some(Halt::Abandon) => {
                 tracing::info!("task attempt abandoned; acknowledged without results");
-                delivery.ack().await?;
+                settle(delivery, Settle::Ack).await;
                 return Ok(());
             }
             None => {}
@@ -234,7 +234,7 @@ impl Worker {
         let halt = self.states.end();
         self.runner.activity.finish();
 
-        let (event, requeue) = match outcome {
+        let (event, how) = match outcome {
             TaskOutcome::Done => {
                 tracing::info!("task done");
                 let done = WorkerEvent::TaskDone {
@@ -242,7 +242,7 @@ impl Worker {
                     attempt: task.attempt,
                     worker,
                 };
-                (done, false)
+                (done, Settle::Ack)
             }
             TaskOutcome::Failed { error, log_tail } => {
                 tracing::warn!(%error, "task failed");
@@ -253,35 +253,59 @@ impl Worker {
                     error,
                     log_tail,
                 });
-                (failed, false)
+                (failed, Settle::Ack)
             }
             TaskOutcome::Cancelled => match halt {
                 Some(Halt::Abandon) => {
                     tracing::info!("task attempt abandoned; acknowledged without results");
-                    delivery.ack().await?;
+                    settle(delivery, Settle::Ack).await;
                     return Ok(());
                 }
                 Some(Halt::Return(reason)) => {
                     tracing::info!(?reason, "task stopped and handed back");
-                    (returned(reason), false)
+                    (returned(reason), Settle::Ack)
                 }
-                None => (returned(protocol::ReturnReason::JobCancelled), false),
+                None => (returned(protocol::ReturnReason::JobCancelled), Settle::Ack),
             },
             TaskOutcome::Interrupted => {
                 tracing::info!("shutdown grace over; task goes back to the queue");
-                (returned(protocol::ReturnReason::ShuttingDown), true)
+                (
+                    returned(protocol::ReturnReason::ShuttingDown),
+                    Settle::Requeue,
+                )
             }
         };
         if let Err(error) = reporter.send(&event).await {
             // Unreported results: let the queue deliver the task again.
-            delivery.nack(true).await?;
+            settle(delivery, Settle::Requeue).await;
             return Err(error);
         }
-        if requeue {
-            delivery.nack(true).await?;
-        } else {
-            delivery.ack().await?;
-        }
+        settle(delivery, how).await;
         Ok(())
+    }
+}
+
+/// How a delivery is settled.
+#[derive(Debug, Clone, Copy)]
+enum Settle {
+    /// Acknowledge: the task is finished with.
+    Ack,
+    /// Negatively acknowledge with requeue: deliver it again.
+    Requeue,
+    /// Negatively acknowledge without requeue: drop it.
+    Drop,
+}
+
+/// Settle a delivery. A failure is logged, not fatal: the broker then
+/// delivers the task again (the coordinator deduplicates results by task and
+/// attempt), and a broken connection surfaces at the next `next()`.
+async fn settle(delivery: Delivery, how: Settle) {
+    let settled = match how {
+        Settle::Ack => delivery.ack().await,
+        Settle::Requeue => delivery.nack(true).await,
+        Settle::Drop => delivery.nack(false).await,
+    };
+    if let Err(error) = settled {
+        tracing::warn!(%error, ?how, "the task delivery could not be settled; the queue will deliver it again");
     }
 }
