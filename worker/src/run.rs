@@ -51,11 +51,11 @@ pub async fn run(
             stop.cancel();
             tokio::time::sleep(grace).await;
             abort.cancel();
-            std::future::pending::<()>().await;
+            std::future::pending::<std::convert::Infallible>().await
         };
         tokio::select! {
             result = serve(id, &config, broker, store, &stop, &abort) => result,
-            () = watch_shutdown => unreachable!("the shutdown watcher never completes"),
+            never = watch_shutdown => match never {},
         }
     }
     .instrument(span)
