@@ -121,12 +121,17 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
         farm,
         wait_stop(stopped.clone()),
     ));
+    // Workers sharing this machine share its cores instead of each starting
+    // a Blender that uses all of them.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let render_threads = (cores / workers).max(1) as u32;
     let mut worker_tasks = Vec::new();
     for n in 1..=workers {
         let worker_config = worker::WorkerConfig {
             name: format!("demo-worker-{n}"),
             owner: "demo".into(),
             blender: args.blender.clone(),
+            render_threads: Some(render_threads),
             work_dir: dir.join(format!("worker-{n}")),
             cache_dir: Some(dir.join("scene-cache")),
             heartbeat_secs: 2,

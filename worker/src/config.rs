@@ -54,6 +54,10 @@ pub struct WorkerConfig {
     /// The Blender executable, a path or a name looked up on `PATH`.
     #[serde(default = "default_blender")]
     pub blender: PathBuf,
+    /// Render threads per Blender process (`blender -t`); absent means every
+    /// core. Set it when several workers share one machine.
+    #[serde(default)]
+    pub render_threads: Option<u32>,
     /// Folder for the worker's own files: its id and per-task working folders.
     #[serde(default = "default_work_dir")]
     pub work_dir: PathBuf,
@@ -125,6 +129,7 @@ impl Default for WorkerConfig {
             region: default_region(),
             node_class: default_node_class(),
             blender: default_blender(),
+            render_threads: None,
             work_dir: default_work_dir(),
             cache_dir: None,
             heartbeat_secs: default_heartbeat_secs(),

@@ -124,6 +124,7 @@ async fn serve(
     let worker = Worker {
         runner: TaskRunner {
             blender: config.blender.clone(),
+            render_threads: config.render_threads,
             tasks_dir: config.tasks_dir(),
             scenes: SceneCache::new(config.scene_cache_dir()),
             store,

@@ -52,6 +52,8 @@ impl TaskOutcome {
 pub struct TaskRunner {
     /// The Blender executable.
     pub blender: PathBuf,
+    /// Render threads per Blender process; None for every core.
+    pub render_threads: Option<u32>,
     /// Folder of per-task working folders.
     pub tasks_dir: PathBuf,
     /// Scene cache.
@@ -110,6 +112,7 @@ impl TaskRunner {
             frames,
             depth: task.output.depth,
             overrides: task.overrides,
+            threads: self.render_threads,
         };
         self.render(task, &command, workdir.path(), cancel, abort)
             .await

@@ -115,6 +115,8 @@ pub struct RenderCommand {
     pub depth: ExrDepth,
     /// Render setting overrides.
     pub overrides: Overrides,
+    /// Render threads (`-t`); None lets Blender use every core.
+    pub threads: Option<u32>,
 }
 
 impl RenderCommand {
@@ -139,6 +141,9 @@ impl RenderCommand {
             "-F".into(),
             "OPEN_EXR".into(),
         ];
+        if let Some(threads) = self.threads {
+            args.extend(["-t".into(), threads.to_string().into()]);
+        }
         args.extend(self.frames.args().into_iter().map(OsString::from));
         args
     }
@@ -205,6 +210,7 @@ mod tests {
             frames: FrameSelection::from_frames(frames).unwrap(),
             depth: ExrDepth::Half,
             overrides,
+            threads: None,
         }
     }
 
@@ -332,5 +338,16 @@ mod tests {
                 "{line} missing from\n{overridden}"
             );
         }
+    }
+
+    #[test]
+    fn threads_come_before_the_frames() {
+        let mut limited = command(&[1, 2], Overrides::default());
+        limited.threads = Some(1);
+        let args = strings(&limited);
+        let t = args.iter().position(|a| a == "-t").expect("-t present");
+        assert_eq!(args[t + 1], "1");
+        assert!(t < args.iter().position(|a| a == "-a").unwrap());
+        assert!(!strings(&command(&[1], Overrides::default())).contains(&"-t".to_owned()));
     }
 }
