@@ -15,6 +15,8 @@
 //!   requeue (delivered again, `redelivered` set) or without (dropped);
 //! - a delivery whose consumer goes away unacknowledged is delivered again.
 
+#![warn(missing_docs)]
+
 use async_trait::async_trait;
 
 pub mod bench_support;

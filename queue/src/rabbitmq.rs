@@ -44,7 +44,7 @@ use endpoint::{Endpoint, redact};
 
 /// How many times an operation is retried over fresh connections before
 /// its error is returned.
-const ATTEMPTS: usize = 5;
+const ATTEMPTS: u32 = 5;
 
 /// Tuning of the RabbitMQ backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,7 +321,14 @@ impl Broker for RabbitMq {
         async {
             let mut pending: Vec<usize> = (0..messages.len()).collect();
             for attempt in 1..=ATTEMPTS {
-                pending = self.publish_round(&messages, &pending).await?;
+                pending = match self.publish_round(&messages, &pending).await {
+                    Ok(broken) => broken,
+                    Err(QueueError::Connection(error)) if attempt < ATTEMPTS => {
+                        warn!(attempt, %error, "no publishing channel; retrying");
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                };
                 if pending.is_empty() {
                     debug!(attempt, "batch confirmed");
                     return Ok(());

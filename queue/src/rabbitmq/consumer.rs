@@ -6,6 +6,7 @@
 //! consumer closes the channel, and RabbitMQ requeues what was unacked.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -15,8 +16,11 @@ use lapin::types::FieldTable;
 use lapin::{Channel, message};
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::Shared;
+use super::{ATTEMPTS, Shared};
 use crate::{Acker, Consumer, Delivery, QueueError};
+
+/// Pause before the first retry of a failed subscription; grows linearly.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 type Deliveries = SelectAll<BoxStream<'static, (String, lapin::Result<message::Delivery>)>>;
 
@@ -91,6 +95,24 @@ impl RabbitConsumer {
     }
 }
 
+impl RabbitConsumer {
+    /// Subscribe again after the channel or connection broke, retrying a
+    /// few times while the connection keeps breaking.
+    async fn resubscribe(&mut self) -> Result<(), QueueError> {
+        let mut attempt = 1;
+        loop {
+            match self.subscribe().await {
+                Err(QueueError::Connection(error)) if attempt < ATTEMPTS => {
+                    warn!(attempt, %error, "subscribing again failed; retrying");
+                    tokio::time::sleep(RETRY_PAUSE * attempt).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
 fn connection_error(error: lapin::Error) -> QueueError {
     QueueError::Connection(error.to_string())
 }
@@ -100,7 +122,7 @@ impl Consumer for RabbitConsumer {
     async fn next(&mut self) -> Result<Delivery, QueueError> {
         loop {
             let Some(session) = self.session.as_mut() else {
-                self.subscribe().await?;
+                self.resubscribe().await?;
                 continue;
             };
             match session.deliveries.next().await {
