@@ -106,9 +106,17 @@ impl ErrorStats {
     }
 
     /// `idiff`'s verdict for these statistics over `pixels` pixels.
+    ///
+    /// As observed with OIIO 2.4.7's `idiff` (Debian bookworm): when no
+    /// pixel is over the fail threshold the result is a pass, whatever the
+    /// warn thresholds and `--hardfail`/`--hardwarn` say; otherwise it fails
+    /// when too many pixels fail or the max error exceeds `--hardfail`, and
+    /// warns when too many pixels warn or the max error exceeds `--hardwarn`.
     pub fn status(&self, t: &IdiffThresholds, pixels: u64) -> IdiffStatus {
         let npels = pixels.max(1) as f64;
-        if self.fail_pixels as f64 > t.fail_percent as f64 / 100.0 * npels
+        if self.fail_pixels == 0 {
+            IdiffStatus::Pass
+        } else if self.fail_pixels as f64 > t.fail_percent as f64 / 100.0 * npels
             || self.max_error > t.hard_fail as f64
         {
             IdiffStatus::Failure

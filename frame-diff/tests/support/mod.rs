@@ -6,6 +6,9 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod files;
+pub mod tamper;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
