@@ -4,6 +4,11 @@
 
 use std::process::Command;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast;
 
 use queue::conformance::{Fixture, assert_ready, message, next, rabbitmq_or_skip, unique_queues};
 use queue::{Broker, QueueError, QueueOptions, RabbitMq, RabbitMqOptions};
@@ -121,5 +126,122 @@ async fn forced_close_loses_nothing() {
     rest.sort_unstable();
     assert_eq!(rest, (1..20).collect::<Vec<_>>());
     assert_ready(&broker, &queue, 0).await;
+    broker.delete_queue(&queue).await.unwrap();
+}
+
+/// A TCP relay to the local broker that can "crash": drop every relayed
+/// connection at once and refuse service until revived, as a broker restart
+/// looks to clients (without disturbing anyone else using the broker).
+struct Relay {
+    port: u16,
+    up: Arc<AtomicBool>,
+    crash: broadcast::Sender<()>,
+}
+
+impl Relay {
+    async fn start(upstream: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let (crash, _) = broadcast::channel(1);
+        let relay = Self {
+            port,
+            up: Arc::clone(&up),
+            crash: crash.clone(),
+        };
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection close
+                }
+                let mut crashed = crash.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = crashed.recv() => {}
+                    }
+                });
+            }
+        });
+        relay
+    }
+
+    fn crash(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        let _ = self.crash.send(());
+    }
+
+    fn revive(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_outage_loses_nothing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("queue=debug,lapin=info")
+        .with_test_writer()
+        .try_init();
+    if rabbitmq_or_skip(RabbitMqOptions::default()).await.is_none() {
+        return;
+    }
+    let relay = Relay::start("127.0.0.1:5672").await;
+    let [queue, _] = unique_queues("outage");
+    let url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", relay.port);
+    let broker = RabbitMq::connect(&url).await.unwrap();
+    broker
+        .declare(&queue, QueueOptions { max_priority: 0 })
+        .await
+        .unwrap();
+    broker
+        .publish((0..5).map(|i| message(&queue, i.to_string(), 0)).collect())
+        .await
+        .unwrap();
+    let mut consumer = broker
+        .consume(std::slice::from_ref(&queue), 1)
+        .await
+        .unwrap();
+    let held = next(&mut *consumer).await;
+
+    relay.crash();
+    let outage = Duration::from_millis(1500);
+    let revived = tokio::spawn(async move {
+        tokio::time::sleep(outage).await;
+        relay.revive();
+    });
+    let started = Instant::now();
+    // Both wait out the outage (reconnecting with backoff) and then succeed.
+    broker
+        .publish((5..10).map(|i| message(&queue, i.to_string(), 0)).collect())
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= outage,
+        "published while the broker was unreachable"
+    );
+    let again = next(&mut *consumer).await;
+    assert!(again.redelivered && again.payload == held.payload);
+    assert!(held.ack().await.is_err());
+    let mut payloads = Vec::new();
+    let mut delivery = again;
+    loop {
+        payloads.push(
+            String::from_utf8(delivery.payload.clone())
+                .unwrap()
+                .parse::<u32>()
+                .unwrap(),
+        );
+        delivery.ack().await.unwrap();
+        if payloads.len() == 10 {
+            break;
+        }
+        delivery = next(&mut *consumer).await;
+    }
+    payloads.sort_unstable();
+    assert_eq!(payloads, (0..10).collect::<Vec<_>>());
+    revived.await.unwrap();
     broker.delete_queue(&queue).await.unwrap();
 }
