@@ -194,3 +194,76 @@ async fn pause_resume_and_cancel_reach_the_workers() {
     app.stop().await;
     worker.await.unwrap().expect("worker exits cleanly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scene_that_fails_on_every_worker_fails_its_frames_with_their_errors() {
+    if !blender_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let queue = queue::QueueConfig::Embedded {
+        path: dir.path().join("queue.sqlite"),
+    };
+    let store = storage::StoreConfig::local(&dir.path().join("store"));
+    let mut config = test_config(dir.path(), queue.clone(), store.clone());
+    config.watchdog.max_failures = 2;
+    let app = TestApp::start(config).await;
+    let mut workers = Vec::new();
+    for n in 1..=2 {
+        let config = worker::WorkerConfig {
+            name: format!("doomed-{n}"),
+            work_dir: dir.path().join(format!("worker-{n}")),
+            heartbeat_secs: 1,
+            queue: queue.clone(),
+            store: store.clone(),
+            ..worker::WorkerConfig::default()
+        };
+        workers.push(tokio::spawn(worker::run(
+            config,
+            app.broker.clone(),
+            app.store.clone(),
+            support::app::stopped(app.stop_signal()),
+        )));
+    }
+    let corrupt = dir.path().join("corrupt.blend");
+    std::fs::write(&corrupt, b"BLENDER-v304 this is not a scene").unwrap();
+    let hash = app.upload(&corrupt).await;
+    let job = app
+        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-2", "chunk_size": 2}))
+        .await;
+    let failed = app.wait_final(job.id, Duration::from_secs(120)).await;
+    assert_eq!(failed.job.state, JobState::Failed);
+    for frame in &failed.frame_list {
+        assert_eq!(frame.state, FrameState::Failed);
+        let error = frame.error.as_deref().expect("collected errors");
+        assert!(
+            error.lines().count() >= 2,
+            "a line per failed attempt: {error}"
+        );
+        assert!(
+            error.contains("doomed-"),
+            "errors name the workers: {error}"
+        );
+    }
+
+    let requeued = app
+        .http
+        .post(format!("{}/api/v1/jobs/{}/requeue", app.api, job.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requeued.status(), 200);
+    let body: serde_json::Value = requeued.json().await.unwrap();
+    assert_eq!(body["requeued_frames"], 2);
+    let again = app.wait_final(job.id, Duration::from_secs(120)).await;
+    assert_eq!(
+        again.job.state,
+        JobState::Failed,
+        "still broken after a requeue"
+    );
+
+    app.stop().await;
+    for worker in workers {
+        worker.await.unwrap().expect("worker exits cleanly");
+    }
+}
