@@ -357,12 +357,14 @@ pub async fn competing_consumers_disjoint(broker: &dyn Broker, [a, _]: &[String;
     assert_eq!(all.len(), COUNT);
 }
 
-/// Publishing to, consuming from or counting an undeclared queue fails, and
-/// redeclaring a queue with other options fails.
+/// Publishing to, consuming from or counting an undeclared queue fails, as
+/// does consuming no queue at all; redeclaring a queue with other options
+/// fails.
 pub async fn undeclared_and_conflicting_queues_fail(broker: &dyn Broker, [a, b]: &[String; 2]) {
     assert!(broker.publish(vec![message(a, "lost?", 0)]).await.is_err());
     assert!(broker.ready_count(a).await.is_err());
     assert!(broker.consume(std::slice::from_ref(a), 1).await.is_err());
+    assert!(broker.consume(&[], 1).await.is_err());
     broker.declare(b, PRIORITY).await.unwrap();
     broker.declare(b, PRIORITY).await.unwrap();
     assert!(broker.declare(b, PLAIN).await.is_err());
