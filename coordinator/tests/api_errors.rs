@@ -5,7 +5,7 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::app::test_config;
+use support::app::local_config;
 use support::{TestApp, sample_scene};
 
 async fn expect_error(response: reqwest::Response, status: StatusCode, code: &str) -> String {
@@ -22,14 +22,7 @@ async fn expect_error(response: reqwest::Response, status: StatusCode, code: &st
 
 async fn start() -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let queue = queue::QueueConfig::Embedded {
-        path: dir.path().join("queue.sqlite"),
-    };
-    let store = storage::StoreConfig::local(&dir.path().join("store"));
-    (
-        TestApp::start(test_config(dir.path(), queue, store)).await,
-        dir,
-    )
+    (TestApp::start(local_config(dir.path())).await, dir)
 }
 
 #[tokio::test]
@@ -216,11 +209,7 @@ async fn bad_input_is_refused_and_accepted_jobs_are_untouched() {
     )
     .await;
     expect_error(
-        app.http
-            .post(format!("{jobs}/{}/resume", accepted.id))
-            .send()
-            .await
-            .unwrap(),
+        app.control(accepted.id, "resume").await,
         StatusCode::CONFLICT,
         "conflict",
     )

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use coordinator::state::{FrameState, JobState};
 use serde_json::json;
-use support::app::test_config;
+use support::app::local_config;
 use support::{TestApp, blender_ready, sample_scene};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,29 +16,10 @@ async fn two_workers_render_every_frame_into_the_local_store() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let queue = queue::QueueConfig::Embedded {
-        path: dir.path().join("queue.sqlite"),
-    };
-    let store = storage::StoreConfig::local(&dir.path().join("store"));
-    let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
-
-    let mut workers = Vec::new();
-    for n in 1..=2 {
-        let config = worker::WorkerConfig {
-            name: format!("embedded-{n}"),
-            work_dir: dir.path().join(format!("worker-{n}")),
-            heartbeat_secs: 1,
-            queue: queue.clone(),
-            store: store.clone(),
-            ..worker::WorkerConfig::default()
-        };
-        workers.push(tokio::spawn(worker::run(
-            config,
-            app.broker.clone(),
-            app.store.clone(),
-            support::app::stopped(app.stop_signal()),
-        )));
-    }
+    let app = TestApp::start(local_config(dir.path())).await;
+    let workers: Vec<_> = (1..=2)
+        .map(|n| app.spawn_in_process_worker(&format!("embedded-{n}"), dir.path()))
+        .collect();
 
     let hash = app.upload(&sample_scene()).await;
     let job = app
@@ -70,15 +51,7 @@ async fn two_workers_render_every_frame_into_the_local_store() {
             frame.pixel_hash
         );
     }
-    let workers_seen: Vec<serde_json::Value> = app
-        .http
-        .get(format!("{}/api/v1/workers", app.api))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let workers_seen = app.workers().await;
     assert_eq!(workers_seen.len(), 2);
     assert!(
         workers_seen
@@ -98,31 +71,9 @@ async fn pause_resume_and_cancel_reach_the_workers() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let queue = queue::QueueConfig::Embedded {
-        path: dir.path().join("queue.sqlite"),
-    };
-    let store = storage::StoreConfig::local(&dir.path().join("store"));
-    let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
-    let config = worker::WorkerConfig {
-        name: "controlled".into(),
-        work_dir: dir.path().join("worker"),
-        heartbeat_secs: 1,
-        queue,
-        store,
-        ..worker::WorkerConfig::default()
-    };
-    let worker = tokio::spawn(worker::run(
-        config,
-        app.broker.clone(),
-        app.store.clone(),
-        support::app::stopped(app.stop_signal()),
-    ));
+    let app = TestApp::start(local_config(dir.path())).await;
+    let worker = app.spawn_in_process_worker("controlled", dir.path());
     let hash = app.upload(&sample_scene()).await;
-    let post = |id: protocol::JobId, action: &str| {
-        app.http
-            .post(format!("{}/api/v1/jobs/{id}/{action}", app.api))
-            .send()
-    };
 
     let job = app
         .submit(
@@ -134,7 +85,7 @@ async fn pause_resume_and_cancel_reach_the_workers() {
         j.job.progress.done >= 1
     })
     .await;
-    assert_eq!(post(job.id, "pause").await.unwrap().status(), 200);
+    assert_eq!(app.control(job.id, "pause").await.status(), 200);
     // The frame in flight may finish; after that nothing of the job starts.
     tokio::time::sleep(Duration::from_secs(4)).await;
     let paused = app.job(job.id).await;
@@ -146,7 +97,7 @@ async fn pause_resume_and_cancel_reach_the_workers() {
         "no frame rendered while paused"
     );
     assert!(still.job.progress.done < 8);
-    assert_eq!(post(job.id, "resume").await.unwrap().status(), 200);
+    assert_eq!(app.control(job.id, "resume").await.status(), 200);
     let done = app.wait_final(job.id, Duration::from_secs(300)).await;
     assert_eq!(done.job.state, JobState::Done);
     assert_eq!(done.job.progress.done, 8);
@@ -163,7 +114,7 @@ async fn pause_resume_and_cancel_reach_the_workers() {
             .any(|f| f.state == FrameState::Rendering)
     })
     .await;
-    assert_eq!(post(doomed.id, "cancel").await.unwrap().status(), 200);
+    assert_eq!(app.control(doomed.id, "cancel").await.status(), 200);
     let at_cancel = app.job(doomed.id).await;
     assert_eq!(at_cancel.job.state, JobState::Cancelled);
     assert!(
@@ -172,7 +123,7 @@ async fn pause_resume_and_cancel_reach_the_workers() {
             .iter()
             .any(|f| f.state == FrameState::Cancelled)
     );
-    assert_eq!(post(doomed.id, "cancel").await.unwrap().status(), 409);
+    assert_eq!(app.control(doomed.id, "cancel").await.status(), 409);
 
     // The worker dropped the cancelled render and takes new work.
     let after = app
@@ -201,30 +152,12 @@ async fn a_scene_that_fails_on_every_worker_fails_its_frames_with_their_errors()
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let queue = queue::QueueConfig::Embedded {
-        path: dir.path().join("queue.sqlite"),
-    };
-    let store = storage::StoreConfig::local(&dir.path().join("store"));
-    let mut config = test_config(dir.path(), queue.clone(), store.clone());
+    let mut config = local_config(dir.path());
     config.watchdog.max_failures = 2;
     let app = TestApp::start(config).await;
-    let mut workers = Vec::new();
-    for n in 1..=2 {
-        let config = worker::WorkerConfig {
-            name: format!("doomed-{n}"),
-            work_dir: dir.path().join(format!("worker-{n}")),
-            heartbeat_secs: 1,
-            queue: queue.clone(),
-            store: store.clone(),
-            ..worker::WorkerConfig::default()
-        };
-        workers.push(tokio::spawn(worker::run(
-            config,
-            app.broker.clone(),
-            app.store.clone(),
-            support::app::stopped(app.stop_signal()),
-        )));
-    }
+    let workers: Vec<_> = (1..=2)
+        .map(|n| app.spawn_in_process_worker(&format!("doomed-{n}"), dir.path()))
+        .collect();
     let corrupt = dir.path().join("corrupt.blend");
     std::fs::write(&corrupt, b"BLENDER-v304 this is not a scene").unwrap();
     let hash = app.upload(&corrupt).await;
@@ -246,12 +179,7 @@ async fn a_scene_that_fails_on_every_worker_fails_its_frames_with_their_errors()
         );
     }
 
-    let requeued = app
-        .http
-        .post(format!("{}/api/v1/jobs/{}/requeue", app.api, job.id))
-        .send()
-        .await
-        .unwrap();
+    let requeued = app.control(job.id, "requeue").await;
     assert_eq!(requeued.status(), 200);
     let body: serde_json::Value = requeued.json().await.unwrap();
     assert_eq!(body["requeued_frames"], 2);

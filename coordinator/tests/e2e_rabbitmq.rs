@@ -186,15 +186,7 @@ async fn a_hung_worker_is_detected_and_its_task_rendered_elsewhere() {
     let helper = WorkerProcess::spawn("helper", dir.path(), &queue, &store);
     let done = app.wait_final(job.id, Duration::from_secs(300)).await;
     assert_all_frames_stored(&app, &done, 4, (320, 180)).await;
-    let workers: Vec<serde_json::Value> = app
-        .http
-        .get(format!("{}/api/v1/workers", app.api))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let workers = app.workers().await;
     let hung_view = workers
         .iter()
         .find(|w| w["name"] == "hung")

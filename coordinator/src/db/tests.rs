@@ -10,9 +10,8 @@ use protocol::{
 use super::{Db, NewJob, QueuedTask};
 use crate::state::{FrameState, JobState, WorkerState};
 
-fn worker(db: &Db, name: &str) -> WorkerId {
-    let id = WorkerId::new();
-    let info = WorkerInfo {
+fn info(id: WorkerId, name: &str) -> WorkerInfo {
+    WorkerInfo {
         id,
         name: name.into(),
         owner: "test".into(),
@@ -22,8 +21,13 @@ fn worker(db: &Db, name: &str) -> WorkerId {
         cpu: CpuInfo::default(),
         gpus: vec![],
         hostname: "host".into(),
-    };
-    db.apply_event(&WorkerEvent::Announce(info), 3).unwrap();
+    }
+}
+
+fn worker(db: &Db, name: &str) -> WorkerId {
+    let id = WorkerId::new();
+    db.apply_event(&WorkerEvent::Announce(info(id, name)), 3)
+        .unwrap();
     id
 }
 
@@ -245,20 +249,9 @@ fn paused_tasks_are_held_and_resumed() {
         db.take_pending(10).unwrap().is_empty(),
         "nothing of a paused job is dispatched"
     );
-    let announce_followup = {
-        let info = WorkerInfo {
-            id: w,
-            name: "w1".into(),
-            owner: "test".into(),
-            region: "local".into(),
-            node_class: "standard".into(),
-            renderers: vec![],
-            cpu: CpuInfo::default(),
-            gpus: vec![],
-            hostname: "host".into(),
-        };
-        db.apply_event(&WorkerEvent::Announce(info), 3).unwrap()
-    };
+    let announce_followup = db
+        .apply_event(&WorkerEvent::Announce(info(w, "w1")), 3)
+        .unwrap();
     assert_eq!(
         announce_followup.controls,
         vec![(w, Control::JobPaused { job_id: id })]

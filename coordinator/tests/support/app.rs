@@ -43,6 +43,14 @@ pub fn test_config(dir: &Path, queue: queue::QueueConfig, store: storage::StoreC
     config
 }
 
+/// A configuration on the embedded queue and a local-folder store under `dir`.
+pub fn local_config(dir: &Path) -> Config {
+    let queue = queue::QueueConfig::Embedded {
+        path: dir.join("queue.sqlite"),
+    };
+    test_config(dir, queue, storage::StoreConfig::local(&dir.join("store")))
+}
+
 /// Resolve a shutdown future from a watch flag.
 pub async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
@@ -89,6 +97,50 @@ impl TestApp {
     /// A receiver that turns true when the app stops (for in-process workers).
     pub fn stop_signal(&self) -> watch::Receiver<bool> {
         self.stop.subscribe()
+    }
+
+    /// Run a worker inside this process on the app's own broker and store
+    /// (the embedded queue is owned by one process); it stops with the app.
+    pub fn spawn_in_process_worker(
+        &self,
+        name: &str,
+        dir: &Path,
+    ) -> tokio::task::JoinHandle<Result<(), worker::WorkerError>> {
+        let config = worker::WorkerConfig {
+            name: name.into(),
+            work_dir: dir.join(name),
+            heartbeat_secs: 1,
+            queue: self.config.queue.clone(),
+            store: self.config.store.clone(),
+            ..worker::WorkerConfig::default()
+        };
+        tokio::spawn(worker::run(
+            config,
+            self.broker.clone(),
+            self.store.clone(),
+            stopped(self.stop_signal()),
+        ))
+    }
+
+    /// GET the workers.
+    pub async fn workers(&self) -> Vec<Value> {
+        self.http
+            .get(format!("{}/api/v1/workers", self.api))
+            .send()
+            .await
+            .expect("workers fetched")
+            .json()
+            .await
+            .expect("worker list")
+    }
+
+    /// POST a control (`pause`, `resume`, `cancel`, `requeue`) to a job.
+    pub async fn control(&self, id: JobId, action: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/v1/jobs/{id}/{action}", self.api))
+            .send()
+            .await
+            .expect("control sent")
     }
 
     /// Upload a scene file; returns its hash.
