@@ -2,18 +2,22 @@
 //! on a generated 3840x2160 RGBA float EXR pair (decode included). Prints
 //! the figures and the ratios; asserts nothing about time.
 //!
-//! Run: `cargo bench -p frame-diff --bench vs_idiff`
+//! Run: `cargo bench -p frame-diff --bench vs_idiff` (set
+//! `FRAME_DIFF_BENCH_RUNS=n` for the median of n runs, default 3, and
+//! `FRAME_DIFF_BENCH_SKIP_FLIP=1` to time only the idiff part).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use exr::prelude::{AnyChannel, AnyChannels, Encoding, FlatSamples, Image, Layer, LayerAttributes, SmallVec, WritableImage};
+use exr::prelude::{
+    AnyChannel, AnyChannels, Encoding, FlatSamples, Image, Layer, LayerAttributes, SmallVec,
+    WritableImage,
+};
 use frame_diff::{CompareConfig, compare, read_image};
 
 const WIDTH: usize = 3840;
 const HEIGHT: usize = 2160;
-const RUNS: usize = 3;
 
 /// xorshift64*: deterministic noise without a dependency.
 struct Rng(u64);
@@ -37,7 +41,11 @@ fn frame(seed: u64) -> Vec<Vec<f32>> {
             let (u, v) = (x as f32 / WIDTH as f32, y as f32 / HEIGHT as f32);
             let disc = ((u - 0.3).powi(2) + (v - 0.4).powi(2) < 0.01) as u8 as f32 * 6.0
                 + ((u - 0.7).powi(2) + (v - 0.6).powi(2) < 0.02) as u8 as f32 * 1.5;
-            let base = [0.2 + 0.6 * u + disc, 0.15 + 0.5 * v + disc * 0.8, 0.1 + 0.3 * (u * v) + disc * 0.5];
+            let base = [
+                0.2 + 0.6 * u + disc,
+                0.15 + 0.5 * v + disc * 0.8,
+                0.1 + 0.3 * (u * v) + disc * 0.5,
+            ];
             let i = y * WIDTH + x;
             for c in 0..3 {
                 planes[c][i] = base[c] * (0.85 + 0.3 * rng.next());
@@ -54,14 +62,25 @@ fn write(path: &Path, planes: Vec<Vec<f32>>) {
         .zip(planes)
         .map(|(n, p)| AnyChannel::new(*n, FlatSamples::F32(p)))
         .collect();
-    let layer = Layer::new((WIDTH, HEIGHT), LayerAttributes::default(), Encoding::SMALL_LOSSLESS, AnyChannels::sort(channels));
-    Image::from_layer(layer).write().to_file(path).expect("write EXR");
+    let layer = Layer::new(
+        (WIDTH, HEIGHT),
+        LayerAttributes::default(),
+        Encoding::SMALL_LOSSLESS,
+        AnyChannels::sort(channels),
+    );
+    Image::from_layer(layer)
+        .write()
+        .to_file(path)
+        .expect("write EXR");
 }
 
 fn pair() -> (PathBuf, PathBuf) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("frame-diff-bench");
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let (a, b) = (dir.join("a_3840x2160_rgba_f32.exr"), dir.join("b_3840x2160_rgba_f32.exr"));
+    let (a, b) = (
+        dir.join("a_3840x2160_rgba_f32.exr"),
+        dir.join("b_3840x2160_rgba_f32.exr"),
+    );
     if !a.exists() || !b.exists() {
         eprintln!("generating {} and {}", a.display(), b.display());
         write(&a, frame(1));
@@ -70,9 +89,18 @@ fn pair() -> (PathBuf, PathBuf) {
     (a, b)
 }
 
-/// Median wall time of `RUNS` runs of `f`.
+/// Runs per measurement: `FRAME_DIFF_BENCH_RUNS`, default 3.
+fn runs() -> usize {
+    std::env::var("FRAME_DIFF_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1)
+}
+
+/// Median wall time of `runs()` runs of `f`.
 fn time(mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..RUNS)
+    let mut times: Vec<Duration> = (0..runs())
         .map(|_| {
             let start = Instant::now();
             f();
@@ -80,7 +108,7 @@ fn time(mut f: impl FnMut()) -> Duration {
         })
         .collect();
     times.sort();
-    times[RUNS / 2]
+    times[times.len() / 2]
 }
 
 fn tool(program: &str, args: &[&std::ffi::OsStr]) -> Option<Duration> {
@@ -95,13 +123,27 @@ fn tool(program: &str, args: &[&std::ffi::OsStr]) -> Option<Duration> {
 fn main() {
     let (a, b) = pair();
     let threads = rayon::current_num_threads();
-    println!("frame-diff bench: {WIDTH}x{HEIGHT} RGBA float EXR pair (ZIP), {threads} threads, median of {RUNS}");
+    println!(
+        "frame-diff bench: {WIDTH}x{HEIGHT} RGBA float EXR pair (ZIP), {threads} threads, median of {}",
+        runs()
+    );
 
     let decode = time(|| {
         let (x, y) = rayon::join(|| read_image(&a).unwrap(), || read_image(&b).unwrap());
         assert_eq!(x.width, y.width);
     });
-    let no_flip = CompareConfig { flip: false, ..CompareConfig::default() };
+    let no_flip = CompareConfig {
+        flip: false,
+        ..CompareConfig::default()
+    };
+    let (x, y) = rayon::join(|| read_image(&a).unwrap(), || read_image(&b).unwrap());
+    let hash = time(|| {
+        rayon::join(|| x.pixel_hash(), || y.pixel_hash());
+    });
+    let compare_only = time(|| {
+        compare(&x, &y, &no_flip);
+    });
+    drop((x, y));
     let mut idiff_numbers = None;
     let ours = time(|| {
         let (x, y) = rayon::join(|| read_image(&a).unwrap(), || read_image(&b).unwrap());
@@ -109,7 +151,10 @@ fn main() {
     });
     let c = idiff_numbers.expect("ran");
     let o = c.overall.as_ref().expect("comparable");
-    println!("  decode both files:                         {:>7.3} s", decode.as_secs_f64());
+    println!(
+        "  decode both files:                         {:>7.3} s",
+        decode.as_secs_f64()
+    );
     println!(
         "  frame-diff (decode + hash + idiff + tiles): {:>7.3} s   mean {:.6} rms {:.6} psnr {:.4} max {:.6}, {} tiles",
         ours.as_secs_f64(),
@@ -118,6 +163,14 @@ fn main() {
         o.psnr,
         o.max_error,
         c.tiles.len()
+    );
+    println!(
+        "    of which pixel hashes of both:            {:>7.3} s",
+        hash.as_secs_f64()
+    );
+    println!(
+        "    of which compare() on decoded images:     {:>7.3} s",
+        compare_only.as_secs_f64()
     );
     match tool("idiff", &[a.as_os_str(), b.as_os_str()]) {
         Some(t) => println!(
@@ -128,6 +181,9 @@ fn main() {
         None => println!("  idiff: not found on PATH"),
     }
 
+    if std::env::var_os("FRAME_DIFF_BENCH_SKIP_FLIP").is_some() {
+        return;
+    }
     let with_flip = CompareConfig::default();
     let mut flip_result = None;
     let ours_flip = time(|| {
@@ -156,8 +212,17 @@ fn main() {
     ];
     match tool("flip", &flip_args) {
         Some(t) => {
-            let text = Command::new("flip").args(flip_args).output().map(|o| String::from_utf8_lossy(&o.stdout).to_string()).unwrap_or_default();
-            let mean = text.lines().find(|l| l.contains("Mean:")).unwrap_or("").trim().to_string();
+            let text = Command::new("flip")
+                .args(flip_args)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+                .unwrap_or_default();
+            let mean = text
+                .lines()
+                .find(|l| l.contains("Mean:"))
+                .unwrap_or("")
+                .trim()
+                .to_string();
             println!(
                 "  flip (NVIDIA reference):                  {:>7.3} s   {mean}; frame-diff is {:.2}x faster",
                 t.as_secs_f64(),

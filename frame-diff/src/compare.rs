@@ -130,7 +130,11 @@ impl Comparison {
 
     /// `idiff`'s exit code: 0 pass, 1 warning, 2 failure, 3 not comparable.
     pub fn idiff_exit_code(&self) -> i32 {
-        if self.incomparable() { 3 } else { self.idiff_status as i32 }
+        if self.incomparable() {
+            3
+        } else {
+            self.idiff_status as i32
+        }
     }
 
     /// The worst tile by relative bias.
@@ -140,7 +144,9 @@ impl Comparison {
 
     /// The worst tile by mean absolute error.
     pub fn worst_error_tile(&self) -> Option<&TileStats> {
-        self.tiles.iter().max_by(|a, b| a.mean_error.total_cmp(&b.mean_error))
+        self.tiles
+            .iter()
+            .max_by(|a, b| a.mean_error.total_cmp(&b.mean_error))
     }
 }
 
@@ -242,9 +248,21 @@ fn fatal(check: Check, message: String) -> Reason {
 fn split_channels(a: &FrameImage, b: &FrameImage) -> (Vec<String>, Vec<String>, Vec<String>) {
     let names_a = a.channel_names();
     let names_b = b.channel_names();
-    let common = names_a.iter().filter(|n| b.channel(n).is_some()).cloned().collect();
-    let only_a = names_a.iter().filter(|n| b.channel(n).is_none()).cloned().collect();
-    let only_b = names_b.iter().filter(|n| a.channel(n).is_none()).cloned().collect();
+    let common = names_a
+        .iter()
+        .filter(|n| b.channel(n).is_some())
+        .cloned()
+        .collect();
+    let only_a = names_a
+        .iter()
+        .filter(|n| b.channel(n).is_none())
+        .cloned()
+        .collect();
+    let only_b = names_b
+        .iter()
+        .filter(|n| a.channel(n).is_none())
+        .cloned()
+        .collect();
     (common, only_a, only_b)
 }
 
@@ -265,7 +283,11 @@ pub(crate) fn rgb_names(channels: &[String]) -> Option<[String; 3]> {
         .iter()
         .find(|l| l.contains("Combined"))
         .or(layers.first())?;
-    Some([format!("{layer}.R"), format!("{layer}.G"), format!("{layer}.B")])
+    Some([
+        format!("{layer}.R"),
+        format!("{layer}.G"),
+        format!("{layer}.B"),
+    ])
 }
 
 fn planes<'a>(image: &'a FrameImage, names: &[String; 3]) -> Option<RgbPlanes<'a>> {
@@ -288,7 +310,12 @@ fn measure(
     let pairs: Vec<(&[f32], &[f32])> = result
         .channels
         .iter()
-        .filter_map(|n| Some((a.channel(n)?.samples.as_slice(), b.channel(n)?.samples.as_slice())))
+        .filter_map(|n| {
+            Some((
+                a.channel(n)?.samples.as_slice(),
+                b.channel(n)?.samples.as_slice(),
+            ))
+        })
         .collect();
     let pass = Pass {
         width: w,
@@ -306,18 +333,33 @@ fn measure(
             )
         },
         || {
-            let names = rgb.as_ref().map_or(result.channels.as_slice(), |n| n.as_slice());
+            let names = rgb
+                .as_ref()
+                .map_or(result.channels.as_slice(), |n| n.as_slice());
             let (na, nb) = rayon::join(
                 || noise::level(&noise_planes(a, names), w, h),
                 || noise::level(&noise_planes(b, names), w, h),
             );
-            let ratio = if na.max(nb) == 0.0 { 1.0 } else { na.max(nb) / na.min(nb) };
-            NoiseStats { a: na, b: nb, ratio }
+            let ratio = if na.max(nb) == 0.0 {
+                1.0
+            } else {
+                na.max(nb) / na.min(nb)
+            };
+            NoiseStats {
+                a: na,
+                b: nb,
+                ratio,
+            }
         },
     );
     let pixels = (w * h) as u64;
-    let (mut overall, per_channel) = idiff::summarize(&tile_accs, &result.channels, a.width, pixels);
-    let nonfinite: u64 = tile_accs.iter().flat_map(|t| &t.channels).map(|c| c.nonfinite_mismatches).sum();
+    let (mut overall, per_channel) =
+        idiff::summarize(&tile_accs, &result.channels, a.width, pixels);
+    let nonfinite: u64 = tile_accs
+        .iter()
+        .flat_map(|t| &t.channels)
+        .map(|c| c.nonfinite_mismatches)
+        .sum();
     if nonfinite > 0 {
         overall = idiff::sequential(&pairs, &result.channels, a.width, &config.idiff);
     }
@@ -327,7 +369,10 @@ fn measure(
         .channels
         .iter()
         .zip(per_channel)
-        .map(|(name, stats)| ChannelStats { name: name.clone(), stats })
+        .map(|(name, stats)| ChannelStats {
+            name: name.clone(),
+            stats,
+        })
         .collect();
     result.tiles = tiles::tile_stats(
         &tile_accs,
@@ -340,10 +385,11 @@ fn measure(
     result.noise = Some(noise);
     let (summary, map) = flip?;
     tiles::add_flip_means(&mut result.tiles, &map, a.width);
-    let worst = result
-        .tiles
-        .iter()
-        .max_by(|x, y| x.flip_mean.unwrap_or(0.0).total_cmp(&y.flip_mean.unwrap_or(0.0)));
+    let worst = result.tiles.iter().max_by(|x, y| {
+        x.flip_mean
+            .unwrap_or(0.0)
+            .total_cmp(&y.flip_mean.unwrap_or(0.0))
+    });
     result.flip = Some(FlipSummary {
         worst_tile_mean: worst.and_then(|t| t.flip_mean).unwrap_or(0.0),
         worst_tile: worst.map_or((0, 0), |t| (t.x, t.y)),
@@ -406,10 +452,22 @@ fn reasons(result: &Comparison, config: &CompareConfig) -> Vec<Reason> {
     }
     if let Some(t) = result.worst_bias_tile() {
         let what = format!("relative bias of channel {}", t.bias_channel);
-        out.extend(judge(Check::TileBias, &v.tile_bias, t.bias, Some((t.x, t.y)), &what));
+        out.extend(judge(
+            Check::TileBias,
+            &v.tile_bias,
+            t.bias,
+            Some((t.x, t.y)),
+            &what,
+        ));
     }
     if let Some(f) = &result.flip {
-        out.extend(judge(Check::FlipMean, &v.flip_mean, f.mean, None, "mean HDR-FLIP"));
+        out.extend(judge(
+            Check::FlipMean,
+            &v.flip_mean,
+            f.mean,
+            None,
+            "mean HDR-FLIP",
+        ));
         out.extend(judge(
             Check::TileFlipMean,
             &v.tile_flip_mean,
@@ -419,7 +477,13 @@ fn reasons(result: &Comparison, config: &CompareConfig) -> Vec<Reason> {
         ));
     }
     if let Some(n) = &result.noise {
-        out.extend(judge(Check::NoiseRatio, &v.noise_ratio, n.ratio, None, "noise level ratio"));
+        out.extend(judge(
+            Check::NoiseRatio,
+            &v.noise_ratio,
+            n.ratio,
+            None,
+            "noise level ratio",
+        ));
     }
     out
 }

@@ -44,7 +44,12 @@ pub fn abs_error_map(a: &FrameImage, b: &FrameImage, channels: &[String]) -> Vec
 }
 
 /// Writes `values` (row-major, in [0, 1]) as a magma-coloured PNG.
-pub fn write_png(path: &Path, values: &[f32], width: u32, height: u32) -> Result<(), FrameDiffError> {
+pub fn write_png(
+    path: &Path,
+    values: &[f32],
+    width: u32,
+    height: u32,
+) -> Result<(), FrameDiffError> {
     let pixels: Vec<u8> = values.iter().flat_map(|&v| magma(v)).collect();
     image::RgbImage::from_raw(width, height, pixels)
         .ok_or_else(|| FrameDiffError::Write {
@@ -65,12 +70,19 @@ mod tests {
     #[test]
     fn follows_the_magma_table() {
         // Entries 0, 128 and 255 of matplotlib's 256-entry magma table.
-        let table = [(0.0, [0.001462, 0.000466, 0.013866]), (128.0 / 255.0, [0.716387, 0.214982, 0.475290]), (1.0, [0.987053, 0.991438, 0.749504])];
+        let table = [
+            (0.0, [0.001462, 0.000466, 0.013866]),
+            (128.0 / 255.0, [0.716387, 0.214982, 0.475290]),
+            (1.0, [0.987053, 0.991438, 0.749504]),
+        ];
         for (t, rgb) in table {
             let got = magma(t);
             for c in 0..3 {
                 let want = (rgb[c] * 255.0f32).round();
-                assert!((got[c] as f32 - want).abs() <= 6.0, "t={t} c={c}: {got:?} vs {rgb:?}");
+                assert!(
+                    (got[c] as f32 - want).abs() <= 6.0,
+                    "t={t} c={c}: {got:?} vs {rgb:?}"
+                );
             }
         }
     }

@@ -262,15 +262,16 @@ pub(crate) fn sequential(
             let f = (av - bv).abs() as f64;
             total += f;
             total_sq += f * f;
-            if !(f <= max_err) {
+            // NaN errors replace the maximum, as in idiff's `!(f <= max)`.
+            if f.is_nan() || max_err.is_nan() || f > max_err {
                 max_err = f;
                 max_at = Some((p, c));
             }
-            if !warned && !(f <= t.warn as f64) {
+            if !warned && (f.is_nan() || f > t.warn as f64) {
                 nwarn += 1;
                 warned = true;
             }
-            if !failed && !(f <= t.fail as f64) {
+            if !failed && (f.is_nan() || f > t.fail as f64) {
                 nfail += 1;
                 failed = true;
             }

@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use frame_diff::flip::{CpuBackend, FlipMode};
-use frame_diff::{CompareConfig, IdiffThresholds, Verdict, compare_with, heatmap, read_image, report};
+use frame_diff::{
+    CompareConfig, IdiffThresholds, Verdict, compare_with, heatmap, read_image, report,
+};
 
 /// Compare two images (OpenEXR, PNG, TIFF, JPEG) like idiff, with per-tile
 /// statistics, HDR-FLIP and a parity verdict.
@@ -73,9 +75,22 @@ const FILE_ERROR: u8 = 4;
 
 /// idiff spells its long options with one dash; accept both spellings.
 fn normalized_args() -> Vec<String> {
-    const IDIFF: [&str; 6] = ["-fail", "-failpercent", "-hardfail", "-warn", "-warnpercent", "-hardwarn"];
+    const IDIFF: [&str; 6] = [
+        "-fail",
+        "-failpercent",
+        "-hardfail",
+        "-warn",
+        "-warnpercent",
+        "-hardwarn",
+    ];
     std::env::args()
-        .map(|a| if IDIFF.contains(&a.as_str()) { format!("-{a}") } else { a })
+        .map(|a| {
+            if IDIFF.contains(&a.as_str()) {
+                format!("-{a}")
+            } else {
+                a
+            }
+        })
         .collect()
 }
 
@@ -105,7 +120,11 @@ fn run(args: &Args) -> anyhow::Result<i32> {
         },
         tile_size: args.tile_size.max(1),
         flip: !args.no_flip,
-        flip_mode: if is_ldr(&args.a) && is_ldr(&args.b) { FlipMode::Ldr } else { FlipMode::Hdr },
+        flip_mode: if is_ldr(&args.a) && is_ldr(&args.b) {
+            FlipMode::Ldr
+        } else {
+            FlipMode::Hdr
+        },
         ppd: args.ppd,
         ..CompareConfig::default()
     };
@@ -114,7 +133,8 @@ fn run(args: &Args) -> anyhow::Result<i32> {
         if comparison.incomparable() {
             eprintln!("frame-diff: no heat map, the images cannot be compared");
         } else {
-            let map = flip_map.unwrap_or_else(|| heatmap::abs_error_map(&a, &b, &comparison.channels));
+            let map =
+                flip_map.unwrap_or_else(|| heatmap::abs_error_map(&a, &b, &comparison.channels));
             heatmap::write_png(path, &map, a.width, a.height).map_err(anyhow::Error::from)?;
         }
     }
@@ -135,9 +155,18 @@ fn run(args: &Args) -> anyhow::Result<i32> {
             "config": config,
             "comparison": comparison,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).context("serialising the report")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).context("serialising the report")?
+        );
     } else if !args.quiet || code != 0 {
-        let text = report::human(&comparison, &args.a.display().to_string(), &args.b.display().to_string(), &config.idiff, args.verbose);
+        let text = report::human(
+            &comparison,
+            &args.a.display().to_string(),
+            &args.b.display().to_string(),
+            &config.idiff,
+            args.verbose,
+        );
         print!("{text}");
         println!(
             "{}",

@@ -88,7 +88,12 @@ fn check_exr_headers(bytes: &[u8], path: &Path) -> Result<(), FrameDiffError> {
         if header.deep {
             return Err(unsupported(path, "deep data"));
         }
-        if header.channels.list.iter().any(|c| c.sampling.x() != 1 || c.sampling.y() != 1) {
+        if header
+            .channels
+            .list
+            .iter()
+            .any(|c| c.sampling.x() != 1 || c.sampling.y() != 1)
+        {
             return Err(unsupported(path, "subsampled channels"));
         }
         let pixels = header.layer_size.width() as u64 * header.layer_size.height() as u64;
@@ -194,7 +199,12 @@ fn read_ldr(bytes: &[u8], path: &Path) -> Result<FrameImage, FrameDiffError> {
         .enumerate()
         .map(|(c, name)| Channel {
             name: (*name).to_string(),
-            samples: interleaved.iter().skip(c).step_by(stride).copied().collect(),
+            samples: interleaved
+                .iter()
+                .skip(c)
+                .step_by(stride)
+                .copied()
+                .collect(),
         })
         .collect();
     build(width, height, channels, path)
@@ -216,7 +226,10 @@ fn build(
         return Err(unsupported(path, "no channels"));
     }
     if let Some(pair) = image.channels.windows(2).find(|w| w[0].name == w[1].name) {
-        return Err(unsupported(path, format!("duplicate channel {:?}", pair[0].name)));
+        return Err(unsupported(
+            path,
+            format!("duplicate channel {:?}", pair[0].name),
+        ));
     }
     let expected = image.pixel_count();
     if image.channels.iter().any(|c| c.samples.len() != expected) {

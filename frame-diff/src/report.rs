@@ -73,15 +73,33 @@ pub fn idiff_lines(stats: &ErrorStats, t: &IdiffThresholds) -> String {
 /// The full human report: idiff's block, then tiles, FLIP, noise and the verdict.
 pub fn human(c: &Comparison, a: &str, b: &str, t: &IdiffThresholds, verbose: bool) -> String {
     let mut out = format!("Comparing \"{a}\" and \"{b}\"\n");
-    let _ = writeln!(out, "  {} x {}, {} channels compared: {}", c.width, c.height, c.channels.len(), c.channels.join(", "));
+    let _ = writeln!(
+        out,
+        "  {} x {}, {} channels compared: {}",
+        c.width,
+        c.height,
+        c.channels.len(),
+        c.channels.join(", ")
+    );
     if !c.only_in_a.is_empty() || !c.only_in_b.is_empty() {
-        let _ = writeln!(out, "  Only in the first: {:?}; only in the second: {:?}", c.only_in_a, c.only_in_b);
+        let _ = writeln!(
+            out,
+            "  Only in the first: {:?}; only in the second: {:?}",
+            c.only_in_a, c.only_in_b
+        );
     }
-    let _ = writeln!(out, "  Pixel hash {} vs {}", &c.pixel_hash_a[..16], &c.pixel_hash_b[..16]);
-    if let Some(overall) = &c.overall {
-        if verbose || c.idiff_status as i32 != 0 {
-            out.push_str(&idiff_lines(overall, t));
-        }
+    let _ = writeln!(
+        out,
+        "  Pixel hash {} vs {}",
+        &c.pixel_hash_a[..16],
+        &c.pixel_hash_b[..16]
+    );
+    if let Some(overall) = c
+        .overall
+        .as_ref()
+        .filter(|_| verbose || c.idiff_status as i32 != 0)
+    {
+        out.push_str(&idiff_lines(overall, t));
     }
     if verbose {
         for ch in &c.per_channel {
@@ -125,9 +143,22 @@ pub fn human(c: &Comparison, a: &str, b: &str, t: &IdiffThresholds, verbose: boo
         );
     }
     if let Some(n) = &c.noise {
-        let _ = writeln!(out, "  Noise level {} vs {} (ratio {})", format_g(n.a), format_g(n.b), format_g(n.ratio));
+        let _ = writeln!(
+            out,
+            "  Noise level {} vs {} (ratio {})",
+            format_g(n.a),
+            format_g(n.b),
+            format_g(n.ratio)
+        );
     }
-    let _ = writeln!(out, "Verdict: {}", serde_json::to_value(c.verdict).unwrap_or_default().as_str().unwrap_or("?"));
+    let _ = writeln!(
+        out,
+        "Verdict: {}",
+        serde_json::to_value(c.verdict)
+            .unwrap_or_default()
+            .as_str()
+            .unwrap_or("?")
+    );
     for r in &c.reasons {
         let _ = writeln!(out, "  - {}", r.message);
     }

@@ -94,7 +94,10 @@ pub(crate) fn add_flip_means(tiles: &mut [TileStats], map: &[f32], width: u32) {
         let mut sum = 0f64;
         for y in tile.y..tile.y + tile.height {
             let row = (y * width + tile.x) as usize;
-            sum += map[row..row + tile.width as usize].iter().map(|&v| v as f64).sum::<f64>();
+            sum += map[row..row + tile.width as usize]
+                .iter()
+                .map(|&v| v as f64)
+                .sum::<f64>();
         }
         tile.flip_mean = Some(sum / (tile.width as f64 * tile.height as f64).max(1.0));
     }

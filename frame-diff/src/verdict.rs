@@ -141,7 +141,9 @@ pub(crate) fn judge(
         Verdict::Inconclusive => band.inconclusive,
         _ => return None,
     };
-    let place = tile.map_or(String::new(), |(x, y)| format!(" in the tile at ({x}, {y})"));
+    let place = tile.map_or(String::new(), |(x, y)| {
+        format!(" in the tile at ({x}, {y})")
+    });
     Some(Reason {
         check,
         severity,

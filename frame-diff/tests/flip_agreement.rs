@@ -20,7 +20,10 @@ fn reference_mean(a: &Path, b: &Path, out: &Path) -> f64 {
         .output()
         .expect("run flip");
     let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().find(|l| l.trim_start().starts_with("Mean:")).unwrap_or_else(|| panic!("no mean in flip output:\n{text}"));
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Mean:"))
+        .unwrap_or_else(|| panic!("no mean in flip output:\n{text}"));
     line.split(':').nth(1).unwrap().trim().parse().unwrap()
 }
 
@@ -29,7 +32,9 @@ fn hdr_flip_mean_agrees_with_the_reference() {
     if !support::require_tool("flip") {
         return;
     }
-    let Some(scene) = support::scene() else { return };
+    let Some(scene) = support::scene() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let reference = scene.join("f1_s16_seed0_a.exr");
     let bright = dir.path().join("bright.exr");
@@ -50,8 +55,18 @@ fn hdr_flip_mean_agrees_with_the_reference() {
     let a = read_image(&reference).unwrap();
     for test in &tests {
         let theirs = reference_mean(&reference, test, dir.path());
-        let ours = compare(&a, &read_image(test).unwrap(), &config).flip.expect("FLIP computed").mean;
-        eprintln!("HDR-FLIP mean {}: frame-diff {ours:.6}, flip {theirs:.6}", test.display());
-        assert!((ours - theirs).abs() <= 1e-3, "{}: frame-diff {ours} vs flip {theirs}", test.display());
+        let ours = compare(&a, &read_image(test).unwrap(), &config)
+            .flip
+            .expect("FLIP computed")
+            .mean;
+        eprintln!(
+            "HDR-FLIP mean {}: frame-diff {ours:.6}, flip {theirs:.6}",
+            test.display()
+        );
+        assert!(
+            (ours - theirs).abs() <= 1e-3,
+            "{}: frame-diff {ours} vs flip {theirs}",
+            test.display()
+        );
     }
 }

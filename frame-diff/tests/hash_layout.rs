@@ -39,7 +39,11 @@ fn any_change_changes_the_hash() {
     let base = image(&[("G", vec![0.5, 0.25]), ("R", vec![1.0, 2.0])]);
     let value = image(&[("G", vec![0.5, 0.25]), ("R", vec![1.0, 2.000_001])]);
     let name = image(&[("B", vec![0.5, 0.25]), ("R", vec![1.0, 2.0])]);
-    let sign = image(&[("G", vec![0.5, 0.25]), ("R", vec![1.0, 2.0]), ("Z", vec![0.0, 0.0])]);
+    let sign = image(&[
+        ("G", vec![0.5, 0.25]),
+        ("R", vec![1.0, 2.0]),
+        ("Z", vec![0.0, 0.0]),
+    ]);
     let mut transposed = base.clone();
     transposed.width = 1;
     transposed.height = 2;

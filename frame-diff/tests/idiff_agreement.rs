@@ -25,19 +25,40 @@ struct Printed {
 }
 
 fn value(line: &str) -> f64 {
-    let v = line.split('=').nth(1).unwrap().split_whitespace().next().unwrap();
-    v.parse().unwrap_or_else(|_| if v == "inf" { f64::INFINITY } else { f64::NAN })
+    let v = line
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    v.parse()
+        .unwrap_or_else(|_| if v == "inf" { f64::INFINITY } else { f64::NAN })
 }
 
 fn run_idiff(a: &Path, b: &Path, flags: &[&str]) -> Printed {
-    let out = Command::new("idiff").arg("-v").args(flags).arg(a).arg(b).output().expect("run idiff");
+    let out = Command::new("idiff")
+        .arg("-v")
+        .args(flags)
+        .arg(a)
+        .arg(b)
+        .output()
+        .expect("run idiff");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let find = |prefix: &str| text.lines().find(|l| l.trim_start().starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} in:\n{text}"));
+    let find = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
+    };
     let max_line = find("Max error");
     let at = max_line.split_once(" @ (").map(|(_, rest)| {
         let inner = rest.split(')').next().unwrap();
         let parts: Vec<&str> = inner.split(", ").collect();
-        (parts[0].parse().unwrap(), parts[1].parse().unwrap(), parts[2].to_string())
+        (
+            parts[0].parse().unwrap(),
+            parts[1].parse().unwrap(),
+            parts[2].to_string(),
+        )
     });
     let counts: Vec<u64> = text
         .lines()
@@ -64,7 +85,11 @@ fn close(ours: f64, theirs: f64, what: &str) {
 
 fn check(a: &Path, b: &Path, flags: &[&str], thresholds: IdiffThresholds) {
     let theirs = run_idiff(a, b, flags);
-    let config = CompareConfig { idiff: thresholds, flip: false, ..CompareConfig::default() };
+    let config = CompareConfig {
+        idiff: thresholds,
+        flip: false,
+        ..CompareConfig::default()
+    };
     let ours = compare(&read_image(a).unwrap(), &read_image(b).unwrap(), &config);
     let o = ours.overall.as_ref().unwrap();
     let what = format!("{} vs {} {flags:?}", a.display(), b.display());
@@ -74,9 +99,16 @@ fn check(a: &Path, b: &Path, flags: &[&str], thresholds: IdiffThresholds) {
     close(o.max_error, theirs.max, &format!("max, {what}"));
     let at = o.max_at.as_ref().map(|m| (m.x, m.y, m.channel.clone()));
     assert_eq!(at, theirs.at, "max location, {what}");
-    assert_eq!((o.warn_pixels, o.fail_pixels), (theirs.warn, theirs.fail), "counts, {what}");
+    assert_eq!(
+        (o.warn_pixels, o.fail_pixels),
+        (theirs.warn, theirs.fail),
+        "counts, {what}"
+    );
     assert_eq!(ours.idiff_exit_code(), theirs.code, "exit code, {what}");
-    eprintln!("agrees with idiff: {what}: mean {} rms {} psnr {} max {}", o.mean_error, o.rms_error, o.psnr, o.max_error);
+    eprintln!(
+        "agrees with idiff: {what}: mean {} rms {} psnr {} max {}",
+        o.mean_error, o.rms_error, o.psnr, o.max_error
+    );
 }
 
 struct Files {
@@ -100,7 +132,10 @@ fn pairs(scene: &Path) -> Files {
     .iter()
     .map(|n| (reference_path.clone(), scene.join(n)))
     .collect();
-    pairs.push((scene.join("ml_f1_s16_seed0_a.exr"), scene.join("ml_f1_s16_seed1.exr")));
+    pairs.push((
+        scene.join("ml_f1_s16_seed0_a.exr"),
+        scene.join("ml_f1_s16_seed1.exr"),
+    ));
     let tampered = [
         ("patch.exr", tamper::painted_patch(&reference, 70, 40)),
         ("bright.exr", tamper::scaled(&reference, 1.05)),
@@ -120,14 +155,64 @@ fn numbers_and_exit_codes_agree_with_idiff() {
     if !support::require_tool("idiff") {
         return;
     }
-    let Some(scene) = support::scene() else { return };
+    let Some(scene) = support::scene() else {
+        return;
+    };
     let files = pairs(scene);
-    let loose = IdiffThresholds { fail: 0.5, warn: 0.05, fail_percent: 1.0, warn_percent: 10.0, ..IdiffThresholds::default() };
-    let loose_flags = ["-fail", "0.5", "-warn", "0.05", "-failpercent", "1", "-warnpercent", "10"];
-    let hard = IdiffThresholds { fail: 0.5, fail_percent: 50.0, warn: 2.0, hard_fail: 3.0, hard_warn: 0.9, ..IdiffThresholds::default() };
-    let hard_flags = ["-fail", "0.5", "-failpercent", "50", "-warn", "2", "-hardfail", "3", "-hardwarn", "0.9"];
-    let warn_only = IdiffThresholds { fail: 10.0, warn: 0.05, hard_fail: 0.1, hard_warn: 0.1, ..IdiffThresholds::default() };
-    let warn_only_flags = ["-fail", "10", "-warn", "0.05", "-hardfail", "0.1", "-hardwarn", "0.1"];
+    let loose = IdiffThresholds {
+        fail: 0.5,
+        warn: 0.05,
+        fail_percent: 1.0,
+        warn_percent: 10.0,
+        ..IdiffThresholds::default()
+    };
+    let loose_flags = [
+        "-fail",
+        "0.5",
+        "-warn",
+        "0.05",
+        "-failpercent",
+        "1",
+        "-warnpercent",
+        "10",
+    ];
+    let hard = IdiffThresholds {
+        fail: 0.5,
+        fail_percent: 50.0,
+        warn: 2.0,
+        hard_fail: 3.0,
+        hard_warn: 0.9,
+        ..IdiffThresholds::default()
+    };
+    let hard_flags = [
+        "-fail",
+        "0.5",
+        "-failpercent",
+        "50",
+        "-warn",
+        "2",
+        "-hardfail",
+        "3",
+        "-hardwarn",
+        "0.9",
+    ];
+    let warn_only = IdiffThresholds {
+        fail: 10.0,
+        warn: 0.05,
+        hard_fail: 0.1,
+        hard_warn: 0.1,
+        ..IdiffThresholds::default()
+    };
+    let warn_only_flags = [
+        "-fail",
+        "10",
+        "-warn",
+        "0.05",
+        "-hardfail",
+        "0.1",
+        "-hardwarn",
+        "0.1",
+    ];
     for (a, b) in &files.pairs {
         check(a, b, &[], IdiffThresholds::default());
         check(a, b, &loose_flags, loose);
@@ -137,7 +222,14 @@ fn numbers_and_exit_codes_agree_with_idiff() {
 }
 
 fn exit_code(program: &str, a: &Path, b: &Path) -> i32 {
-    Command::new(program).arg(a).arg(b).output().expect("run").status.code().unwrap()
+    Command::new(program)
+        .arg(a)
+        .arg(b)
+        .output()
+        .expect("run")
+        .status
+        .code()
+        .unwrap()
 }
 
 #[test]
@@ -145,7 +237,9 @@ fn cli_exit_codes_match_idiff_on_bad_input() {
     if !support::require_tool("idiff") {
         return;
     }
-    let Some(scene) = support::scene() else { return };
+    let Some(scene) = support::scene() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let good = scene.join("f1_s16_seed0_a.exr");
     let reference = read_image(&good).unwrap();
@@ -176,7 +270,13 @@ fn cli_exit_codes_match_idiff_on_bad_input() {
         let mine = exit_code(ours, &a, &b);
         assert_eq!(mine, expected, "frame-diff {} {}", a.display(), b.display());
         if idiff_agrees {
-            assert_eq!(exit_code("idiff", &a, &b), expected, "idiff {} {}", a.display(), b.display());
+            assert_eq!(
+                exit_code("idiff", &a, &b),
+                expected,
+                "idiff {} {}",
+                a.display(),
+                b.display()
+            );
         }
     }
 }

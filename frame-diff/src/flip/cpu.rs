@@ -58,8 +58,28 @@ pub(crate) fn error_map(
     let mut map = vec![0f32; width * height];
     map.par_chunks_mut(BLOCK_ROWS * width)
         .enumerate()
-        .for_each(|(i, out)| block(&setup, i * BLOCK_ROWS, out));
+        .for_each(|(i, out)| block_dispatch(&setup, i * BLOCK_ROWS, out));
     map
+}
+
+/// Runs [`block`] compiled for AVX2 when the CPU has it (twice the vector
+/// width of the x86-64 baseline). Results are identical either way: Rust
+/// never fuses multiplies and adds on its own, so enabling FMA changes no
+/// rounding.
+fn block_dispatch(s: &Setup<'_>, y0: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        unsafe { block_avx2(s, y0, out) };
+        return;
+    }
+    block(s, y0, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn block_avx2(s: &Setup<'_>, y0: usize, out: &mut [f32]) {
+    block(s, y0, out);
 }
 
 /// Scratch space of one block.
@@ -73,6 +93,7 @@ struct Scratch {
     vertical: Vec<Vec<f32>>,
 }
 
+#[inline(always)]
 fn block(s: &Setup<'_>, y0: usize, out: &mut [f32]) {
     let w = s.width;
     let rows = out.len() / w;
@@ -112,6 +133,7 @@ fn convolve_row(out: &mut [f32], src: &[f32], kernel: &[f32], offset: usize) {
     }
 }
 
+#[inline(always)]
 fn horizontal(s: &Setup<'_>, scratch: &mut Scratch, image: usize, y: usize, exposure: &Exposure) {
     let w = s.width;
     let pad = s.pad;
@@ -120,12 +142,14 @@ fn horizontal(s: &Setup<'_>, scratch: &mut Scratch, image: usize, y: usize, expo
     let (r, g, b) = (&src.r[row.clone()], &src.g[row.clone()], &src.b[row]);
     {
         let [py, pcx, pcz, pyn] = &mut scratch.padded;
+        let (oy, ocx) = (&mut py[pad..pad + w], &mut pcx[pad..pad + w]);
+        let (ocz, oyn) = (&mut pcz[pad..pad + w], &mut pyn[pad..pad + w]);
         for x in 0..w {
             let c = pixel::to_ycxcz([r[x], g[x], b[x]], exposure.scale, exposure.tone_map);
-            py[pad + x] = c[0];
-            pcx[pad + x] = c[1];
-            pcz[pad + x] = c[2];
-            pyn[pad + x] = c[0] * (1.0 / 116.0) + 16.0 / 116.0;
+            oy[x] = c[0];
+            ocx[x] = c[1];
+            ocz[x] = c[2];
+            oyn[x] = c[0] * (1.0 / 116.0) + 16.0 / 116.0;
         }
         for p in [&mut *py, &mut *pcx, &mut *pcz, &mut *pyn] {
             let (first, last) = (p[pad], p[pad + w - 1]);
@@ -155,7 +179,15 @@ fn horizontal(s: &Setup<'_>, scratch: &mut Scratch, image: usize, y: usize, expo
 }
 
 /// `out = sum_k kernel[k] * ring_plane[row(y - radius + k)]`, rows clamped to the image.
-fn vertical_plane(s: &Setup<'_>, scratch: &Scratch, out: &mut [f32], plane: usize, kernel: &[f32], y: usize) {
+#[inline(always)]
+fn vertical_plane(
+    s: &Setup<'_>,
+    scratch: &Scratch,
+    out: &mut [f32],
+    plane: usize,
+    kernel: &[f32],
+    y: usize,
+) {
     let w = s.width;
     let radius = kernel.len() / 2;
     out.fill(0.0);
@@ -169,6 +201,7 @@ fn vertical_plane(s: &Setup<'_>, scratch: &Scratch, out: &mut [f32], plane: usiz
     }
 }
 
+#[inline(always)]
 fn vertical(s: &Setup<'_>, scratch: &mut Scratch, y: usize) {
     let sp = &s.spatial;
     let ft = &s.feature;
@@ -193,16 +226,27 @@ fn vertical(s: &Setup<'_>, scratch: &mut Scratch, y: usize) {
     scratch.vertical = vertical;
 }
 
+#[inline(always)]
 fn finish_row(s: &Setup<'_>, scratch: &Scratch, out: &mut [f32]) {
+    let n = out.len();
     let v = &scratch.vertical;
-    for (x, o) in out.iter_mut().enumerate() {
-        let color = |i: usize| [v[i][x], v[i + 1][x], v[i + 2][x] + v[i + 3][x]];
-        let feature = |i: usize| [v[i + 4][x], v[i + 6][x], v[i + 5][x], v[i + 7][x]];
-        let c = pixel::color_difference(color(0), color(8), s.cmax);
-        let f = pixel::feature_difference(feature(0), feature(8));
+    // One named slice of length n per vertical result, so the loop below
+    // has no bounds checks and vectorises.
+    let (ry, rcx, rcz1, rcz2) = (&v[0][..n], &v[1][..n], &v[2][..n], &v[3][..n]);
+    let (rdx, rddx, rdy, rddy) = (&v[4][..n], &v[5][..n], &v[6][..n], &v[7][..n]);
+    let (ty, tcx, tcz1, tcz2) = (&v[8][..n], &v[9][..n], &v[10][..n], &v[11][..n]);
+    let (tdx, tddx, tdy, tddy) = (&v[12][..n], &v[13][..n], &v[14][..n], &v[15][..n]);
+    for x in 0..n {
+        let c = pixel::color_difference(
+            [ry[x], rcx[x], rcz1[x] + rcz2[x]],
+            [ty[x], tcx[x], tcz1[x] + tcz2[x]],
+            s.cmax,
+        );
+        let f = pixel::feature_difference(
+            [rdx[x], rdy[x], rddx[x], rddy[x]],
+            [tdx[x], tdy[x], tddx[x], tddy[x]],
+        );
         let e = pixel::flip(c, f);
-        if e > *o {
-            *o = e;
-        }
+        out[x] = if e > out[x] { e } else { out[x] };
     }
 }

@@ -95,7 +95,8 @@ impl FeatureKernels {
         let radius = (3.0 * sd).ceil() as usize;
         let width = 2 * radius + 1;
         let (mut g, mut dg, mut ddg) = (vec![0.0; width], vec![0.0; width], vec![0.0; width]);
-        let (mut g_sum, mut dg_neg, mut dg_pos, mut ddg_neg, mut ddg_pos) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let (mut g_sum, mut dg_neg, mut dg_pos, mut ddg_neg, mut ddg_pos) =
+            (0.0, 0.0, 0.0, 0.0, 0.0);
         for i in 0..width {
             let x = i as f32 - radius as f32;
             let gi = (-(x * x) / (2.0 * sd * sd)).exp();

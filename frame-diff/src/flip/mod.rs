@@ -107,14 +107,22 @@ impl FlipPlan {
         } else {
             *luminance.select_nth_unstable_by(middle, f32::total_cmp).1
         };
-        let y_median = if y_median > 0.0 { y_median } else { y_min_positive };
+        let y_median = if y_median > 0.0 {
+            y_median
+        } else {
+            y_min_positive
+        };
         let x_max = aces_input_for(0.85);
         let (start, stop) = if y_max > 0.0 && y_median.is_finite() && y_median < f32::MAX {
             ((x_max / y_max).log2(), (x_max / y_median).log2())
         } else {
             (0.0, 0.0)
         };
-        let exposures = if stop > start { (stop - start).ceil().max(2.0) as u32 } else { 2 };
+        let exposures = if stop > start {
+            (stop - start).ceil().max(2.0) as u32
+        } else {
+            2
+        };
         Self {
             ppd,
             mode,

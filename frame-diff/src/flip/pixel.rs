@@ -11,9 +11,21 @@ const INV_WHITE: [f32; 3] = [1.052_156_9, 1.0, 0.918_357_7];
 
 /// Linear sRGB (D65) to XYZ.
 const RGB_TO_XYZ: [[f32; 3]; 3] = [
-    [10135552.0 / 24577794.0, 8788810.0 / 24577794.0, 4435075.0 / 24577794.0],
-    [2613072.0 / 12288897.0, 8788810.0 / 12288897.0, 887015.0 / 12288897.0],
-    [1425312.0 / 73733382.0, 8788810.0 / 73733382.0, 70074185.0 / 73733382.0],
+    [
+        10135552.0 / 24577794.0,
+        8788810.0 / 24577794.0,
+        4435075.0 / 24577794.0,
+    ],
+    [
+        2613072.0 / 12288897.0,
+        8788810.0 / 12288897.0,
+        887015.0 / 12288897.0,
+    ],
+    [
+        1425312.0 / 73733382.0,
+        8788810.0 / 73733382.0,
+        70074185.0 / 73733382.0,
+    ],
 ];
 /// XYZ to linear sRGB (D65).
 const XYZ_TO_RGB: [[f32; 3]; 3] = [
@@ -24,7 +36,14 @@ const XYZ_TO_RGB: [[f32; 3]; 3] = [
 
 /// ACES filmic tone curve coefficients (0.6 pre-exposure cancelled), as
 /// `(c^2 t0 + c t1 + t2) / (c^2 t3 + c t4 + t5)`.
-pub const ACES: [f32; 6] = [0.6 * 0.6 * 2.51, 0.6 * 0.03, 0.0, 0.6 * 0.6 * 2.43, 0.6 * 0.59, 0.14];
+pub const ACES: [f32; 6] = [
+    0.6 * 0.6 * 2.51,
+    0.6 * 0.03,
+    0.0,
+    0.6 * 0.6 * 2.43,
+    0.6 * 0.59,
+    0.14,
+];
 
 #[inline(always)]
 fn mat(m: &[[f32; 3]; 3], v: [f32; 3]) -> [f32; 3] {
@@ -48,12 +67,24 @@ fn aces(c: f32) -> f32 {
 #[inline(always)]
 pub fn to_ycxcz(rgb: [f32; 3], scale: f32, tone_map: bool) -> [f32; 3] {
     let c = if tone_map {
-        [aces(rgb[0] * scale), aces(rgb[1] * scale), aces(rgb[2] * scale)]
+        [
+            aces(rgb[0] * scale),
+            aces(rgb[1] * scale),
+            aces(rgb[2] * scale),
+        ]
     } else {
-        [rgb[0].clamp(0.0, 1.0), rgb[1].clamp(0.0, 1.0), rgb[2].clamp(0.0, 1.0)]
+        [
+            rgb[0].clamp(0.0, 1.0),
+            rgb[1].clamp(0.0, 1.0),
+            rgb[2].clamp(0.0, 1.0),
+        ]
     };
     let xyz = mat(&RGB_TO_XYZ, c);
-    let (x, y, z) = (xyz[0] * INV_WHITE[0], xyz[1] * INV_WHITE[1], xyz[2] * INV_WHITE[2]);
+    let (x, y, z) = (
+        xyz[0] * INV_WHITE[0],
+        xyz[1] * INV_WHITE[1],
+        xyz[2] * INV_WHITE[2],
+    );
     [116.0 * y - 16.0, 500.0 * (x - y), 200.0 * (y - z)]
 }
 
@@ -61,15 +92,29 @@ pub fn to_ycxcz(rgb: [f32; 3], scale: f32, tone_map: bool) -> [f32; 3] {
 #[inline(always)]
 fn hunt_lab(ycxcz: [f32; 3]) -> [f32; 3] {
     let y = (ycxcz[0] + 16.0) / 116.0;
-    let xyz = [(y + ycxcz[1] / 500.0) * WHITE[0], y * WHITE[1], (y - ycxcz[2] / 200.0) * WHITE[2]];
+    let xyz = [
+        (y + ycxcz[1] / 500.0) * WHITE[0],
+        y * WHITE[1],
+        (y - ycxcz[2] / 200.0) * WHITE[2],
+    ];
     let rgb = mat(&XYZ_TO_RGB, xyz);
-    let rgb = [rgb[0].clamp(0.0, 1.0), rgb[1].clamp(0.0, 1.0), rgb[2].clamp(0.0, 1.0)];
+    let rgb = [
+        rgb[0].clamp(0.0, 1.0),
+        rgb[1].clamp(0.0, 1.0),
+        rgb[2].clamp(0.0, 1.0),
+    ];
     let xyz = mat(&RGB_TO_XYZ, rgb);
     const DELTA: f32 = 6.0 / 29.0;
     const CUBE: f32 = DELTA * DELTA * DELTA;
     const FACTOR: f32 = 1.0 / (3.0 * DELTA * DELTA);
     const TERM: f32 = 4.0 / 29.0;
-    let f = |v: f32| if v > CUBE { math::cbrt(v) } else { FACTOR * v + TERM };
+    let f = |v: f32| {
+        if v > CUBE {
+            math::cbrt(v)
+        } else {
+            FACTOR * v + TERM
+        }
+    };
     let fx = f(xyz[0] * INV_WHITE[0]);
     let fy = f(xyz[1] * INV_WHITE[1]);
     let fz = f(xyz[2] * INV_WHITE[2]);
@@ -97,9 +142,17 @@ pub fn max_distance() -> f32 {
                 v / (3.0 * DELTA * DELTA) + 4.0 / 29.0
             }
         };
-        let (fx, fy, fz) = (f(xyz[0] * INV_WHITE[0]), f(xyz[1] * INV_WHITE[1]), f(xyz[2] * INV_WHITE[2]));
+        let (fx, fy, fz) = (
+            f(xyz[0] * INV_WHITE[0]),
+            f(xyz[1] * INV_WHITE[1]),
+            f(xyz[2] * INV_WHITE[2]),
+        );
         let l = 116.0 * fy - 16.0;
-        [l, 0.01 * l * 500.0 * (fx - fy), 0.01 * l * 200.0 * (fy - fz)]
+        [
+            l,
+            0.01 * l * 500.0 * (fx - fy),
+            0.01 * l * 200.0 * (fy - fz),
+        ]
     };
     hyab(lab([0.0, 1.0, 0.0]), lab([0.0, 0.0, 1.0])).powf(GQC)
 }

@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use exr::prelude::{AnyChannel, AnyChannels, Encoding, FlatSamples, Image, Layer, LayerAttributes, SmallVec, WritableImage};
+use exr::prelude::{
+    AnyChannel, AnyChannels, Encoding, FlatSamples, Image, Layer, LayerAttributes, SmallVec,
+    WritableImage,
+};
 use frame_diff::FrameImage;
 
 /// Writes every channel of `image` as a 32-bit float, ZIP-compressed,
@@ -19,7 +22,10 @@ pub fn write_exr(image: &FrameImage, path: &Path) {
         Encoding::SMALL_LOSSLESS,
         AnyChannels::sort(channels),
     );
-    Image::from_layer(layer).write().to_file(path).expect("write EXR");
+    Image::from_layer(layer)
+        .write()
+        .to_file(path)
+        .expect("write EXR");
 }
 
 /// The top-left `width` x `height` corner of `image`.

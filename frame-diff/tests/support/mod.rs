@@ -33,7 +33,9 @@ pub fn require_tool(tool: &str) -> bool {
             !in_ci(),
             "`{tool}` is required in CI but was not found on PATH (see .ci/apt-packages.txt and .ci/requirements.txt)"
         );
-        eprintln!("\n!!!!! SKIPPING: `{tool}` not found on PATH; install it to run this test !!!!!\n");
+        eprintln!(
+            "\n!!!!! SKIPPING: `{tool}` not found on PATH; install it to run this test !!!!!\n"
+        );
     }
     found
 }

@@ -40,7 +40,11 @@ pub fn black(image: &FrameImage) -> FrameImage {
 /// One channel set to zero.
 pub fn channel_zeroed(image: &FrameImage, name: &str) -> FrameImage {
     let mut out = image.clone();
-    let channel = out.channels.iter_mut().find(|c| c.name == name).expect("channel exists");
+    let channel = out
+        .channels
+        .iter_mut()
+        .find(|c| c.name == name)
+        .expect("channel exists");
     channel.samples.fill(0.0);
     out
 }
