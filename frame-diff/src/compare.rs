@@ -164,10 +164,7 @@ pub fn compare_with(
     config: &CompareConfig,
     backend: &dyn FlipBackend,
 ) -> (Comparison, Option<Vec<f32>>) {
-    let ((hash_a, hash_b), (nf_a, nf_b)) = rayon::join(
-        || rayon::join(|| a.pixel_hash(), || b.pixel_hash()),
-        || rayon::join(|| a.non_finite_count(), || b.non_finite_count()),
-    );
+    let (hash_a, hash_b) = rayon::join(|| a.pixel_hash(), || b.pixel_hash());
     let (channels, only_in_a, only_in_b) = split_channels(a, b);
     let mut result = Comparison {
         verdict: Verdict::Identical,
@@ -179,8 +176,8 @@ pub fn compare_with(
         channels,
         only_in_a,
         only_in_b,
-        non_finite_a: nf_a,
-        non_finite_b: nf_b,
+        non_finite_a: 0,
+        non_finite_b: 0,
         overall: None,
         per_channel: Vec::new(),
         idiff_status: IdiffStatus::Failure,
@@ -189,6 +186,10 @@ pub fn compare_with(
         flip: None,
         noise: None,
     };
+    if (a.width, a.height) != (b.width, b.height) || result.channels.is_empty() {
+        (result.non_finite_a, result.non_finite_b) =
+            rayon::join(|| a.non_finite_count(), || b.non_finite_count());
+    }
     if (a.width, a.height) != (b.width, b.height) {
         let e = FrameDiffError::SizeMismatch {
             a_width: a.width,
@@ -210,6 +211,8 @@ pub fn compare_with(
         return (result, None);
     }
     if hash_a == hash_b {
+        result.non_finite_a = a.non_finite_count();
+        result.non_finite_b = result.non_finite_a;
         result.overall = Some(ErrorStats::identical());
         result.per_channel = result
             .channels
@@ -352,6 +355,19 @@ fn measure(
             }
         },
     );
+    // Non-finite samples: counted by the pass in the compared channels, and
+    // directly in the channels only one image has.
+    let counted = |image: &FrameImage, only: &[String]| -> u64 {
+        only.iter()
+            .filter_map(|n| image.channel(n))
+            .map(|c| c.samples.iter().filter(|v| !v.is_finite()).count() as u64)
+            .sum()
+    };
+    let in_pass = |pick: fn(&metrics::Acc) -> u64| -> u64 {
+        tile_accs.iter().flat_map(|t| &t.channels).map(pick).sum()
+    };
+    result.non_finite_a = in_pass(|c| c.nonfinite_a) + counted(a, &result.only_in_a);
+    result.non_finite_b = in_pass(|c| c.nonfinite_b) + counted(b, &result.only_in_b);
     let pixels = (w * h) as u64;
     let (mut overall, per_channel) =
         idiff::summarize(&tile_accs, &result.channels, a.width, pixels);

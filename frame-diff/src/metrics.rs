@@ -35,6 +35,10 @@ pub(crate) struct Acc {
     pub fail: u64,
     /// Pairs where one value is NaN or infinite and the other is not the same kind.
     pub nonfinite_mismatches: u64,
+    /// NaN or infinite values in the first image.
+    pub nonfinite_a: u64,
+    /// NaN or infinite values in the second image.
+    pub nonfinite_b: u64,
 }
 
 impl Acc {
@@ -57,6 +61,8 @@ impl Acc {
         self.warn += other.warn;
         self.fail += other.fail;
         self.nonfinite_mismatches += other.nonfinite_mismatches;
+        self.nonfinite_a += other.nonfinite_a;
+        self.nonfinite_b += other.nonfinite_b;
     }
 }
 
@@ -260,6 +266,8 @@ fn segment(a: &[f32], b: &[f32], flags: &mut [u8], base: usize, pass: Pass, acc:
 fn careful_segment(a: &[f32], b: &[f32], flags: &mut [u8], base: usize, pass: Pass, acc: &mut Acc) {
     for (i, ((&av, &bv), flag)) in a.iter().zip(b).zip(flags.iter_mut()).enumerate() {
         if !av.is_finite() || !bv.is_finite() {
+            acc.nonfinite_a += !av.is_finite() as u64;
+            acc.nonfinite_b += !bv.is_finite() as u64;
             if av.is_nan() == bv.is_nan() && av.is_infinite() == bv.is_infinite() {
                 continue;
             }
