@@ -147,7 +147,10 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
         )));
     }
 
-    let outcome = submit_and_wait(&api, &scene, args, chunk_size, verbose).await;
+    let outcome = match wait_for_workers(&api, workers).await {
+        Ok(()) => submit_and_wait(&api, &scene, args, chunk_size, verbose).await,
+        Err(error) => Err(error),
+    };
     let _ = stop.send(true);
     for task in worker_tasks {
         task.await?.context("a demo worker failed")?;
@@ -164,6 +167,29 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
         renders,
         api,
     })
+}
+
+/// Wait until `count` workers have announced themselves, so the measured
+/// time is the farm's, not the workers' start-up.
+async fn wait_for_workers(api: &str, count: usize) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let workers: Vec<serde_json::Value> = http
+            .get(format!("{api}/api/v1/workers"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if workers.iter().filter(|w| w["state"] == "online").count() >= count {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the demo workers did not start within 60 s; see the log above for why");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn submit_and_wait(
@@ -261,7 +287,7 @@ async fn wait_for(
             }
             return Ok(detail);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
