@@ -1,9 +1,6 @@
 //! What the API shows: read-only views of jobs, frames and workers.
 
-use protocol::{
-    CpuInfo, ExrDepth, GpuInfo, JobId, Overrides, Renderer, RendererInfo, SceneHash, TaskId,
-    WorkerId,
-};
+use protocol::{ExrDepth, JobId, Overrides, Renderer, SceneHash, TaskId, WorkerId, WorkerInfo};
 use serde::{Deserialize, Serialize};
 
 use crate::state::{FrameState, JobState, TaskCounts, WorkerState};
@@ -105,25 +102,13 @@ pub struct JobDetail {
     pub frame_list: Vec<FrameView>,
 }
 
-/// One worker as the coordinator knows it.
+/// One worker as the coordinator knows it: what it announced, and what the
+/// coordinator saw of it since.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkerView {
-    /// Worker id.
-    pub id: WorkerId,
-    /// Name.
-    pub name: String,
-    /// Operator.
-    pub owner: String,
-    /// Region.
-    pub region: String,
-    /// Node class.
-    pub node_class: String,
-    /// Renderers with versions.
-    pub renderers: Vec<RendererInfo>,
-    /// CPU.
-    pub cpu: CpuInfo,
-    /// GPUs reported.
-    pub gpus: Vec<GpuInfo>,
+    /// Its announcement (id, name, owner, region, class, renderers, CPU, GPUs).
+    #[serde(flatten)]
+    pub info: WorkerInfo,
     /// Reachability.
     pub state: WorkerState,
     /// Task being rendered.

@@ -112,7 +112,7 @@ pub async fn spec() -> Json<Value> {
                 "id": {"type": "string"}, "name": {"type": "string"}, "owner": {"type": "string"},
                 "region": {"type": "string"}, "node_class": {"type": "string"},
                 "renderers": {"type": "array", "items": {"type": "object"}}, "cpu": {"type": "object"},
-                "gpus": {"type": "array", "items": {"type": "object"}},
+                "gpus": {"type": "array", "items": {"type": "object"}}, "hostname": {"type": "string"},
                 "state": {"type": "string", "enum": ["online", "lost", "left"]},
                 "current_task": {"type": ["string", "null"]}, "current_frame": {"type": ["integer", "null"]},
                 "progress": {"type": ["number", "null"]}, "first_seen_ms": {"type": "integer"}, "last_seen_ms": {"type": "integer"}}}

@@ -32,16 +32,8 @@ impl Db {
         rows.into_iter()
             .map(
                 |(info, state, task, frame, progress, first_seen_ms, last_seen_ms)| {
-                    let info: WorkerInfo = from_json(&info)?;
                     Ok(WorkerView {
-                        id: info.id,
-                        name: info.name,
-                        owner: info.owner,
-                        region: info.region,
-                        node_class: info.node_class,
-                        renderers: info.renderers,
-                        cpu: info.cpu,
-                        gpus: info.gpus,
+                        info: from_json::<WorkerInfo>(&info)?,
                         state,
                         current_task: task.and_then(|t| t.parse().ok()),
                         current_frame: frame,
