@@ -14,9 +14,6 @@ pub mod state;
 /// What can stop the coordinator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Configuration.
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
     /// Database.
     #[error(transparent)]
     Db(#[from] db::DbError),
