@@ -22,7 +22,10 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -m pip install -q -r .ci/requirements.txt 2>/tmp/pip-err.log; then
+# A distribution's own Python refuses system-wide installs (PEP 668); this
+# machine is the farm's test box, so install there anyway.
+if ! python3 -m pip install -q -r .ci/requirements.txt 2>/tmp/pip-err.log \
+  && ! python3 -m pip install -q --break-system-packages -r .ci/requirements.txt 2>/tmp/pip-err.log; then
   cat /tmp/pip-err.log >&2
   echo "error: pip could not install .ci/requirements.txt" >&2
   exit 1
