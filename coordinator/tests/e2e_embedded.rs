@@ -108,12 +108,7 @@ async fn pause_resume_and_cancel_reach_the_workers() {
                        "overrides": {"resolution": [320, 180], "samples": 64}}),
         )
         .await;
-    app.wait_for(doomed.id, Duration::from_secs(120), |j| {
-        j.frame_list
-            .iter()
-            .any(|f| f.state == FrameState::Rendering)
-    })
-    .await;
+    app.wait_rendering(doomed.id).await;
     assert_eq!(app.control(doomed.id, "cancel").await.status(), 200);
     let at_cancel = app.job(doomed.id).await;
     assert_eq!(at_cancel.job.state, JobState::Cancelled);

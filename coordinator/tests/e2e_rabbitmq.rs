@@ -108,12 +108,7 @@ async fn a_worker_killed_mid_render_loses_no_frame() {
                        "overrides": {"resolution": [320, 180], "samples": 32}}),
         )
         .await;
-    app.wait_for(job.id, Duration::from_secs(120), |job| {
-        job.frame_list
-            .iter()
-            .any(|f| f.state == FrameState::Rendering)
-    })
-    .await;
+    app.wait_rendering(job.id).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     victim.kill9().await;
     let survivor = WorkerProcess::spawn("survivor", dir.path(), &queue, &store);
@@ -174,12 +169,7 @@ async fn a_hung_worker_is_detected_and_its_task_rendered_elsewhere() {
                        "overrides": {"resolution": [320, 180], "samples": 32}}),
         )
         .await;
-    app.wait_for(job.id, Duration::from_secs(120), |job| {
-        job.frame_list
-            .iter()
-            .any(|f| f.state == FrameState::Rendering)
-    })
-    .await;
+    app.wait_rendering(job.id).await;
     // Stopped, not killed: its connection stays open and its delivery stays
     // unacknowledged, so only the watchdog can notice.
     hung.signal(SIGSTOP);

@@ -243,11 +243,7 @@ impl Broker for Embedded {
         queues: &[String],
         prefetch: u16,
     ) -> Result<Box<dyn Consumer>, QueueError> {
-        if queues.is_empty() {
-            return Err(QueueError::Operation(
-                "consume needs at least one queue".to_owned(),
-            ));
-        }
+        crate::ensure_some_queues(queues)?;
         let names = queues.to_vec();
         self.inner
             .run(move |inner| {

@@ -49,6 +49,16 @@ pub enum QueueError {
     Closed,
 }
 
+/// Refuse a consumer of no queue at all (both backends).
+pub(crate) fn ensure_some_queues(queues: &[String]) -> Result<(), QueueError> {
+    if queues.is_empty() {
+        return Err(QueueError::Operation(
+            "consume needs at least one queue".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// One message to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {

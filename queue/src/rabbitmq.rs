@@ -353,11 +353,7 @@ impl Broker for RabbitMq {
         queues: &[String],
         prefetch: u16,
     ) -> Result<Box<dyn Consumer>, QueueError> {
-        if queues.is_empty() {
-            return Err(QueueError::Operation(
-                "consume needs at least one queue".to_owned(),
-            ));
-        }
+        crate::ensure_some_queues(queues)?;
         let mut consumer = RabbitConsumer::new(Arc::clone(&self.shared), queues.to_vec(), prefetch);
         consumer.subscribe().await?;
         Ok(Box::new(consumer))

@@ -221,6 +221,16 @@ impl TestApp {
         }
     }
 
+    /// Wait until a worker is on one of the job's frames.
+    pub async fn wait_rendering(&self, id: JobId) -> JobDetail {
+        self.wait_for(id, Duration::from_secs(120), |job| {
+            job.frame_list
+                .iter()
+                .any(|f| f.state == coordinator::state::FrameState::Rendering)
+        })
+        .await
+    }
+
     /// Wait until the job has ended.
     pub async fn wait_final(&self, id: JobId, timeout: Duration) -> JobDetail {
         self.wait_for(id, timeout, |job| job.job.state.is_final())
