@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use storage::StoreConfig;
 
 use crate::error::WorkerError;
+use crate::tamper::Tamper;
 
 /// Name of the file in `work_dir` that keeps a generated worker id.
 pub const WORKER_ID_FILE: &str = "worker-id";
@@ -78,6 +79,11 @@ pub struct WorkerConfig {
     /// The object store scenes come from and frames go to.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Test only: deliver deliberately wrong frames (a cheating worker for the
+    /// parity tests). Never read from the file; only `worker run --tamper
+    /// <MODE> --i-am-a-test-cheater` or code embedding a worker sets it.
+    #[serde(skip)]
+    pub tamper: Option<Tamper>,
 }
 
 /// The host name.
@@ -136,6 +142,7 @@ impl Default for WorkerConfig {
             shutdown_grace_secs: default_shutdown_grace_secs(),
             queue: QueueConfig::default(),
             store: StoreConfig::default(),
+            tamper: None,
         }
     }
 }
@@ -258,6 +265,13 @@ mod tests {
     fn unknown_fields_are_refused() {
         let error = toml::from_str::<WorkerConfig>("heartbeat = 5").unwrap_err();
         assert!(error.to_string().contains("heartbeat"), "{error}");
+    }
+
+    #[test]
+    fn tampering_cannot_be_set_from_the_file() {
+        let error = toml::from_str::<WorkerConfig>("tamper = \"black\"").unwrap_err();
+        assert!(error.to_string().contains("tamper"), "{error}");
+        assert_eq!(WorkerConfig::default().tamper, None);
     }
 
     #[test]

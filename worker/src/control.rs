@@ -1,10 +1,12 @@
-//! Control messages from the coordinator: paused and cancelled jobs.
+//! Control messages from the coordinator: paused and cancelled jobs,
+//! abandoned attempts, and the worker's own blocklisting.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use protocol::{Control, JobId, ReturnReason, TaskId};
 use queue::Consumer;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// What the worker must do with a task instead of rendering it (or instead of
@@ -17,11 +19,21 @@ pub enum Halt {
     Abandon,
 }
 
-/// The jobs and task attempts this worker must not render, and the task it is
-/// rendering.
-#[derive(Debug, Clone, Default)]
+/// The jobs and task attempts this worker must not render, the task it is
+/// rendering, and whether the coordinator has blocklisted it.
+#[derive(Debug, Clone)]
 pub struct JobStates {
     inner: Arc<Mutex<States>>,
+    blocklisted: Arc<watch::Sender<bool>>,
+}
+
+impl Default for JobStates {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            blocklisted: Arc::new(watch::Sender::new(false)),
+        }
+    }
 }
 
 /// The state behind [`JobStates`].
@@ -52,32 +64,66 @@ impl Running {
 
 impl JobStates {
     /// Apply a control message; one that concerns the running task stops it.
+    /// Blocklisting lets the running task finish (the coordinator decides
+    /// whether to accept its results).
     pub fn apply(&self, control: &Control) {
         let mut states = self.lock();
-        match *control {
+        match control {
             Control::JobPaused { job_id } => {
-                states.paused.insert(job_id);
+                states.paused.insert(*job_id);
             }
             Control::JobResumed { job_id } => {
-                states.paused.remove(&job_id);
+                states.paused.remove(job_id);
             }
             Control::JobCancelled { job_id } => {
-                states.cancelled.insert(job_id);
-                if let Some(running) = states.running.as_mut().filter(|r| r.job == job_id) {
+                states.cancelled.insert(*job_id);
+                if let Some(running) = states.running.as_mut().filter(|r| r.job == *job_id) {
                     running.halt(Halt::Return(ReturnReason::JobCancelled));
                 }
             }
             Control::AbandonTask { task_id, attempt } => {
-                states.abandoned.insert((task_id, attempt));
+                states.abandoned.insert((*task_id, *attempt));
                 if let Some(running) = states
                     .running
                     .as_mut()
-                    .filter(|r| r.task == (task_id, attempt))
+                    .filter(|r| r.task == (*task_id, *attempt))
                 {
                     running.halt(Halt::Abandon);
                 }
             }
+            Control::Blocklisted { reason } => {
+                tracing::warn!(
+                    %reason,
+                    "blocklisted by the coordinator: no more tasks from the shared queue, \
+                     only from this worker's own queue"
+                );
+                self.set_blocklisted(true);
+            }
+            Control::Reinstated => {
+                tracing::warn!("reinstated by the coordinator: taking shared tasks again");
+                self.set_blocklisted(false);
+            }
         }
+    }
+
+    /// Whether the coordinator has blocklisted this worker.
+    pub fn blocklisted(&self) -> bool {
+        *self.blocklisted.borrow()
+    }
+
+    /// Follows the blocklist state; it reports a change only when the state
+    /// flips (a repeated `Blocklisted` is no change).
+    pub fn watch_blocklist(&self) -> watch::Receiver<bool> {
+        self.blocklisted.subscribe()
+    }
+
+    /// Set the blocklist state, waking watchers only when it changes.
+    fn set_blocklisted(&self, blocklisted: bool) {
+        self.blocklisted.send_if_modified(|state| {
+            let changed = *state != blocklisted;
+            *state = blocklisted;
+            changed
+        });
     }
 
     /// What to do instead of rendering this task attempt of `job`, if anything.
@@ -205,5 +251,50 @@ mod tests {
         assert!(token.is_cancelled());
         assert_eq!(states.end(), Some(Halt::Abandon));
         assert_eq!(states.end(), None);
+    }
+
+    #[test]
+    fn blocklisting_flips_the_watched_state_once_per_change() {
+        let states = JobStates::default();
+        let mut watched = states.watch_blocklist();
+        assert!(!states.blocklisted());
+        assert!(!watched.has_changed().unwrap());
+
+        let blocklisted = Control::Blocklisted {
+            reason: "3 parity mismatches".into(),
+        };
+        states.apply(&blocklisted);
+        assert!(states.blocklisted());
+        assert!(watched.has_changed().unwrap());
+        assert!(*watched.borrow_and_update());
+        states.apply(&blocklisted);
+        assert!(
+            !watched.has_changed().unwrap(),
+            "a repeated Blocklisted changes nothing"
+        );
+
+        states.apply(&Control::Reinstated);
+        assert!(!states.blocklisted());
+        assert!(watched.has_changed().unwrap());
+        assert!(!*watched.borrow_and_update());
+        states.apply(&Control::Reinstated);
+        assert!(!watched.has_changed().unwrap());
+    }
+
+    #[test]
+    fn blocklisting_lets_the_running_task_finish() {
+        let states = JobStates::default();
+        let (job, task) = (JobId::new(), TaskId::new());
+        let token = states.begin(job, task, 1);
+        states.apply(&Control::Blocklisted {
+            reason: "parity".into(),
+        });
+        assert!(!token.is_cancelled());
+        assert_eq!(states.end(), None);
+        assert_eq!(
+            states.refusal(job, task, 1),
+            None,
+            "directed tasks are still rendered"
+        );
     }
 }

@@ -4,8 +4,9 @@
 //! (prefetch 1) from the task queues of the renderers it has and from its own
 //! directed queue, renders them with headless Blender, checks and uploads
 //! each EXR as soon as it is saved, and reports every frame. Its control
-//! queue pauses and cancels jobs. See [`run`] to embed one in a process and
-//! the `worker` binary to run one on a render node.
+//! queue pauses and cancels jobs, and blocklists the worker (it then takes
+//! only directed tasks until reinstated). See [`run`] to embed one in a
+//! process and the `worker` binary to run one on a render node.
 
 pub mod blender;
 pub mod check;
@@ -18,9 +19,11 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod scene_cache;
+pub mod tamper;
 pub mod task;
 pub mod upload;
 
 pub use config::WorkerConfig;
 pub use error::WorkerError;
 pub use run::run;
+pub use tamper::Tamper;

@@ -3,6 +3,9 @@
 //! ```text
 //! worker run --config worker.toml [--name render-07] [--queue-url amqp://…] [--store-url file:///…]
 //! ```
+//!
+//! Test only: `--tamper <MODE> --i-am-a-test-cheater` makes a cheating worker
+//! for the coordinator's parity tests (see `worker::tamper`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +14,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use queue::QueueConfig;
 use tracing_subscriber::EnvFilter;
-use worker::WorkerConfig;
+use worker::{Tamper, WorkerConfig};
 
 /// Render farm worker: takes tasks from the queue, renders them with
 /// headless Blender and uploads the frames.
@@ -74,6 +77,13 @@ struct RunArgs {
     /// Seconds a running task may finish in after a shutdown request.
     #[arg(long)]
     shutdown_grace_secs: Option<u64>,
+    /// TEST ONLY: deliver deliberately wrong frames, to test the parity
+    /// checks against a cheater. Needs `--i-am-a-test-cheater`.
+    #[arg(long, value_enum, requires = "i_am_a_test_cheater")]
+    tamper: Option<Tamper>,
+    /// Confirms `--tamper` is wanted: this worker is a test cheater.
+    #[arg(long)]
+    i_am_a_test_cheater: bool,
 }
 
 impl RunArgs {
@@ -131,6 +141,7 @@ impl RunArgs {
         if let Some(secs) = self.shutdown_grace_secs {
             config.shutdown_grace_secs = secs;
         }
+        config.tamper = self.tamper;
         Ok(config)
     }
 }
@@ -239,6 +250,32 @@ mod tests {
         assert!(
             matches!(&config.queue, QueueConfig::RabbitMq { url, .. } if url.contains("queue:5672"))
         );
+    }
+
+    #[test]
+    fn tampering_needs_the_cheater_flag() {
+        let error = Cli::try_parse_from(["worker", "run", "--tamper", "black"]).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        assert!(
+            error.to_string().contains("--i-am-a-test-cheater"),
+            "{error}"
+        );
+
+        let cli = Cli::parse_from([
+            "worker",
+            "run",
+            "--tamper",
+            "stale",
+            "--i-am-a-test-cheater",
+        ]);
+        let Command::Run(args) = cli.command;
+        assert_eq!(args.config().unwrap().tamper, Some(Tamper::Stale));
+
+        let Command::Run(args) = Cli::parse_from(["worker", "run"]).command;
+        assert_eq!(args.config().unwrap().tamper, None);
     }
 
     #[test]

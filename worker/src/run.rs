@@ -22,6 +22,7 @@ use crate::error::WorkerError;
 use crate::heartbeat::{self, Activity};
 use crate::report::Reporter;
 use crate::scene_cache::SceneCache;
+use crate::tamper::Tamperer;
 use crate::task::{TaskOutcome, TaskRunner};
 use crate::{gpu, probe};
 
@@ -90,15 +91,28 @@ async fn serve(
         hostname: probe::hostname(),
     };
     tracing::info!(blender = %blender.version, cores = info.cpu.cores, gpus = info.gpus.len(), "worker starting");
+    if let Some(mode) = config.tamper {
+        tracing::warn!(
+            ?mode,
+            "!!! TEST CHEATER: THIS WORKER DELIVERS DELIBERATELY WRONG FRAMES; never run it on a real farm !!!"
+        );
+    }
 
-    let task_queues = vec![queues::tasks(Renderer::Blender), queues::worker_tasks(id)];
+    let task_queues = TaskQueues {
+        shared: queues::tasks(Renderer::Blender),
+        directed: queues::worker_tasks(id),
+    };
     let control_queue = queues::worker_control(id);
     let prioritised = QueueOptions {
         max_priority: queues::MAX_PRIORITY,
     };
     let plain = QueueOptions { max_priority: 0 };
-    broker.declare(&task_queues[0], prioritised).await?;
-    for queue in [&task_queues[1], &control_queue, &queues::RESULTS.to_owned()] {
+    broker.declare(&task_queues.shared, prioritised).await?;
+    for queue in [
+        &task_queues.directed,
+        &control_queue,
+        &queues::RESULTS.to_owned(),
+    ] {
         broker.declare(queue, plain).await?;
     }
     let reporter = Reporter::new(Arc::clone(&broker), id);
@@ -130,10 +144,14 @@ async fn serve(
             store,
             reporter: reporter.clone(),
             activity,
+            tamper: config
+                .tamper
+                .map(|mode| Tamperer::new(mode, &config.work_dir)),
         },
         states,
+        queues: task_queues,
     };
-    let served = worker.take_tasks(&*broker, &task_queues, stop, abort).await;
+    let served = worker.take_tasks(&*broker, stop, abort).await;
 
     background.cancel();
     let _ = tokio::join!(heartbeats, controls);
@@ -142,30 +160,60 @@ async fn serve(
     served.and(left)
 }
 
+/// The task queues a worker consumes.
+struct TaskQueues {
+    /// The renderer's queue, shared by every worker.
+    shared: String,
+    /// This worker's own queue (parity replicas).
+    directed: String,
+}
+
+impl TaskQueues {
+    /// The queues to consume: the directed one only while blocklisted.
+    fn consumed(&self, blocklisted: bool) -> Vec<String> {
+        if blocklisted {
+            vec![self.directed.clone()]
+        } else {
+            vec![self.shared.clone(), self.directed.clone()]
+        }
+    }
+}
+
 /// The task-taking part of a worker.
 struct Worker {
     runner: TaskRunner,
     states: JobStates,
+    queues: TaskQueues,
 }
 
 impl Worker {
     /// Consume tasks with prefetch 1 until `stop`.
+    ///
+    /// When the worker is blocklisted or reinstated the consumer is replaced
+    /// by one of the right queues, between tasks only: dropping a consumer
+    /// hands its unacknowledged deliveries back to the queue (both backends),
+    /// so it is never dropped while a task is in hand.
     async fn take_tasks(
         &self,
         broker: &dyn Broker,
-        queues: &[String],
         stop: &CancellationToken,
         abort: &CancellationToken,
     ) -> Result<(), WorkerError> {
-        let mut consumer = broker.consume(queues, 1).await?;
-        tracing::info!(?queues, "waiting for tasks");
+        let mut blocklist = self.states.watch_blocklist();
         loop {
-            let delivery = tokio::select! {
-                biased;
-                () = stop.cancelled() => return Ok(()),
-                delivery = consumer.next() => delivery?,
-            };
-            self.handle(delivery, abort).await?;
+            let blocklisted = *blocklist.borrow_and_update();
+            let queues = self.queues.consumed(blocklisted);
+            let mut consumer = broker.consume(&queues, 1).await?;
+            tracing::info!(?queues, blocklisted, "waiting for tasks");
+            loop {
+                let delivery = tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return Ok(()),
+                    Ok(()) = blocklist.changed() => break,
+                    delivery = consumer.next() => delivery?,
+                };
+                self.handle(delivery, abort).await?;
+            }
         }
     }
 
@@ -207,6 +255,11 @@ impl Worker {
                 reason,
             })
         };
+        if delivery.queue == self.queues.shared && self.states.blocklisted() {
+            tracing::info!("blocklisted: shared task put back in the queue unstarted");
+            settle(delivery, Settle::Requeue).await;
+            return Ok(());
+        }
         match self.states.refusal(task.job_id, task.task_id, task.attempt) {
             Some(Halt::Return(reason)) => {
                 tracing::info!(?reason, "task handed back");

@@ -17,6 +17,7 @@ use crate::blender::{FrameSelection, Render, RenderCommand, RenderEvent, command
 use crate::heartbeat::Activity;
 use crate::report::Reporter;
 use crate::scene_cache::SceneCache;
+use crate::tamper::Tamperer;
 use crate::upload::{DeliveryError, FrameSink, SavedFrame};
 
 /// How a task ended.
@@ -64,6 +65,8 @@ pub struct TaskRunner {
     pub reporter: Reporter,
     /// Progress shared with the heartbeats.
     pub activity: Activity,
+    /// Test only: how to falsify delivered frames.
+    pub tamper: Option<Tamperer>,
 }
 
 /// Why the render loop stopped early.
@@ -168,6 +171,7 @@ impl TaskRunner {
             attempt: task.attempt,
             job_id: task.job_id,
             replica: task.replica,
+            tamper: self.tamper.clone(),
         };
         let (frames_tx, frames_rx) = mpsc::unbounded_channel();
         let mut delivery: JoinHandle<Result<_, DeliveryError>> =

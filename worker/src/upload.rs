@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use crate::check::{CheckError, check_frame};
 use crate::error::WorkerError;
 use crate::report::Reporter;
+use crate::tamper::{TamperError, Tamperer};
 
 /// A frame Blender has written, waiting to be delivered.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,14 @@ pub struct SavedFrame {
 /// Why a frame could not be delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
+    /// Test-only tampering failed.
+    #[error("frame {frame} could not be tampered with: {source}")]
+    Tamper {
+        /// The frame.
+        frame: i32,
+        /// Why.
+        source: TamperError,
+    },
     /// The frame failed its checks.
     #[error("frame {frame} is invalid: {source}")]
     Check {
@@ -80,6 +89,8 @@ pub struct FrameSink {
     pub job_id: JobId,
     /// Its replica number.
     pub replica: u32,
+    /// Test only: how to falsify each frame before it is checked.
+    pub tamper: Option<Tamperer>,
 }
 
 impl FrameSink {
@@ -88,18 +99,27 @@ impl FrameSink {
         self.reporter.worker()
     }
 
-    /// Check, upload and report one frame.
+    /// Check, upload and report one frame (tampered with first when the
+    /// sink says so, so the reported hash is that of the uploaded file).
     pub async fn deliver(&self, saved: SavedFrame) -> Result<FrameDone, DeliveryError> {
         let frame = saved.frame;
         let path = saved.path.clone();
         let (width, height) = (saved.width, saved.height);
-        let checked = tokio::task::spawn_blocking(move || check_frame(&path, width, height))
-            .await
-            .map_err(|e| DeliveryError::Interrupted {
-                frame,
-                reason: e.to_string(),
-            })?
-            .map_err(|source| DeliveryError::Check { frame, source })?;
+        let tamper = self.tamper.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            if let Some(tamperer) = &tamper {
+                tamperer
+                    .apply(&path)
+                    .map_err(|source| DeliveryError::Tamper { frame, source })?;
+            }
+            check_frame(&path, width, height)
+                .map_err(|source| DeliveryError::Check { frame, source })
+        })
+        .await
+        .map_err(|e| DeliveryError::Interrupted {
+            frame,
+            reason: e.to_string(),
+        })??;
         let key = storage::render_key(self.job_id, frame, self.replica, self.worker());
         let bytes = storage::upload_file(&self.store, &key, &saved.path)
             .await

@@ -28,6 +28,18 @@ fn a_bad_configuration_exits_non_zero_and_says_why() {
 }
 
 #[test]
+fn tampering_without_the_cheater_flag_is_refused() {
+    let output = worker()
+        .args(["run", "--tamper", "black"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "clap's usage error");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--i-am-a-test-cheater"), "{stderr}");
+}
+
+#[test]
 fn an_unreachable_broker_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let output = worker()

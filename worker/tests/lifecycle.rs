@@ -14,24 +14,6 @@ fn endless(farm: &Farm, scene: &protocol::SceneRef) -> TaskMessage {
     task
 }
 
-/// A one-frame task that renders in well under a second.
-fn quick(farm: &Farm, scene: &protocol::SceneRef) -> TaskMessage {
-    let mut task = farm.task(scene, &[1]);
-    task.overrides.samples = Some(1);
-    task.overrides.resolution = Some([32, 18]);
-    task
-}
-
-/// Send a control message and wait until the worker has taken it.
-async fn control(farm: &Farm, message: &Control) {
-    farm.control(message).await;
-    let queue = queues::worker_control(farm.worker);
-    while farm.broker.ready_count(&queue).await.unwrap() > 0 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-}
-
 fn returned(events: &[WorkerEvent]) -> Option<&TaskReturned> {
     match events.last() {
         Some(WorkerEvent::TaskReturned(returned)) => Some(returned),
@@ -54,13 +36,10 @@ async fn paused_and_cancelled_jobs_are_handed_back() {
     let scene = farm.sample_scene().await;
 
     // Paused: handed back untouched, rendered again once resumed.
-    let task = quick(&farm, &scene);
-    control(
-        &farm,
-        &Control::JobPaused {
-            job_id: task.job_id,
-        },
-    )
+    let task = farm.quick_task(&scene);
+    farm.control_taken(&Control::JobPaused {
+        job_id: task.job_id,
+    })
     .await;
     farm.publish(&task).await;
     let events = farm.events_until_settled().await;
@@ -70,12 +49,9 @@ async fn paused_and_cancelled_jobs_are_handed_back() {
         "no TaskStarted for a paused job: {events:?}"
     );
     assert_eq!(returned(&events).unwrap().reason, ReturnReason::JobPaused);
-    control(
-        &farm,
-        &Control::JobResumed {
-            job_id: task.job_id,
-        },
-    )
+    farm.control_taken(&Control::JobResumed {
+        job_id: task.job_id,
+    })
     .await;
     farm.publish(&task).await;
     let events = farm.events_until_settled().await;
@@ -106,7 +82,7 @@ async fn paused_and_cancelled_jobs_are_handed_back() {
     );
 
     // Later tasks of the cancelled job are handed back without rendering.
-    let mut later = quick(&farm, &scene);
+    let mut later = farm.quick_task(&scene);
     later.job_id = task.job_id;
     farm.publish(&later).await;
     let events = farm.events_until_settled().await;
@@ -135,7 +111,7 @@ async fn an_abandoned_attempt_is_dropped_without_results() {
         attempt: task.attempt,
     })
     .await;
-    let next = quick(&farm, &scene);
+    let next = farm.quick_task(&scene);
     farm.publish(&next).await;
     // The abandoned attempt reports nothing; the next task is the next event.
     started(&mut farm, &next).await;

@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::Farm;
+use common::{Farm, Vhost};
 use protocol::WorkerEvent;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -13,13 +11,8 @@ async fn renders_a_chunk_through_rabbitmq() {
     if !common::blender_available() || !common::rabbitmq_available() {
         return;
     }
-    let vhost = format!("worker-test-{}", uuid::Uuid::new_v4().simple());
-    common::rabbitmqctl(&["add_vhost", &vhost]);
-    common::rabbitmqctl(&["set_permissions", "-p", &vhost, "guest", ".*", ".*", ".*"]);
-    let url = format!("amqp://guest:guest@127.0.0.1:5672/{vhost}");
-    let broker = queue::RabbitMq::connect(&url).await.unwrap();
-
-    let mut farm = Farm::start_on(Arc::new(broker), 30).await;
+    let vhost = Vhost::create();
+    let mut farm = Farm::start_on(vhost.broker().await, 30).await;
     let scene = farm.sample_scene().await;
     let task = farm.task(&scene, &[1, 2]);
     farm.publish(&task).await;
@@ -40,5 +33,4 @@ async fn renders_a_chunk_through_rabbitmq() {
         WorkerEvent::Leaving { .. }
     ));
     drop(farm);
-    common::rabbitmqctl(&["delete_vhost", &vhost]);
 }

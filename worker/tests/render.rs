@@ -243,3 +243,49 @@ async fn each_frame_is_delivered_while_blender_renders_the_next() {
     );
     farm.shutdown().await.unwrap();
 }
+
+/// Render frames 1 and 2 of the sample scene on `farm` and return the
+/// delivered frames, checking each reported hash is the uploaded file's.
+async fn render_two_frames(farm: &mut Farm) -> Vec<(FrameDone, frame_diff::FrameImage)> {
+    let scene = farm.sample_scene().await;
+    let task = farm.task(&scene, &[1, 2]);
+    farm.publish(&task).await;
+    let events = farm.events_until_settled().await;
+    assert!(
+        matches!(events.last(), Some(WorkerEvent::TaskDone { .. })),
+        "{events:?}"
+    );
+    let mut frames = Vec::new();
+    for done in frames_done(&events) {
+        let image = fetch_frame(farm, &done).await;
+        assert_eq!(image.pixel_hash().to_hex().to_string(), done.pixel_hash);
+        frames.push((done, image));
+    }
+    farm.shutdown().await.unwrap();
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampering_worker_uploads_frames_that_fail_the_parity_check() {
+    let Some(mut honest) = Farm::start(30).await else {
+        return;
+    };
+    let honest = render_two_frames(&mut honest).await;
+    let mut cheater = Farm::start_tampering(worker::Tamper::Brightness)
+        .await
+        .unwrap();
+    let tampered = render_two_frames(&mut cheater).await;
+    assert_eq!(tampered.len(), 2);
+    for ((good, good_image), (bad, bad_image)) in honest.iter().zip(&tampered) {
+        assert_eq!(good.frame, bad.frame);
+        assert_ne!(good.pixel_hash, bad.pixel_hash);
+        let comparison = frame_diff::compare(good_image, bad_image, &Default::default());
+        assert_eq!(
+            comparison.verdict,
+            frame_diff::Verdict::Mismatch,
+            "frame {}: {:?}",
+            good.frame,
+            comparison.reasons
+        );
+    }
+}

@@ -16,7 +16,7 @@ use protocol::{
 use queue::{Broker, Consumer, Outgoing, QueueOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use worker::{WorkerConfig, WorkerError};
+use worker::{Tamper, WorkerConfig, WorkerError};
 
 /// How long a test waits for the next event before failing.
 const EVENT_TIMEOUT: Duration = Duration::from_secs(180);
@@ -69,6 +69,35 @@ pub fn rabbitmqctl(args: &[&str]) {
     assert!(status.success(), "rabbitmqctl {args:?} failed");
 }
 
+/// A throw-away RabbitMQ virtual host on 127.0.0.1:5672 (guest/guest),
+/// deleted when dropped, so a test shares no queue with anything else.
+pub struct Vhost {
+    /// Its name.
+    pub name: String,
+}
+
+impl Vhost {
+    /// Create a fresh virtual host.
+    pub fn create() -> Self {
+        let name = format!("worker-test-{}", uuid::Uuid::new_v4().simple());
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        Self { name }
+    }
+
+    /// A broker connected to it.
+    pub async fn broker(&self) -> Arc<dyn Broker> {
+        let url = format!("amqp://guest:guest@127.0.0.1:5672/{}", self.name);
+        Arc::new(queue::RabbitMq::connect(&url).await.unwrap())
+    }
+}
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        rabbitmqctl(&["delete_vhost", &self.name]);
+    }
+}
+
 /// The checked-in sample scene.
 pub fn sample_blend() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../samples/sample.blend")
@@ -100,8 +129,28 @@ impl Farm {
         Some(Self::start_on(broker, shutdown_grace_secs).await)
     }
 
+    /// Start a cheating worker that tampers with its frames; `None` when
+    /// Blender is missing (outside CI).
+    pub async fn start_tampering(mode: Tamper) -> Option<Self> {
+        if !blender_available() {
+            return None;
+        }
+        let broker: Arc<dyn Broker> = Arc::new(queue::Embedded::in_memory().unwrap());
+        Some(Self::start_configured(broker, 30, Some(mode)).await)
+    }
+
     /// Start a worker on `broker` (Blender must be available).
     pub async fn start_on(broker: Arc<dyn Broker>, shutdown_grace_secs: u64) -> Self {
+        Self::start_configured(broker, shutdown_grace_secs, None).await
+    }
+
+    /// Start a worker on `broker`, tampering with its frames or not (Blender
+    /// must be available).
+    pub async fn start_configured(
+        broker: Arc<dyn Broker>,
+        shutdown_grace_secs: u64,
+        tamper: Option<Tamper>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = storage::open(&storage::StoreConfig::local(&dir.path().join("store"))).unwrap();
         let worker = WorkerId::new();
@@ -128,6 +177,7 @@ impl Farm {
             work_dir: dir.path().join("work"),
             heartbeat_secs: 1,
             shutdown_grace_secs,
+            tamper,
             ..WorkerConfig::default()
         };
         let (stop, stopped) = oneshot::channel::<()>();
@@ -195,6 +245,33 @@ impl Farm {
             overrides: Overrides::default(),
             timeout_secs: 300,
         }
+    }
+
+    /// A one-frame task of a new job that renders in well under a second.
+    pub fn quick_task(&self, scene: &SceneRef) -> TaskMessage {
+        let mut task = self.task(scene, &[1]);
+        task.overrides.samples = Some(1);
+        task.overrides.resolution = Some([32, 18]);
+        task
+    }
+
+    /// Publish `task` on the worker's own (directed) queue.
+    pub async fn publish_directed(&self, task: &TaskMessage) {
+        self.publish_to(
+            &queues::worker_tasks(self.worker),
+            serde_json::to_vec(task).unwrap(),
+        )
+        .await;
+    }
+
+    /// Send a control message and wait until the worker has taken it.
+    pub async fn control_taken(&self, message: &Control) {
+        self.control(message).await;
+        let queue = queues::worker_control(self.worker);
+        while self.broker.ready_count(&queue).await.unwrap() > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     /// Publish `task` on the shared Blender queue.
