@@ -105,6 +105,7 @@ async fn round(frames: usize) -> Round {
         output: OutputSpec::default(),
         overrides: Overrides::default(),
         task_timeout_secs: 3600,
+        parity_bp: 0,
     };
     let message_size = {
         let task = protocol::TaskMessage {

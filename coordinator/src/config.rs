@@ -17,6 +17,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use queue::QueueConfig;
+
+use crate::money::Money;
 use serde::{Deserialize, Serialize};
 use storage::StoreConfig;
 
@@ -42,6 +44,63 @@ pub struct Config {
     /// Worker liveness and retry policy.
     #[serde(default)]
     pub watchdog: WatchdogConfig,
+    /// Parity replicas, arbitration and the blocklist.
+    #[serde(default)]
+    pub verification: VerificationConfig,
+    /// Prices per device class and payment escrow.
+    #[serde(default)]
+    pub billing: BillingConfig,
+}
+
+/// How frames are verified by rendering them twice.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationConfig {
+    /// Share of frames rendered a second time by another worker, in percent,
+    /// when a job does not say (0 turns parity off; 100 replicates every frame).
+    #[serde(default = "defaults::parity_percent")]
+    pub default_parity_percent: f64,
+    /// A worker with fewer consecutive verified frames than this has every
+    /// frame replicated (BOINC's adaptive replication); above it, a frame is
+    /// replicated with probability max(1 / verified streak, the job's rate).
+    #[serde(default = "defaults::trusted_after")]
+    pub trusted_after: u32,
+    /// Strikes (being outvoted in an arbitration) that blocklist a worker.
+    #[serde(default = "defaults::strikes_to_blocklist")]
+    pub strikes_to_blocklist: u32,
+}
+
+/// What render time costs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    /// Currency code shown in reports.
+    #[serde(default = "defaults::currency")]
+    pub currency: String,
+    /// Price per hour of render time by device class (`cpu`, `rtx4090`,
+    /// `a100`, `h100`, as workers report them), as decimal strings.
+    #[serde(default = "defaults::rates")]
+    pub rates: std::collections::BTreeMap<String, RatePerHour>,
+    /// Price per hour for a device class missing from `rates`.
+    #[serde(default = "defaults::default_rate", with = "crate::money::decimal")]
+    pub default_rate: Money,
+    /// Seconds after a job ends during which its unverified frames may still
+    /// be found wrong; workers' pay for them is held (escrow) until then.
+    #[serde(default = "defaults::verification_window_secs")]
+    pub verification_window_secs: u64,
+}
+
+/// An hourly price written as a decimal string in the config (`"0.40"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatePerHour(#[serde(with = "crate::money::decimal")] pub Money);
+
+impl BillingConfig {
+    /// The hourly price of a device class.
+    pub fn rate(&self, class: &str) -> Money {
+        self.rates
+            .get(class)
+            .map_or(self.default_rate, |rate| rate.0)
+    }
 }
 
 /// Limits on what users may submit, and defaults for what they leave out.
@@ -79,7 +138,10 @@ pub struct WatchdogConfig {
 }
 
 mod defaults {
+    use std::collections::BTreeMap;
     use std::net::SocketAddr;
+
+    use super::{Money, RatePerHour};
     use std::path::PathBuf;
 
     pub fn listen() -> SocketAddr {
@@ -109,6 +171,35 @@ mod defaults {
     pub fn max_failures() -> u32 {
         3
     }
+    pub fn parity_percent() -> f64 {
+        5.0
+    }
+    pub fn trusted_after() -> u32 {
+        10
+    }
+    pub fn strikes_to_blocklist() -> u32 {
+        2
+    }
+    pub fn currency() -> String {
+        "USD".to_owned()
+    }
+    pub fn rates() -> BTreeMap<String, RatePerHour> {
+        [
+            ("cpu", 400_000),
+            ("rtx4090", 1_200_000),
+            ("a100", 2_500_000),
+            ("h100", 4_000_000),
+        ]
+        .into_iter()
+        .map(|(class, micros)| (class.to_owned(), RatePerHour(Money(micros))))
+        .collect()
+    }
+    pub fn default_rate() -> Money {
+        Money(1_000_000)
+    }
+    pub fn verification_window_secs() -> u64 {
+        24 * 3600
+    }
 }
 
 impl Default for Config {
@@ -124,6 +215,18 @@ impl Default for JobLimits {
 }
 
 impl Default for WatchdogConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+impl Default for VerificationConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+impl Default for BillingConfig {
     fn default() -> Self {
         toml::from_str("").expect("every field has a default")
     }
@@ -174,6 +277,20 @@ mod tests {
         assert_eq!(config.listen.port(), 8080);
         assert_eq!(config.watchdog.max_failures, 3);
         assert_eq!(config.jobs.default_chunk_size, 1);
+    }
+
+    #[test]
+    fn rates_are_exact_decimals() {
+        let config: Config = toml::from_str(
+            "[billing]\ndefault_rate = \"2\"\n[billing.rates]\ncpu = \"0.35\"\nrtx4090 = \"1.1\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.billing.rate("cpu"), Money(350_000));
+        assert_eq!(config.billing.rate("rtx4090"), Money(1_100_000));
+        assert_eq!(config.billing.rate("mi300"), Money(2_000_000));
+        assert_eq!(Config::default().billing.rate("h100"), Money(4_000_000));
+        let err = toml::from_str::<Config>("[billing.rates]\ncpu = \"0,35\"\n").unwrap_err();
+        assert!(err.to_string().contains("decimal"), "{err}");
     }
 
     #[test]

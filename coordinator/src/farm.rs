@@ -1,7 +1,8 @@
 //! The coordinator's running parts: the dispatcher that publishes pending
 //! tasks, the consumer that applies worker results, and the watchdog.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use object_store::ObjectStore;
@@ -11,7 +12,7 @@ use tokio::sync::{Notify, broadcast};
 use tracing::Instrument;
 
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{Db, Followup, Policy};
 
 /// Tasks published per dispatcher round.
 const DISPATCH_BATCH: usize = 10_000;
@@ -27,7 +28,13 @@ pub struct Farm {
     pub store: Arc<dyn ObjectStore>,
     /// Configuration.
     pub config: Arc<Config>,
+    /// The rules events are applied under (from the configuration).
+    pub policy: Arc<Policy>,
     dispatch: Arc<Notify>,
+    /// Frames being compared now (job, frame), so each is compared once.
+    pub(crate) comparing: Arc<Mutex<HashSet<(String, i32)>>>,
+    /// Worker queues already declared by this coordinator.
+    declared: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Farm {
@@ -55,8 +62,11 @@ impl Farm {
             db,
             broker,
             store,
+            policy: Arc::new(Policy::from_config(&config)),
             config: Arc::new(config),
             dispatch: Arc::new(Notify::new()),
+            comparing: Arc::default(),
+            declared: Arc::default(),
         })
     }
 
@@ -91,17 +101,25 @@ impl Farm {
     }
 
     /// Publish every pending task; returns how many were published.
+    /// Parity copies waiting for a worker are placed first.
     pub async fn dispatch_pending(&self) -> Result<usize, crate::Error> {
+        let placed = self.db.call(|db| db.place_waiting_copies()).await?;
+        self.follow(placed).await;
         let mut total = 0;
         loop {
             let batch = self.db.call(|db| db.take_pending(DISPATCH_BATCH)).await?;
             if batch.is_empty() {
                 return Ok(total);
             }
+            for task in &batch {
+                if task.target.is_some() {
+                    self.declare_worker_queue(task.queue()).await?;
+                }
+            }
             let messages = batch
                 .iter()
                 .map(|task| Outgoing {
-                    queue: queues::tasks(task.message.renderer),
+                    queue: task.queue(),
                     payload: serde_json::to_vec(&task.message).expect("task messages serialise"),
                     priority: task.priority,
                 })
@@ -187,18 +205,45 @@ impl Farm {
         }
     }
 
+    /// Declare a worker's directed queue (as the worker does), so a copy
+    /// published before the worker's first connection is kept.
+    async fn declare_worker_queue(&self, queue: String) -> Result<(), crate::Error> {
+        if self.declared.lock().expect("not poisoned").contains(&queue) {
+            return Ok(());
+        }
+        self.broker
+            .declare(&queue, QueueOptions { max_priority: 0 })
+            .await?;
+        self.declared.lock().expect("not poisoned").insert(queue);
+        Ok(())
+    }
+
     /// Apply one worker event and carry out what follows from it.
     pub async fn apply(&self, event: WorkerEvent) -> Result<(), crate::Error> {
-        let max_failures = self.config.watchdog.max_failures;
+        let policy = Arc::clone(&self.policy);
         let followup = self
             .db
-            .call(move |db| db.apply_event(&event, max_failures))
+            .call(move |db| db.apply_event(&event, &policy))
             .await?;
+        self.follow(followup).await;
+        Ok(())
+    }
+
+    /// Carry out what the database said must follow: wake the dispatcher,
+    /// send controls, compare frames, write the reports of finished jobs.
+    pub async fn follow(&self, followup: Followup) {
         if followup.dispatch {
             self.wake_dispatcher();
         }
         self.send_controls(followup.controls).await;
-        Ok(())
+        for (job, frame) in followup.comparisons {
+            self.spawn_comparison(job, frame);
+        }
+        for job in followup.finished_jobs {
+            if let Ok(job) = job.parse() {
+                self.spawn_report(job);
+            }
+        }
     }
 
     /// Send control messages to workers' control queues. Controls are
@@ -235,6 +280,7 @@ impl Farm {
                 _ = tick.tick() => {}
                 _ = stop.recv() => return,
             }
+            self.catch_up().await;
             match self
                 .db
                 .call(move |db| db.reap_lost_workers(timeout_ms))

@@ -1,15 +1,21 @@
 //! The render farm coordinator: HTTP API, job splitting, state in SQLite,
 //! dispatch to the task queue, result consumption and the watchdog.
 
+#![recursion_limit = "256"]
+
 pub mod api;
+pub mod billing;
+pub mod checker;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod farm;
 pub mod model;
+pub mod money;
 pub mod server;
 pub mod split;
 pub mod state;
+pub mod verify;
 
 /// What can stop the coordinator.
 #[derive(Debug, thiserror::Error)]

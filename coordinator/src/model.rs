@@ -3,7 +3,8 @@
 use protocol::{ExrDepth, JobId, Overrides, Renderer, SceneHash, TaskId, WorkerId, WorkerInfo};
 use serde::{Deserialize, Serialize};
 
-use crate::state::{FrameState, JobState, TaskCounts, WorkerState};
+use crate::db::VerdictNumbers;
+use crate::state::{CheckState, FrameState, JobState, TaskCounts, WorkerState};
 
 /// How many frames of a job are in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +68,50 @@ pub struct JobSummary {
     pub created_ms: i64,
     /// When it reached a final state.
     pub finished_ms: Option<i64>,
+    /// Share of frames rendered twice by different workers, in percent.
+    pub parity_percent: f64,
+    /// Frames per verification state.
+    pub verification: VerificationCounts,
+    /// Object key of the cost report, once written at the end.
+    pub report_key: Option<String>,
+}
+
+/// How many frames of a job are in each verification state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationCounts {
+    /// Not chosen for parity.
+    pub unchecked: u64,
+    /// Waiting for a parity copy.
+    pub awaiting: u64,
+    /// Being compared.
+    pub comparing: u64,
+    /// Waiting for a third copy.
+    pub arbitrating: u64,
+    /// Two workers agree.
+    pub verified: u64,
+    /// Three-way disagreement.
+    pub non_deterministic: u64,
+    /// Being rendered again after a rejection.
+    pub rerendering: u64,
+    /// No second worker could check it.
+    pub unverifiable: u64,
+}
+
+impl VerificationCounts {
+    /// Count `n` frames in `state`.
+    pub fn add(&mut self, state: CheckState, n: u64) {
+        let slot = match state {
+            CheckState::Unchecked => &mut self.unchecked,
+            CheckState::Awaiting => &mut self.awaiting,
+            CheckState::Comparing => &mut self.comparing,
+            CheckState::Arbitrating => &mut self.arbitrating,
+            CheckState::Verified => &mut self.verified,
+            CheckState::NonDeterministic => &mut self.non_deterministic,
+            CheckState::Rerendering => &mut self.rerendering,
+            CheckState::Unverifiable => &mut self.unverifiable,
+        };
+        *slot += n;
+    }
 }
 
 /// One frame of a job.
@@ -88,6 +133,50 @@ pub struct FrameView {
     pub render_seconds: Option<f64>,
     /// Collected renderer errors when failed.
     pub error: Option<String>,
+    /// Verification state.
+    pub verification: CheckState,
+    /// Replica number of the delivered copy (0 unless it was re-rendered
+    /// or the original was outvoted).
+    pub replica: u32,
+    /// Copies rendered in all.
+    pub copies: u32,
+}
+
+/// One comparison between two copies of a frame.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerdictView {
+    /// Frame number.
+    pub frame: i32,
+    /// First copy's replica number.
+    pub replica_a: u32,
+    /// Second copy's replica number.
+    pub replica_b: u32,
+    /// Who rendered the first copy.
+    pub worker_a: Option<WorkerId>,
+    /// Who rendered the second.
+    pub worker_b: Option<WorkerId>,
+    /// The verdict and its numbers.
+    #[serde(flatten)]
+    pub numbers: VerdictNumbers,
+    /// When it was made, ms since the epoch.
+    pub created_ms: i64,
+}
+
+/// A worker's standing with the parity checker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reputation {
+    /// Device family copies are compared within (`cpu`, `gpu:nvidia/optix`).
+    pub device_family: String,
+    /// Billing class (`cpu`, `rtx4090`).
+    pub device_class: String,
+    /// Consecutive verified frames (reset by a strike).
+    pub verified_streak: u32,
+    /// Times outvoted.
+    pub strikes: u32,
+    /// Why it is blocklisted, if it is.
+    pub blocklist_reason: Option<String>,
+    /// Since when, ms since the epoch.
+    pub blocklisted_ms: Option<i64>,
 }
 
 /// A job with its frames.
@@ -121,4 +210,6 @@ pub struct WorkerView {
     pub first_seen_ms: i64,
     /// Last message, ms since the epoch.
     pub last_seen_ms: i64,
+    /// Standing with the parity checker.
+    pub reputation: Reputation,
 }

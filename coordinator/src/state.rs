@@ -148,6 +148,98 @@ state_enum!(
     }
 );
 
+state_enum!(
+    /// Why a task exists.
+    TaskKind {
+        /// An original chunk of the job, on the shared queue.
+        Render = "render",
+        /// A parity copy of one frame, directed at another worker.
+        Parity = "parity",
+        /// A third copy of a disputed frame, directed at a trusted worker.
+        Arbiter = "arbiter",
+        /// A fresh render of a frame whose result was rejected.
+        Rerender = "rerender",
+    }
+);
+
+state_enum!(
+    /// Where one frame is in verification:
+    ///
+    /// ```text
+    /// unchecked ─chosen for parity→ awaiting ─copy in→ comparing ─agree→ verified
+    ///                                                     │ disagree → arbitrating ─third copy in→ comparing
+    ///                                                     │ three-way disagreement → non_deterministic
+    /// any ─its renderer blocklisted→ rerendering ─new result→ unchecked …
+    /// awaiting/arbitrating ─no other worker of its device family→ unverifiable
+    /// ```
+    CheckState {
+        /// Not chosen for parity (its result is paid after the verification window).
+        Unchecked = "unchecked",
+        /// A parity copy is on its way.
+        Awaiting = "awaiting",
+        /// Copies are being compared.
+        Comparing = "comparing",
+        /// The copies disagreed; a third copy is on its way.
+        Arbitrating = "arbitrating",
+        /// Two workers agree on it.
+        Verified = "verified",
+        /// Three copies all disagree: the scene renders differently each time.
+        NonDeterministic = "non_deterministic",
+        /// Its result was rejected; it is being rendered again.
+        Rerendering = "rerendering",
+        /// No other worker of its device family could render a copy.
+        Unverifiable = "unverifiable",
+    }
+);
+
+state_enum!(
+    /// What verification made of one delivered result.
+    ResultStatus {
+        /// Not compared (yet).
+        Unverified = "unverified",
+        /// Another worker's copy agrees.
+        Verified = "verified",
+        /// Outvoted by two agreeing copies: not paid, a strike.
+        Wrong = "wrong",
+        /// Delivered by a worker later blocklisted, never verified: not paid.
+        Rejected = "rejected",
+        /// Part of a three-way disagreement: paid, nobody punished.
+        Disputed = "disputed",
+    }
+);
+
+state_enum!(
+    /// The parity checker's verdict on two copies of a frame.
+    VerdictKind {
+        /// Same pixels, bit for bit.
+        Identical = "identical",
+        /// Different pixels, within tolerance.
+        WithinTolerance = "within_tolerance",
+        /// Between tolerance and mismatch.
+        Inconclusive = "inconclusive",
+        /// The copies disagree.
+        Mismatch = "mismatch",
+    }
+);
+
+impl VerdictKind {
+    /// Whether the two copies count as the same frame.
+    pub fn agrees(self) -> bool {
+        matches!(self, VerdictKind::Identical | VerdictKind::WithinTolerance)
+    }
+}
+
+impl From<frame_diff::Verdict> for VerdictKind {
+    fn from(verdict: frame_diff::Verdict) -> Self {
+        match verdict {
+            frame_diff::Verdict::Identical => VerdictKind::Identical,
+            frame_diff::Verdict::WithinTolerance => VerdictKind::WithinTolerance,
+            frame_diff::Verdict::Inconclusive => VerdictKind::Inconclusive,
+            frame_diff::Verdict::Mismatch => VerdictKind::Mismatch,
+        }
+    }
+}
+
 impl JobState {
     /// A job in a final state never changes again (except by requeue of a failed job).
     pub fn is_final(self) -> bool {

@@ -214,6 +214,50 @@ async fn bad_input_is_refused_and_accepted_jobs_are_untouched() {
         "conflict",
     )
     .await;
+    for parity in [-1.0, 100.5] {
+        let message = expect_error(
+            post(json!({"scene": hash, "renderer": "blender", "frames": "1", "parity_percent": parity}))
+                .await
+                .unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_parity",
+        )
+        .await;
+        assert!(message.contains("0 to 100"), "{message}");
+    }
+    for route in ["report", "report.csv", "verdicts"] {
+        expect_error(
+            app.http
+                .get(format!("{jobs}/{}/{route}", protocol::JobId::new()))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+    let workers = format!("{}/api/v1/workers", app.api);
+    expect_error(
+        app.http
+            .post(format!("{workers}/not-a-worker/reinstate"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_worker_id",
+    )
+    .await;
+    expect_error(
+        app.http
+            .post(format!("{workers}/{}/reinstate", protocol::WorkerId::new()))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
 
     let after = app.job(accepted.id).await;
     assert_eq!(
@@ -281,7 +325,12 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/jobs/{id}/pause",
         "/api/v1/jobs/{id}/resume",
         "/api/v1/jobs/{id}/requeue",
+        "/api/v1/jobs/{id}/report",
+        "/api/v1/jobs/{id}/report.csv",
+        "/api/v1/jobs/{id}/verdicts",
         "/api/v1/workers",
+        "/api/v1/workers/{id}/reinstate",
+        "/api/v1/payouts",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} missing");
     }

@@ -160,4 +160,12 @@ pub enum Control {
         /// The superseded attempt.
         attempt: u32,
     },
+    /// The worker is blocklisted: it must stop taking tasks from the shared
+    /// task queues (it stays connected, and its results are refused).
+    Blocklisted {
+        /// Why, for the worker's log.
+        reason: String,
+    },
+    /// The worker is taken off the blocklist and may take tasks again.
+    Reinstated,
 }

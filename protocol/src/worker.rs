@@ -58,3 +58,96 @@ pub struct WorkerInfo {
     /// Host name of the machine.
     pub hostname: String,
 }
+
+impl WorkerInfo {
+    /// The device family renders are compared within: `cpu`, or
+    /// `gpu:<vendor>/<backend>` for the first GPU. Honest workers of one
+    /// family produce bit-identical frames, so parity replicas go to a worker
+    /// of the same family.
+    pub fn device_family(&self) -> String {
+        match self.gpus.first() {
+            None => "cpu".to_owned(),
+            Some(gpu) => format!(
+                "gpu:{}/{}",
+                gpu.vendor.to_ascii_lowercase(),
+                gpu.backend.to_ascii_lowercase()
+            ),
+        }
+    }
+
+    /// The billing class: `cpu`, or the first GPU's model reduced to
+    /// lowercase letters and digits without the vendor and marketing words
+    /// (`NVIDIA GeForce RTX 4090` is `rtx4090`, `NVIDIA H100 80GB HBM3` is
+    /// `h100`). Rates per class are set in the coordinator's config.
+    pub fn device_class(&self) -> String {
+        let Some(gpu) = self.gpus.first() else {
+            return "cpu".to_owned();
+        };
+        const NOISE: [&str; 8] = [
+            "nvidia", "amd", "intel", "apple", "geforce", "radeon", "tesla", "quadro",
+        ];
+        let words: Vec<String> = gpu
+            .name
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .map(str::to_ascii_lowercase)
+            .filter(|w| !w.is_empty() && !NOISE.contains(&w.as_str()))
+            .collect();
+        // Memory sizes and memory types (`80gb`, `hbm3`, `pcie`, `sxm5`) do
+        // not change the price class; the model is the first word or two.
+        let model: Vec<&str> = words
+            .iter()
+            .map(String::as_str)
+            .take_while(|w| {
+                !(w.ends_with("gb") || w.starts_with("hbm") || *w == "pcie" || w.starts_with("sxm"))
+            })
+            .take(2)
+            .collect();
+        let class = model.concat();
+        if class.is_empty() {
+            format!("gpu-{}", gpu.vendor.to_ascii_lowercase())
+        } else {
+            class
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_gpu(name: &str) -> WorkerInfo {
+        WorkerInfo {
+            id: WorkerId::new(),
+            name: "w".into(),
+            owner: "o".into(),
+            region: "r".into(),
+            node_class: "n".into(),
+            renderers: vec![],
+            cpu: CpuInfo::default(),
+            gpus: vec![GpuInfo {
+                name: name.into(),
+                vendor: "nvidia".into(),
+                backend: "optix".into(),
+                memory_mib: 1,
+            }],
+            hostname: "h".into(),
+        }
+    }
+
+    #[test]
+    fn device_classes_name_the_gpu_model() {
+        assert_eq!(
+            with_gpu("NVIDIA GeForce RTX 4090").device_class(),
+            "rtx4090"
+        );
+        assert_eq!(with_gpu("NVIDIA H100 80GB HBM3").device_class(), "h100");
+        assert_eq!(with_gpu("NVIDIA A100-SXM4-40GB").device_class(), "a100");
+        assert_eq!(with_gpu("NVIDIA H200").device_class(), "h200");
+        assert_eq!(with_gpu("NVIDIA").device_class(), "gpu-nvidia");
+        assert_eq!(with_gpu("NVIDIA H100").device_family(), "gpu:nvidia/optix");
+        let mut cpu = with_gpu("x");
+        cpu.gpus.clear();
+        assert_eq!(cpu.device_class(), "cpu");
+        assert_eq!(cpu.device_family(), "cpu");
+    }
+}

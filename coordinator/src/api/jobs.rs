@@ -48,9 +48,14 @@ pub struct CreateJob {
     /// Render time limit per task; defaults to `jobs.default_task_timeout_secs`.
     #[serde(default)]
     pub task_timeout_secs: Option<u64>,
+    /// Share of frames rendered a second time by another worker to verify
+    /// them, in percent (0 to 100, up to two decimals); defaults to
+    /// `verification.default_parity_percent`. 0 turns verification off.
+    #[serde(default)]
+    pub parity_percent: Option<f64>,
 }
 
-fn job_id(path: Result<Path<String>, PathRejection>) -> Result<JobId, ApiError> {
+pub(super) fn job_id(path: Result<Path<String>, PathRejection>) -> Result<JobId, ApiError> {
     let Path(text) = path?;
     text.parse().map_err(|_| {
         ApiError::bad_request(
@@ -141,7 +146,18 @@ fn validate(farm: &Farm, body: CreateJob) -> Result<NewJob, ApiError> {
             "name must be at most 200 characters without control characters",
         ));
     }
+    let parity = body
+        .parity_percent
+        .unwrap_or(farm.config.verification.default_parity_percent);
+    if !(0.0..=100.0).contains(&parity) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_parity",
+            format!("parity_percent must be 0 to 100 (0 turns verification off), got {parity}"),
+        ));
+    }
     Ok(NewJob {
+        parity_bp: (parity * 100.0).round() as u32,
         name,
         scene,
         renderer,

@@ -1,5 +1,6 @@
 //! The HTTP API under `/api/v1`.
 
+mod billing;
 mod error;
 mod jobs;
 mod openapi;
@@ -32,7 +33,12 @@ pub fn router(farm: Farm) -> Router {
         .route("/api/v1/jobs/{id}/pause", post(jobs::pause))
         .route("/api/v1/jobs/{id}/resume", post(jobs::resume))
         .route("/api/v1/jobs/{id}/requeue", post(jobs::requeue))
+        .route("/api/v1/jobs/{id}/report", get(billing::report))
+        .route("/api/v1/jobs/{id}/report.csv", get(billing::report_csv))
+        .route("/api/v1/jobs/{id}/verdicts", get(billing::verdicts))
         .route("/api/v1/workers", get(workers::list))
+        .route("/api/v1/workers/{id}/reinstate", post(workers::reinstate))
+        .route("/api/v1/payouts", get(billing::payouts))
         .fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,

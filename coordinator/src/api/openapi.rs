@@ -24,9 +24,54 @@ fn control(summary: &str) -> Value {
     }})
 }
 
+fn job_document(summary: &str, description: &str, media: &str, schema: Value) -> Value {
+    json!({"get": {
+        "summary": summary,
+        "parameters": [job_id_param()],
+        "responses": {
+            "200": {"description": description, "content": {media: {"schema": schema}}},
+            "400": error_response("not a job id"),
+            "404": error_response("no such job")
+        }
+    }})
+}
+
+/// Schemas of the verification and billing documents.
+fn billing_schemas() -> Value {
+    json!({
+            "CostReport": {"type": "object", "properties": {
+                "job_id": {"type": "string"}, "job_name": {"type": "string"}, "state": {"type": "string"}, "currency": {"type": "string"},
+                "frames": {"type": "array", "items": {"type": "object", "properties": {
+                    "frame": {"type": "integer"}, "state": {"type": "string"}, "verification": {"type": "string"},
+                    "worker_id": {"type": ["string", "null"]}, "worker_name": {"type": ["string", "null"]},
+                    "device_class": {"type": ["string", "null"]}, "render_seconds": {"type": "number"},
+                    "cost_micros": {"type": "integer"}, "copies": {"type": "integer"}}}},
+                "totals": {"type": "object", "properties": {
+                    "frames": {"type": "integer"}, "frames_done": {"type": "integer"}, "frames_verified": {"type": "integer"},
+                    "frames_replicated": {"type": "integer"}, "replication_percent": {"type": "number"},
+                    "billed_render_seconds": {"type": "number"}, "total_render_seconds": {"type": "number"},
+                    "cost_micros": {"type": "integer"}, "verification_overhead_micros": {"type": "integer"},
+                    "verification_overhead_percent": {"type": "number"}}}}},
+            "Verdict": {"type": "object", "properties": {
+                "frame": {"type": "integer"}, "replica_a": {"type": "integer"}, "replica_b": {"type": "integer"},
+                "worker_a": {"type": ["string", "null"]}, "worker_b": {"type": ["string", "null"]},
+                "verdict": {"type": "string", "enum": ["identical", "within_tolerance", "inconclusive", "mismatch"]},
+                "reasons": {"type": "array", "items": {"type": "string"}},
+                "mean_error": {"type": ["number", "null"]}, "rms_error": {"type": ["number", "null"]}, "psnr": {"type": ["number", "null"]},
+                "max_error": {"type": ["number", "null"]}, "worst_tile": {"type": ["array", "null"]},
+                "flip_mean": {"type": ["number", "null"]}, "flip_worst_tile_mean": {"type": ["number", "null"]},
+                "created_ms": {"type": "integer"}}},
+            "Payout": {"type": "object", "properties": {
+                "worker_id": {"type": "string"}, "name": {"type": "string"}, "owner": {"type": "string"}, "device_class": {"type": "string"},
+                "frames_delivered": {"type": "integer"}, "frames_verified": {"type": "integer"}, "frames_wrong": {"type": "integer"},
+                "earned_micros": {"type": "integer"}, "held_micros": {"type": "integer"}, "forfeited_micros": {"type": "integer"},
+                "strikes": {"type": "integer"}, "blocklisted": {"type": "boolean"}}}
+    })
+}
+
 /// `GET /api/v1/openapi.json`.
 pub async fn spec() -> Json<Value> {
-    Json(json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {"title": "Render farm coordinator", "version": env!("CARGO_PKG_VERSION")},
         "paths": {
@@ -69,7 +114,25 @@ pub async fn spec() -> Json<Value> {
             "/api/v1/jobs/{id}/pause": control("Pause a job: no new task of it starts"),
             "/api/v1/jobs/{id}/resume": control("Resume a paused job"),
             "/api/v1/jobs/{id}/requeue": control("Put a job's failed frames back in the queue"),
-            "/api/v1/workers": {"get": {"summary": "Workers seen", "responses": {"200": {"description": "workers", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Worker"}}}}}}}}
+            "/api/v1/jobs/{id}/report": job_document("Cost report: every frame with its cost, verification state and totals",
+                "the report", "application/json", json!({"$ref": "#/components/schemas/CostReport"})),
+            "/api/v1/jobs/{id}/report.csv": job_document("Cost report as CSV (also written to reports/<job>/cost.csv when the job ends)",
+                "the report", "text/csv", json!({"type": "string"})),
+            "/api/v1/jobs/{id}/verdicts": job_document("Every parity comparison of the job's frames, with its numbers",
+                "verdicts", "application/json", json!({"type": "array", "items": {"$ref": "#/components/schemas/Verdict"}})),
+            "/api/v1/workers": {"get": {"summary": "Workers seen, with their reputation", "responses": {"200": {"description": "workers", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Worker"}}}}}}}},
+            "/api/v1/workers/{id}/reinstate": {"post": {
+                "summary": "Take a worker off the blocklist (strikes and verified streak reset)",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {
+                    "200": {"description": "the worker", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Worker"}}}},
+                    "400": error_response("not a worker id"),
+                    "404": error_response("no such worker"),
+                    "409": error_response("the worker is not blocklisted")
+                }
+            }},
+            "/api/v1/payouts": {"get": {"summary": "Per worker: frames delivered, verified, found wrong; amounts earned, held in escrow, forfeited (micro-units)",
+                "responses": {"200": {"description": "payouts", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Payout"}}}}}}}}
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
@@ -88,7 +151,8 @@ pub async fn spec() -> Json<Value> {
                 "overrides": {"type": "object", "properties": {
                     "resolution": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
                     "samples": {"type": "integer", "minimum": 1}}},
-                "task_timeout_secs": {"type": "integer", "minimum": 1}}},
+                "task_timeout_secs": {"type": "integer", "minimum": 1},
+                "parity_percent": {"type": "number", "minimum": 0, "maximum": 100, "description": "share of frames rendered twice to verify them; default verification.default_parity_percent (5)"}}},
             "Job": {"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}, "scene": {"type": "string"},
                 "renderer": {"type": "string"}, "frames": {"type": "string"}, "frame_count": {"type": "integer"},
@@ -97,7 +161,9 @@ pub async fn spec() -> Json<Value> {
                 "state": {"type": "string", "enum": ["queued", "running", "paused", "done", "failed", "cancelled"]},
                 "progress": {"type": "object", "properties": {"pending": {"type": "integer"}, "rendering": {"type": "integer"},
                     "done": {"type": "integer"}, "failed": {"type": "integer"}, "cancelled": {"type": "integer"}}},
-                "created_ms": {"type": "integer"}, "finished_ms": {"type": ["integer", "null"]}}},
+                "created_ms": {"type": "integer"}, "finished_ms": {"type": ["integer", "null"]},
+                "parity_percent": {"type": "number"}, "verification": {"type": "object", "additionalProperties": {"type": "integer"}},
+                "report_key": {"type": ["string", "null"]}}},
             "JobDetail": {"allOf": [{"$ref": "#/components/schemas/Job"}, {"type": "object", "properties": {
                 "tasks": {"type": "object"},
                 "frame_list": {"type": "array", "items": {"type": "object", "properties": {
@@ -105,7 +171,10 @@ pub async fn spec() -> Json<Value> {
                     "state": {"type": "string", "enum": ["pending", "rendering", "done", "failed", "cancelled"]},
                     "task_id": {"type": "string"}, "worker_id": {"type": ["string", "null"]},
                     "object_key": {"type": ["string", "null"]}, "pixel_hash": {"type": ["string", "null"]},
-                    "render_seconds": {"type": ["number", "null"]}, "error": {"type": ["string", "null"]}}}}}}]},
+                    "render_seconds": {"type": ["number", "null"]}, "error": {"type": ["string", "null"]},
+                    "verification": {"type": "string", "enum": ["unchecked", "awaiting", "comparing", "arbitrating", "verified",
+                        "non_deterministic", "rerendering", "unverifiable"]},
+                    "replica": {"type": "integer"}, "copies": {"type": "integer"}}}}}}]},
             "ControlAnswer": {"type": "object", "properties": {
                 "id": {"type": "string"}, "state": {"type": "string"}, "requeued_frames": {"type": "integer"}}},
             "Worker": {"type": "object", "properties": {
@@ -115,7 +184,18 @@ pub async fn spec() -> Json<Value> {
                 "gpus": {"type": "array", "items": {"type": "object"}}, "hostname": {"type": "string"},
                 "state": {"type": "string", "enum": ["online", "lost", "left"]},
                 "current_task": {"type": ["string", "null"]}, "current_frame": {"type": ["integer", "null"]},
-                "progress": {"type": ["number", "null"]}, "first_seen_ms": {"type": "integer"}, "last_seen_ms": {"type": "integer"}}}
+                "progress": {"type": ["number", "null"]}, "first_seen_ms": {"type": "integer"}, "last_seen_ms": {"type": "integer"},
+                "reputation": {"type": "object", "properties": {
+                    "device_family": {"type": "string"}, "device_class": {"type": "string"},
+                    "verified_streak": {"type": "integer"}, "strikes": {"type": "integer"},
+                    "blocklist_reason": {"type": ["string", "null"]}, "blocklisted_ms": {"type": ["integer", "null"]}}}}}
         }}
-    }))
+    });
+    if let (Some(schemas), Value::Object(more)) = (
+        document["components"]["schemas"].as_object_mut(),
+        billing_schemas(),
+    ) {
+        schemas.extend(more);
+    }
+    Json(document)
 }

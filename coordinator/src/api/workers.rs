@@ -1,7 +1,9 @@
-//! `GET /api/v1/workers`.
+//! Workers: the list, and taking one off the blocklist.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use protocol::WorkerId;
 
 use super::ApiError;
 use crate::farm::Farm;
@@ -10,4 +12,28 @@ use crate::model::WorkerView;
 /// Every worker the coordinator has seen, most recently seen first.
 pub async fn list(State(farm): State<Farm>) -> Result<Json<Vec<WorkerView>>, ApiError> {
     Ok(Json(farm.db.call(|db| db.list_workers()).await?))
+}
+
+/// `POST /api/v1/workers/{id}/reinstate`: take a worker off the blocklist
+/// with a clean record; every frame it renders is verified again until it
+/// has earned trust.
+pub async fn reinstate(
+    State(farm): State<Farm>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<WorkerView>, ApiError> {
+    let Path(text) = path?;
+    let id: WorkerId = text.parse().map_err(|_| {
+        ApiError::bad_request(
+            "bad_worker_id",
+            format!("{text:?} is not a worker id; GET /api/v1/workers lists them"),
+        )
+    })?;
+    let followup = farm.db.call(move |db| db.reinstate_worker(id)).await?;
+    farm.follow(followup).await;
+    let workers = farm.db.call(|db| db.list_workers()).await?;
+    let view = workers
+        .into_iter()
+        .find(|w| w.info.id == id)
+        .ok_or_else(|| ApiError::from(crate::db::DbError::NotFound(format!("worker {id}"))))?;
+    Ok(Json(view))
 }

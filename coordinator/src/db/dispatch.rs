@@ -1,6 +1,6 @@
 //! Choosing tasks to publish, and recording that they were published.
 
-use protocol::{OutputSpec, SceneRef, TaskId, TaskMessage, now_ms};
+use protocol::{OutputSpec, SceneRef, TaskId, TaskMessage, WorkerId, now_ms, queues};
 use rusqlite::params;
 
 use super::{Db, DbError, from_json};
@@ -14,6 +14,18 @@ pub struct QueuedTask {
     pub message: TaskMessage,
     /// Queue priority.
     pub priority: u8,
+    /// The worker a directed copy goes to; `None` for the shared queue.
+    pub target: Option<WorkerId>,
+}
+
+impl QueuedTask {
+    /// The queue the task is published on.
+    pub fn queue(&self) -> String {
+        match self.target {
+            Some(worker) => queues::worker_tasks(worker),
+            None => queues::tasks(self.message.renderer),
+        }
+    }
 }
 
 impl Db {
@@ -26,9 +38,10 @@ impl Db {
         let rows = {
             let mut stmt = tx.prepare_cached(
                 "SELECT t.id, t.job_id, t.attempt, t.frames, j.renderer, j.scene_hash, s.ext, \
-                        j.output, j.overrides, j.task_timeout_secs, j.priority \
+                        j.output, j.overrides, j.task_timeout_secs, j.priority, t.replica, t.target_worker \
                  FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN scenes s ON s.hash = j.scene_hash \
                  WHERE t.state = ?1 AND j.state IN (?2, ?3) \
+                   AND (t.kind IN ('render', 'rerender') OR t.target_worker IS NOT NULL) \
                  ORDER BY j.priority DESC, j.created_ms, t.seq LIMIT ?4",
             )?;
             stmt.query_map(
@@ -51,6 +64,8 @@ impl Db {
                         r.get::<_, String>(8)?,
                         r.get::<_, u64>(9)?,
                         r.get::<_, u8>(10)?,
+                        r.get::<_, u32>(11)?,
+                        r.get::<_, Option<String>>(12)?,
                     ))
                 },
             )?
@@ -71,6 +86,8 @@ impl Db {
                 overrides,
                 timeout,
                 priority,
+                replica,
+                target,
             ) in rows
             {
                 let attempt = attempt + 1;
@@ -87,12 +104,15 @@ impl Db {
                             ext,
                         },
                         frames: from_json(&frames)?,
-                        replica: 0,
+                        replica,
                         output: from_json::<OutputSpec>(&output)?,
                         overrides: from_json(&overrides)?,
                         timeout_secs: timeout,
                     },
                     priority: message_priority(priority),
+                    target: target
+                        .map(|t| t.parse().map_err(|_| corrupt("target worker")))
+                        .transpose()?,
                 });
             }
         }

@@ -3,13 +3,13 @@
 //! redelivered result never counts twice.
 
 use protocol::events::ReturnReason;
-use protocol::{
-    Control, FrameDone, TaskFailed, TaskId, TaskReturned, WorkerEvent, WorkerId, now_ms,
-};
+use protocol::{Control, TaskFailed, TaskId, TaskReturned, WorkerEvent, WorkerId, now_ms};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::{Db, DbError};
-use crate::state::{AfterFailure, AttemptState, FrameState, JobState, TaskState, after_failure};
+use super::{Db, DbError, Policy, from_json};
+use crate::state::{
+    AfterFailure, AttemptState, FrameState, JobState, TaskKind, TaskState, after_failure,
+};
 
 /// What the coordinator must do after applying an event.
 #[derive(Debug, Default, PartialEq)]
@@ -18,34 +18,102 @@ pub struct Followup {
     pub controls: Vec<(WorkerId, Control)>,
     /// Tasks went back to pending: wake the dispatcher.
     pub dispatch: bool,
+    /// Frames (job, frame) whose copies are all in and must be compared.
+    pub comparisons: Vec<(String, i32)>,
+    /// Jobs that are now in a final state (their cost report is due).
+    pub finished_jobs: Vec<String>,
+}
+
+impl Followup {
+    /// Fold another followup into this one.
+    pub fn merge(&mut self, other: Followup) {
+        self.controls.extend(other.controls);
+        self.dispatch |= other.dispatch;
+        self.comparisons.extend(other.comparisons);
+        self.finished_jobs.extend(other.finished_jobs);
+    }
 }
 
 /// The coordinator's view of one task when an event about it arrives.
-struct TaskRow {
-    job: String,
-    state: TaskState,
-    attempt: u32,
-    failures_from: u32,
-    job_state: JobState,
+pub(super) struct TaskRow {
+    /// Its job.
+    pub job: String,
+    /// Its state.
+    pub state: TaskState,
+    /// Current attempt.
+    pub attempt: u32,
+    /// First attempt the failure rule counts.
+    pub failures_from: u32,
+    /// The job's state.
+    pub job_state: JobState,
+    /// Why the task exists.
+    pub kind: TaskKind,
+    /// Replica number its results carry.
+    pub replica: u32,
+    /// Its frames.
+    pub frames: Vec<i32>,
 }
 
-fn task_row(tx: &Transaction<'_>, task: TaskId) -> Result<Option<TaskRow>, DbError> {
-    Ok(tx
+pub(super) fn task_row(tx: &Transaction<'_>, task: TaskId) -> Result<Option<TaskRow>, DbError> {
+    let row = tx
         .query_row(
-            "SELECT t.job_id, t.state, t.attempt, t.failures_from, j.state \
+            "SELECT t.job_id, t.state, t.attempt, t.failures_from, j.state, t.kind, t.replica, t.frames \
              FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.id = ?1",
             [task.to_string()],
             |r| {
-                Ok(TaskRow {
-                    job: r.get(0)?,
-                    state: r.get(1)?,
-                    attempt: r.get(2)?,
-                    failures_from: r.get(3)?,
-                    job_state: r.get(4)?,
-                })
+                Ok((
+                    TaskRow {
+                        job: r.get(0)?,
+                        state: r.get(1)?,
+                        attempt: r.get(2)?,
+                        failures_from: r.get(3)?,
+                        job_state: r.get(4)?,
+                        kind: r.get(5)?,
+                        replica: r.get(6)?,
+                        frames: Vec::new(),
+                    },
+                    r.get::<_, String>(7)?,
+                ))
             },
         )
-        .optional()?)
+        .optional()?;
+    row.map(|(mut row, frames)| {
+        row.frames = from_json(&frames)?;
+        Ok(row)
+    })
+    .transpose()
+}
+
+/// Whether a worker is blocklisted.
+pub(super) fn is_blocklisted(tx: &Transaction<'_>, worker: WorkerId) -> Result<bool, DbError> {
+    Ok(tx
+        .query_row(
+            "SELECT blocklisted_ms IS NOT NULL FROM workers WHERE id = ?1",
+            [worker.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The worker an event comes from, for events about a task.
+fn task_event_worker(event: &WorkerEvent) -> Option<(WorkerId, TaskId, u32)> {
+    match event {
+        WorkerEvent::TaskStarted {
+            task_id,
+            attempt,
+            worker,
+            ..
+        }
+        | WorkerEvent::TaskDone {
+            task_id,
+            attempt,
+            worker,
+        } => Some((*worker, *task_id, *attempt)),
+        WorkerEvent::FrameDone(done) => Some((done.worker, done.task_id, done.attempt)),
+        WorkerEvent::TaskFailed(failed) => Some((failed.worker, failed.task_id, failed.attempt)),
+        _ => None,
+    }
 }
 
 fn touch_worker(tx: &Transaction<'_>, worker: WorkerId) -> Result<(), DbError> {
@@ -96,27 +164,46 @@ pub(super) fn back_to_pending(tx: &Transaction<'_>, task: &str) -> Result<(), Db
     Ok(())
 }
 
-/// Frames of a task that have no result yet.
-fn missing_frames(tx: &Transaction<'_>, task: &str) -> Result<Vec<i32>, DbError> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT f.frame FROM frames f WHERE f.task_id = ?1 AND NOT EXISTS \
-         (SELECT 1 FROM results r WHERE r.job_id = f.job_id AND r.frame = f.frame AND r.replica = 0) \
-         ORDER BY f.pos",
+/// Frames of a task that have no result of the task's replica yet.
+pub(super) fn missing_frames(tx: &Transaction<'_>, task: &str) -> Result<Vec<i32>, DbError> {
+    let (job, frames, replica): (String, String, u32) = tx.query_row(
+        "SELECT job_id, frames, replica FROM tasks WHERE id = ?1",
+        [task],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
-    let frames = stmt
-        .query_map([task], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    Ok(frames)
+    let mut stmt = tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM results WHERE job_id = ?1 AND frame = ?2 AND replica = ?3)",
+    )?;
+    let mut missing = Vec::new();
+    for frame in from_json::<Vec<i32>>(&frames)? {
+        if !stmt.query_row(params![job, frame, replica], |r| r.get::<_, bool>(0))? {
+            missing.push(frame);
+        }
+    }
+    Ok(missing)
 }
 
 impl Db {
-    /// Apply one worker event. `max_failures` is the watchdog's retry rule.
-    pub fn apply_event(&self, event: &WorkerEvent, max_failures: u32) -> Result<Followup, DbError> {
+    /// Apply one worker event under `policy`.
+    pub fn apply_event(&self, event: &WorkerEvent, policy: &Policy) -> Result<Followup, DbError> {
         let mut followup = Followup::default();
         let mut job_to_refresh = None;
         {
             let mut conn = self.lock();
             let tx = conn.transaction()?;
+            if let Some((worker, task, attempt)) = task_event_worker(event)
+                && is_blocklisted(&tx, worker)?
+            {
+                touch_worker(&tx, worker)?;
+                job_to_refresh =
+                    self.refuse_blocklisted(&tx, worker, task, attempt, &mut followup)?;
+                tx.commit()?;
+                drop(conn);
+                if let Some(job) = job_to_refresh {
+                    self.refresh_into(&job, &mut followup)?;
+                }
+                return Ok(followup);
+            }
             match event {
                 WorkerEvent::Announce(info) => {
                     let now = now_ms();
@@ -136,6 +223,26 @@ impl Db {
                             now
                         ],
                     )?;
+                    tx.execute(
+                        "UPDATE workers SET device_family = ?2, device_class = ?3 WHERE id = ?1",
+                        params![
+                            info.id.to_string(),
+                            info.device_family(),
+                            info.device_class()
+                        ],
+                    )?;
+                    let reason: Option<String> = tx.query_row(
+                        "SELECT blocklist_reason FROM workers WHERE id = ?1 AND blocklisted_ms IS NOT NULL",
+                        [info.id.to_string()],
+                        |r| r.get(0),
+                    ).optional()?;
+                    if let Some(reason) = reason {
+                        followup
+                            .controls
+                            .push((info.id, Control::Blocklisted { reason }));
+                    }
+                    // A new worker may be the one a parity copy waits for.
+                    followup.dispatch = true;
                     let mut stmt =
                         tx.prepare_cached("SELECT id FROM jobs WHERE state = 'paused'")?;
                     for job in stmt.query_map([], |r| r.get::<_, String>(0))? {
@@ -209,7 +316,7 @@ impl Db {
                 }
                 WorkerEvent::FrameDone(done) => {
                     touch_worker(&tx, done.worker)?;
-                    job_to_refresh = self.frame_done(&tx, done)?;
+                    job_to_refresh = self.frame_done(&tx, done, policy, &mut followup)?;
                 }
                 WorkerEvent::TaskDone {
                     task_id,
@@ -238,7 +345,13 @@ impl Db {
                                 ),
                                 log_tail: String::new(),
                             };
-                            self.task_failed(&tx, &row, &failure, max_failures, &mut followup)?;
+                            self.task_failed(
+                                &tx,
+                                &row,
+                                &failure,
+                                policy.max_failures,
+                                &mut followup,
+                            )?;
                         }
                         job_to_refresh = Some(row.job);
                     }
@@ -246,7 +359,7 @@ impl Db {
                 WorkerEvent::TaskFailed(failure) => {
                     touch_worker(&tx, failure.worker)?;
                     if let Some(row) = task_row(&tx, failure.task_id)? {
-                        self.task_failed(&tx, &row, failure, max_failures, &mut followup)?;
+                        self.task_failed(&tx, &row, failure, policy.max_failures, &mut followup)?;
                         job_to_refresh = Some(row.job);
                     }
                 }
@@ -268,68 +381,46 @@ impl Db {
             tx.commit()?;
         }
         if let Some(job) = job_to_refresh {
-            self.refresh_job(&job)?;
+            self.refresh_into(&job, &mut followup)?;
         }
         Ok(followup)
     }
 
-    /// Store a frame's result (first one wins) and finish its task when it
-    /// was the last. Returns the job to refresh.
-    fn frame_done(
+    /// Recompute a job's state, noting in `followup` when it is final.
+    pub(super) fn refresh_into(&self, job: &str, followup: &mut Followup) -> Result<(), DbError> {
+        if self.refresh_job(job)?.is_final() {
+            followup.finished_jobs.push(job.to_owned());
+        }
+        Ok(())
+    }
+
+    /// A blocklisted worker reported on a task: its results are refused, the
+    /// attempt is abandoned and the task goes to another worker.
+    fn refuse_blocklisted(
         &self,
         tx: &Transaction<'_>,
-        done: &FrameDone,
+        worker: WorkerId,
+        task: TaskId,
+        attempt: u32,
+        followup: &mut Followup,
     ) -> Result<Option<String>, DbError> {
-        let job = done.job_id.to_string();
-        let task = done.task_id.to_string();
-        let known: Option<String> = tx
-            .query_row(
-                "SELECT state FROM frames WHERE job_id = ?1 AND frame = ?2 AND task_id = ?3",
-                params![job, done.frame, task],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if known.is_none() {
-            tracing::warn!(job_id = %done.job_id, frame = done.frame, "result for an unknown frame ignored");
+        followup.controls.push((
+            worker,
+            Control::AbandonTask {
+                task_id: task,
+                attempt,
+            },
+        ));
+        let Some(row) = task_row(tx, task)? else {
             return Ok(None);
+        };
+        end_attempt(tx, task, attempt, worker, AttemptState::Abandoned, None)?;
+        if !row.state.is_final() && row.attempt == attempt {
+            tracing::warn!(task_id = %task, %worker, "a blocklisted worker took a task; it goes to another worker");
+            back_to_pending(tx, &task.to_string())?;
+            followup.dispatch = true;
         }
-        let inserted = tx.execute(
-            "INSERT OR IGNORE INTO results (job_id, frame, replica, task_id, attempt, worker_id, object_key, \
-             pixel_hash, render_seconds, width, height, bytes, created_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
-                job,
-                done.frame,
-                done.replica,
-                task,
-                done.attempt,
-                done.worker.to_string(),
-                done.object_key,
-                done.pixel_hash,
-                done.render_seconds,
-                done.width,
-                done.height,
-                done.bytes,
-                now_ms()
-            ],
-        )?;
-        if inserted == 0 {
-            tracing::debug!(job_id = %done.job_id, frame = done.frame, "duplicate frame result ignored");
-            return Ok(None);
-        }
-        if done.replica == 0 {
-            tx.execute(
-                "UPDATE frames SET state = ?3, error = NULL WHERE job_id = ?1 AND frame = ?2 AND state != ?4",
-                params![job, done.frame, FrameState::Done, FrameState::Cancelled],
-            )?;
-            if missing_frames(tx, &task)?.is_empty() {
-                tx.execute(
-                    "UPDATE tasks SET state = ?2, updated_ms = ?3 WHERE id = ?1 AND state != ?4",
-                    params![task, TaskState::Done, now_ms(), TaskState::Cancelled],
-                )?;
-            }
-        }
-        Ok(Some(job))
+        Ok(Some(row.job))
     }
 
     fn task_failed(
@@ -358,7 +449,11 @@ impl Db {
             params![task, row.failures_from],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        match after_failure(workers, attempts, max_failures) {
+        let verdict = after_failure(workers, attempts, max_failures);
+        if matches!(row.kind, TaskKind::Parity | TaskKind::Arbiter) {
+            return self.copy_failed(tx, row, &task, verdict, followup);
+        }
+        match verdict {
             AfterFailure::Retry => {
                 tracing::warn!(task_id = %task, attempt = failure.attempt, worker = %failure.worker,
                     error = %failure.error, "task failed; retrying");

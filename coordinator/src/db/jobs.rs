@@ -5,9 +5,9 @@ use protocol::{FrameSpec, JobId, OutputSpec, Overrides, Renderer, SceneHash, Tas
 use rusqlite::{OptionalExtension, params};
 
 use super::{Db, DbError, from_json, to_json};
-use crate::model::{FrameCounts, FrameView, JobDetail, JobSummary};
+use crate::model::{FrameCounts, FrameView, JobDetail, JobSummary, VerificationCounts};
 use crate::split;
-use crate::state::{FrameState, JobState, TaskCounts, TaskState, job_state_from_tasks};
+use crate::state::{CheckState, FrameState, JobState, TaskCounts, TaskState, job_state_from_tasks};
 
 /// A validated job submission.
 #[derive(Debug, Clone)]
@@ -30,10 +30,12 @@ pub struct NewJob {
     pub overrides: Overrides,
     /// Render limit per task.
     pub task_timeout_secs: u64,
+    /// Share of frames rendered twice, in basis points (0 to 10,000).
+    pub parity_bp: u32,
 }
 
 const JOB_COLUMNS: &str = "id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
-     priority, output, overrides, task_timeout_secs, state, created_ms, finished_ms";
+     priority, output, overrides, task_timeout_secs, state, created_ms, finished_ms, parity_bp, report_key";
 
 fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String, String)> {
     let id: String = row.get(0)?;
@@ -65,6 +67,9 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String
             progress: FrameCounts::default(),
             created_ms: row.get(12)?,
             finished_ms: row.get(13)?,
+            parity_percent: f64::from(row.get::<_, u32>(14)?) / 100.0,
+            verification: VerificationCounts::default(),
+            report_key: row.get(15)?,
         },
         output,
         overrides,
@@ -101,8 +106,8 @@ impl Db {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO jobs (id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
-             priority, output, overrides, task_timeout_secs, state, created_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             priority, output, overrides, task_timeout_secs, state, created_ms, parity_bp) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 id.to_string(),
                 job.name,
@@ -117,6 +122,7 @@ impl Db {
                 job.task_timeout_secs,
                 JobState::Queued,
                 now,
+                job.parity_bp,
             ],
         )?;
         {
@@ -198,6 +204,15 @@ impl Db {
             let (state, n) = row?;
             job.progress.add(state, n);
         }
+        let mut stmt = conn.prepare_cached(
+            "SELECT check_state, COUNT(*) FROM frames WHERE job_id = ?1 GROUP BY check_state",
+        )?;
+        for row in stmt.query_map([id], |r| {
+            Ok((r.get::<_, CheckState>(0)?, r.get::<_, u64>(1)?))
+        })? {
+            let (state, n) = row?;
+            job.verification.add(state, n);
+        }
         Ok(Some(job))
     }
 
@@ -211,9 +226,10 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT f.frame, f.state, f.task_id, COALESCE(r.worker_id, CASE WHEN f.state = 'rendering' THEN t.worker_id END), \
-                    r.object_key, r.pixel_hash, r.render_seconds, f.error \
+                    r.object_key, r.pixel_hash, r.render_seconds, f.error, f.check_state, f.primary_replica, \
+                    (SELECT COUNT(*) FROM results c WHERE c.job_id = f.job_id AND c.frame = f.frame) \
              FROM frames f JOIN tasks t ON t.id = f.task_id \
-             LEFT JOIN results r ON r.job_id = f.job_id AND r.frame = f.frame AND r.replica = 0 \
+             LEFT JOIN results r ON r.job_id = f.job_id AND r.frame = f.frame AND r.replica = f.primary_replica \
              WHERE f.job_id = ?1 ORDER BY f.pos",
         )?;
         let frames = stmt
@@ -235,6 +251,9 @@ impl Db {
                     pixel_hash: r.get(5)?,
                     render_seconds: r.get(6)?,
                     error: r.get(7)?,
+                    verification: r.get(8)?,
+                    replica: r.get(9)?,
+                    copies: r.get(10)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -266,14 +285,21 @@ impl Db {
             .ok_or_else(|| DbError::NotFound(format!("job {job}")))
     }
 
+    /// A job's state (not found if there is no such job).
+    pub fn job_state_of(&self, id: JobId) -> Result<JobState, DbError> {
+        self.job_state(&id.to_string())
+    }
+
     /// Recompute a job's state from its tasks and store it.
     pub(super) fn refresh_job(&self, job: &str) -> Result<JobState, DbError> {
         let current = self.job_state(job)?;
         let next = job_state_from_tasks(current, &self.task_counts(job)?);
         if next != current {
             let finished = next.is_final().then(now_ms);
+            // A job that leaves a final state (a frame rendered again) gets
+            // a new report when it ends again.
             self.lock().execute(
-                "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1",
+                "UPDATE jobs SET state = ?2, finished_ms = ?3, report_key = NULL WHERE id = ?1",
                 params![job, next, finished],
             )?;
             tracing::info!(job_id = job, from = %current, to = %next, "job state changed");

@@ -1,12 +1,19 @@
 //! The coordinator's state in SQLite: the one source of truth for jobs,
 //! tasks, frames, attempts, results and workers. The queue only dispatches.
 
+mod billing;
 mod dispatch;
 mod events;
 mod jobs;
+mod parity;
+mod reputation;
+mod results;
 mod schema;
+mod verdicts;
 mod workers;
 
+#[cfg(test)]
+mod parity_tests;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +25,42 @@ use rusqlite::Connection;
 pub use dispatch::QueuedTask;
 pub use events::Followup;
 pub use jobs::NewJob;
+pub use verdicts::{ComparisonPlan, PlannedCopy, VerdictNumbers};
+
+use crate::config::{BillingConfig, Config};
+
+/// The rules the database applies to events: retries, verification and
+/// prices. Built from the [`Config`].
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// A task failing on this many different workers fails its frames.
+    pub max_failures: u32,
+    /// Consecutive verified frames before a worker's frames are replicated
+    /// at the job's parity rate instead of always.
+    pub trusted_after: u32,
+    /// Strikes that blocklist a worker.
+    pub strikes_to_blocklist: u32,
+    /// Prices.
+    pub billing: BillingConfig,
+}
+
+impl Policy {
+    /// The policy a configuration sets.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            max_failures: config.watchdog.max_failures,
+            trusted_after: config.verification.trusted_after,
+            strikes_to_blocklist: config.verification.strikes_to_blocklist.max(1),
+            billing: config.billing.clone(),
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::from_config(&Config::default())
+    }
+}
 
 /// Why a database operation failed.
 #[derive(Debug, thiserror::Error)]

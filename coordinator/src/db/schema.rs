@@ -4,7 +4,8 @@ use rusqlite::Connection;
 
 /// Each entry moves the schema one version up. Never edit a released entry;
 /// append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE scenes (
     hash        TEXT PRIMARY KEY,
     ext         TEXT NOT NULL,
@@ -97,7 +98,57 @@ CREATE TABLE workers (
     first_seen_ms INTEGER NOT NULL,
     last_seen_ms  INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE jobs ADD COLUMN parity_bp INTEGER NOT NULL DEFAULT 500;
+ALTER TABLE jobs ADD COLUMN report_key TEXT;
+
+ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'render';
+ALTER TABLE tasks ADD COLUMN replica INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN target_worker TEXT;
+CREATE INDEX tasks_by_target ON tasks(target_worker) WHERE target_worker IS NOT NULL;
+
+ALTER TABLE frames ADD COLUMN check_state TEXT NOT NULL DEFAULT 'unchecked';
+ALTER TABLE frames ADD COLUMN primary_replica INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE frames ADD COLUMN next_replica INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE frames ADD COLUMN replicated INTEGER NOT NULL DEFAULT 0;
+
+ALTER TABLE results ADD COLUMN kind TEXT NOT NULL DEFAULT 'render';
+ALTER TABLE results ADD COLUMN status TEXT NOT NULL DEFAULT 'unverified';
+ALTER TABLE results ADD COLUMN render_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN device_family TEXT NOT NULL DEFAULT 'cpu';
+ALTER TABLE results ADD COLUMN device_class TEXT NOT NULL DEFAULT 'cpu';
+ALTER TABLE results ADD COLUMN rate_micros INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX results_by_worker ON results(worker_id, status);
+
+ALTER TABLE workers ADD COLUMN device_family TEXT NOT NULL DEFAULT 'cpu';
+ALTER TABLE workers ADD COLUMN device_class TEXT NOT NULL DEFAULT 'cpu';
+ALTER TABLE workers ADD COLUMN verified_streak INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workers ADD COLUMN strikes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workers ADD COLUMN blocklisted_ms INTEGER;
+ALTER TABLE workers ADD COLUMN blocklist_reason TEXT;
+
+CREATE TABLE verdicts (
+    job_id     TEXT NOT NULL REFERENCES jobs(id),
+    frame      INTEGER NOT NULL,
+    replica_a  INTEGER NOT NULL,
+    replica_b  INTEGER NOT NULL,
+    verdict    TEXT NOT NULL,
+    numbers    TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (job_id, frame, replica_a, replica_b)
+) WITHOUT ROWID;
+
+CREATE TABLE strikes (
+    worker_id  TEXT NOT NULL,
+    job_id     TEXT NOT NULL,
+    frame      INTEGER NOT NULL,
+    replica    INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (worker_id, job_id, frame, replica)
+) WITHOUT ROWID;
+"#,
+];
 
 /// Bring the schema up to date. Returns the version reached.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {

@@ -7,7 +7,7 @@ use protocol::{
     SceneHash, TaskFailed, TaskReturned, WorkerEvent, WorkerId, WorkerInfo,
 };
 
-use super::{Db, NewJob, QueuedTask};
+use super::{Db, NewJob, Policy, QueuedTask};
 use crate::state::{FrameState, JobState, WorkerState};
 
 fn info(id: WorkerId, name: &str) -> WorkerInfo {
@@ -17,7 +17,10 @@ fn info(id: WorkerId, name: &str) -> WorkerInfo {
         owner: "test".into(),
         region: "local".into(),
         node_class: "standard".into(),
-        renderers: vec![],
+        renderers: vec![protocol::RendererInfo {
+            renderer: Renderer::Blender,
+            version: "3.4.1".into(),
+        }],
         cpu: CpuInfo::default(),
         gpus: vec![],
         hostname: "host".into(),
@@ -26,7 +29,7 @@ fn info(id: WorkerId, name: &str) -> WorkerInfo {
 
 fn worker(db: &Db, name: &str) -> WorkerId {
     let id = WorkerId::new();
-    db.apply_event(&WorkerEvent::Announce(info(id, name)), 3)
+    db.apply_event(&WorkerEvent::Announce(info(id, name)), &Policy::default())
         .unwrap();
     id
 }
@@ -46,6 +49,7 @@ fn job(db: &Db) -> (JobId, Vec<QueuedTask>) {
             output: OutputSpec::default(),
             overrides: Overrides::default(),
             task_timeout_secs: 60,
+            parity_bp: 0,
         })
         .unwrap();
     let tasks = db.take_pending(100).unwrap();
@@ -65,7 +69,7 @@ fn started(db: &Db, task: &QueuedTask, worker: WorkerId) -> super::Followup {
             worker,
             redelivered: false,
         },
-        3,
+        &Policy::default(),
     )
     .unwrap()
 }
@@ -108,8 +112,8 @@ fn frames_complete_tasks_and_tasks_complete_the_job_once() {
         started(&db, task, w);
         for frame in &task.message.frames {
             let event = frame_done(task, w, *frame);
-            db.apply_event(&event, 3).unwrap();
-            db.apply_event(&event, 3).unwrap();
+            db.apply_event(&event, &Policy::default()).unwrap();
+            db.apply_event(&event, &Policy::default()).unwrap();
         }
     }
     let detail = db.job_detail(id).unwrap();
@@ -135,7 +139,8 @@ fn a_stale_attempt_is_told_to_abandon() {
     let (w1, w2) = (worker(&db, "w1"), worker(&db, "w2"));
     let (_, tasks) = job(&db);
     started(&db, &tasks[0], w1);
-    db.apply_event(&failed(&tasks[0], w1, 1), 3).unwrap();
+    db.apply_event(&failed(&tasks[0], w1, 1), &Policy::default())
+        .unwrap();
     let retry = db.take_pending(10).unwrap();
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].message.attempt, 2);
@@ -162,7 +167,9 @@ fn a_task_fails_its_frames_after_three_different_workers() {
         let mut task = tasks[0].clone();
         task.message.attempt = attempt;
         started(&db, &task, *w);
-        let followup = db.apply_event(&failed(&task, *w, attempt), 3).unwrap();
+        let followup = db
+            .apply_event(&failed(&task, *w, attempt), &Policy::default())
+            .unwrap();
         assert_eq!(followup.dispatch, n < 2, "retried until the third worker");
         if n < 2 {
             assert_eq!(db.take_pending(10).unwrap()[0].message.attempt, attempt + 1);
@@ -181,7 +188,7 @@ fn a_task_fails_its_frames_after_three_different_workers() {
     let w = workers[0];
     for frame in &tasks[1].message.frames {
         started(&db, &tasks[1], w);
-        db.apply_event(&frame_done(&tasks[1], w, *frame), 3)
+        db.apply_event(&frame_done(&tasks[1], w, *frame), &Policy::default())
             .unwrap();
     }
     assert_eq!(db.job_detail(id).unwrap().job.state, JobState::Failed);
@@ -192,7 +199,10 @@ fn a_task_fails_its_frames_after_three_different_workers() {
     assert_eq!(again.len(), 1);
     let w4 = worker(&db, "w4");
     let followup = db
-        .apply_event(&failed(&again[0], w4, again[0].message.attempt), 3)
+        .apply_event(
+            &failed(&again[0], w4, again[0].message.attempt),
+            &Policy::default(),
+        )
         .unwrap();
     assert!(
         followup.dispatch,
@@ -224,7 +234,7 @@ fn a_silent_worker_is_lost_and_its_task_goes_back() {
             progress: None,
             sent_at_ms: 0,
         }),
-        3,
+        &Policy::default(),
     )
     .unwrap();
     assert_eq!(db.list_workers().unwrap()[0].state, WorkerState::Online);
@@ -243,14 +253,14 @@ fn paused_tasks_are_held_and_resumed() {
         worker: w,
         reason: ReturnReason::JobPaused,
     });
-    db.apply_event(&returned, 3).unwrap();
+    db.apply_event(&returned, &Policy::default()).unwrap();
     assert_eq!(db.job_detail(id).unwrap().tasks.held, 1);
     assert!(
         db.take_pending(10).unwrap().is_empty(),
         "nothing of a paused job is dispatched"
     );
     let announce_followup = db
-        .apply_event(&WorkerEvent::Announce(info(w, "w1")), 3)
+        .apply_event(&WorkerEvent::Announce(info(w, "w1")), &Policy::default())
         .unwrap();
     assert_eq!(
         announce_followup.controls,
@@ -270,7 +280,8 @@ fn a_cancelled_job_takes_no_more_results() {
     db.cancel_job(id).unwrap();
     let followup = started(&db, &tasks[0], w);
     assert_eq!(followup.controls.len(), 1, "told to abandon");
-    db.apply_event(&frame_done(&tasks[0], w, 1), 3).unwrap();
+    db.apply_event(&frame_done(&tasks[0], w, 1), &Policy::default())
+        .unwrap();
     let detail = db.job_detail(id).unwrap();
     assert_eq!(detail.job.state, JobState::Cancelled);
     assert!(

@@ -5,7 +5,7 @@ use rusqlite::params;
 
 use super::events::back_to_pending;
 use super::{Db, DbError, from_json};
-use crate::model::WorkerView;
+use crate::model::{Reputation, WorkerView};
 use crate::state::{AttemptState, TaskState, WorkerState};
 
 impl Db {
@@ -13,7 +13,8 @@ impl Db {
     pub fn list_workers(&self) -> Result<Vec<WorkerView>, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT info, state, task_id, frame, progress, first_seen_ms, last_seen_ms \
+            "SELECT info, state, task_id, frame, progress, first_seen_ms, last_seen_ms, \
+                    device_family, device_class, verified_streak, strikes, blocklist_reason, blocklisted_ms \
              FROM workers ORDER BY last_seen_ms DESC",
         )?;
         let rows = stmt
@@ -26,12 +27,20 @@ impl Db {
                     r.get::<_, Option<f32>>(4)?,
                     r.get::<_, i64>(5)?,
                     r.get::<_, i64>(6)?,
+                    Reputation {
+                        device_family: r.get(7)?,
+                        device_class: r.get(8)?,
+                        verified_streak: r.get(9)?,
+                        strikes: r.get(10)?,
+                        blocklist_reason: r.get(11)?,
+                        blocklisted_ms: r.get(12)?,
+                    },
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
             .map(
-                |(info, state, task, frame, progress, first_seen_ms, last_seen_ms)| {
+                |(info, state, task, frame, progress, first_seen_ms, last_seen_ms, reputation)| {
                     Ok(WorkerView {
                         info: from_json::<WorkerInfo>(&info)?,
                         state,
@@ -40,6 +49,7 @@ impl Db {
                         progress,
                         first_seen_ms,
                         last_seen_ms,
+                        reputation,
                     })
                 },
             )
@@ -86,6 +96,22 @@ impl Db {
                 })?
                 .collect::<Result<_, _>>()?
             };
+            // Copies directed at it and not started go to another worker.
+            let directed: Vec<String> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id FROM tasks WHERE target_worker = ?1 AND state IN ('pending', 'queued')",
+                )?;
+                stmt.query_map([worker], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?
+            };
+            for task in directed {
+                back_to_pending(&tx, &task)?;
+                requeued += 1;
+            }
+            tx.execute(
+                "UPDATE tasks SET target_worker = NULL WHERE target_worker = ?1 AND state IN ('pending', 'running')",
+                [worker],
+            )?;
             for (task, attempt) in tasks {
                 tx.execute(
                     "UPDATE attempts SET state = ?4, ended_ms = ?5 WHERE task_id = ?1 AND attempt = ?2 AND worker_id = ?3",

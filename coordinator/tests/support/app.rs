@@ -40,6 +40,9 @@ pub fn test_config(dir: &Path, queue: queue::QueueConfig, store: storage::StoreC
     config.watchdog.check_interval_secs = 1;
     config.jobs.max_upload_bytes = 16 << 20;
     config.jobs.max_frames_per_job = 10_000;
+    // Tests that are not about verification render each frame once; the
+    // parity tests ask for their rate per job.
+    config.verification.default_parity_percent = 0.0;
     config
 }
 
@@ -266,6 +269,17 @@ impl WorkerProcess {
         queue: &queue::QueueConfig,
         store: &storage::StoreConfig,
     ) -> Self {
+        Self::spawn_with_args(name, dir, queue, store, &[])
+    }
+
+    /// [`WorkerProcess::spawn`] with more `worker run` arguments.
+    pub fn spawn_with_args(
+        name: &str,
+        dir: &Path,
+        queue: &queue::QueueConfig,
+        store: &storage::StoreConfig,
+        extra: &[&str],
+    ) -> Self {
         let work_dir = dir.join(name);
         std::fs::create_dir_all(&work_dir).expect("work dir");
         let config = worker::WorkerConfig {
@@ -286,6 +300,7 @@ impl WorkerProcess {
         let child = tokio::process::Command::new(worker_binary())
             .args(["run", "--config"])
             .arg(&path)
+            .args(extra)
             .env("RUST_LOG", "info,lapin=warn")
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)

@@ -1,0 +1,260 @@
+//! Computing cost reports and payouts from the stored results. Everything
+//! is derived from `results` rows, which are stored once per copy, so a
+//! restarted coordinator reports exactly the same amounts.
+
+use std::collections::HashMap;
+
+use protocol::{JobId, now_ms};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Db, DbError};
+use crate::billing::{CostReport, CostTotals, FrameCost, Payout, percent};
+use crate::money::Money;
+use crate::state::{CheckState, FrameState, JobState, ResultStatus};
+
+/// One stored copy, as billing sees it.
+struct Copy {
+    frame: i32,
+    replica: u32,
+    status: ResultStatus,
+    render_ms: i64,
+    cost: Money,
+}
+
+/// Per frame: the lowest-cost verified copy (the lower claim).
+fn lower_claims(copies: &[Copy]) -> HashMap<i32, (Money, i64)> {
+    let mut claims: HashMap<i32, (Money, i64)> = HashMap::new();
+    for copy in copies.iter().filter(|c| c.status == ResultStatus::Verified) {
+        let entry = claims
+            .entry(copy.frame)
+            .or_insert((copy.cost, copy.render_ms));
+        if copy.cost < entry.0 {
+            *entry = (copy.cost, copy.render_ms);
+        }
+    }
+    claims
+}
+
+impl Db {
+    /// The cost report of a job, as of now.
+    pub fn cost_report(&self, job: JobId, currency: &str) -> Result<CostReport, DbError> {
+        let key = job.to_string();
+        let conn = self.lock();
+        let (name, state): (String, JobState) = conn
+            .query_row("SELECT name, state FROM jobs WHERE id = ?1", [&key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("job {job}")))?;
+        let copies: Vec<Copy> = {
+            let mut stmt = conn.prepare_cached(
+                "SELECT frame, replica, status, render_ms, rate_micros FROM results WHERE job_id = ?1",
+            )?;
+            stmt.query_map([&key], |r| {
+                Ok(Copy {
+                    frame: r.get(0)?,
+                    replica: r.get(1)?,
+                    status: r.get(2)?,
+                    render_ms: r.get(3)?,
+                    cost: Money(r.get(4)?).per_hour_for_ms(r.get(3)?),
+                })
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        let claims = lower_claims(&copies);
+        let mut stmt = conn.prepare_cached(
+            "SELECT f.frame, f.state, f.check_state, f.primary_replica, f.replicated, r.worker_id, w.name, r.device_class \
+             FROM frames f \
+             LEFT JOIN results r ON r.job_id = f.job_id AND r.frame = f.frame AND r.replica = f.primary_replica \
+             LEFT JOIN workers w ON w.id = r.worker_id \
+             WHERE f.job_id = ?1 ORDER BY f.pos",
+        )?;
+        let rows = stmt
+            .query_map([&key], |r| {
+                Ok((
+                    r.get::<_, i32>(0)?,
+                    r.get::<_, FrameState>(1)?,
+                    r.get::<_, CheckState>(2)?,
+                    r.get::<_, u32>(3)?,
+                    r.get::<_, bool>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut frames = Vec::with_capacity(rows.len());
+        let (mut done, mut verified, mut replicated) = (0u64, 0u64, 0u64);
+        let mut billed_ms = 0i64;
+        for (frame, state, check, primary, was_replicated, worker, worker_name, class) in rows {
+            let own = copies
+                .iter()
+                .find(|c| c.frame == frame && c.replica == primary);
+            let (cost, ms) = match (state, claims.get(&frame), own) {
+                (FrameState::Done, Some(&claim), _) => claim,
+                (FrameState::Done, None, Some(copy)) => (copy.cost, copy.render_ms),
+                _ => (Money::ZERO, 0),
+            };
+            done += u64::from(state == FrameState::Done);
+            verified += u64::from(check == CheckState::Verified);
+            replicated += u64::from(was_replicated);
+            billed_ms += ms;
+            frames.push(FrameCost {
+                frame,
+                state,
+                verification: check,
+                worker_id: worker.and_then(|w| w.parse().ok()),
+                worker_name,
+                device_class: class,
+                render_seconds: ms as f64 / 1000.0,
+                cost_micros: cost,
+                copies: copies.iter().filter(|c| c.frame == frame).count() as u32,
+            });
+        }
+        let cost: Money = frames.iter().map(|f| f.cost_micros).sum();
+        let all_cost: Money = copies.iter().map(|c| c.cost).sum();
+        let all_ms: i64 = copies.iter().map(|c| c.render_ms).sum();
+        let overhead = all_cost - cost;
+        let totals = CostTotals {
+            frames: frames.len() as u64,
+            frames_done: done,
+            frames_verified: verified,
+            frames_replicated: replicated,
+            replication_percent: percent(replicated as f64, done as f64),
+            billed_render_seconds: billed_ms as f64 / 1000.0,
+            total_render_seconds: all_ms as f64 / 1000.0,
+            cost_micros: cost,
+            verification_overhead_micros: overhead,
+            verification_overhead_percent: percent(overhead.micros() as f64, cost.micros() as f64),
+        };
+        Ok(CostReport {
+            job_id: job,
+            job_name: name,
+            state,
+            currency: currency.to_owned(),
+            frames,
+            totals,
+        })
+    }
+
+    /// What every worker that delivered a frame has earned, holds in
+    /// escrow, and forfeited. `window_ms` is the verification window.
+    pub fn payouts(&self, window_ms: i64) -> Result<Vec<Payout>, DbError> {
+        let now = now_ms();
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT r.worker_id, r.job_id, r.frame, r.replica, r.status, r.render_ms, r.rate_micros, \
+                    j.state, j.finished_ms \
+             FROM results r JOIN jobs j ON j.id = r.job_id ORDER BY r.job_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    Copy {
+                        frame: r.get(2)?,
+                        replica: r.get(3)?,
+                        status: r.get(4)?,
+                        render_ms: r.get(5)?,
+                        cost: Money(r.get(6)?).per_hour_for_ms(r.get(5)?),
+                    },
+                    r.get::<_, JobState>(7)?,
+                    r.get::<_, Option<i64>>(8)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut claims: HashMap<(&str, i32), Money> = HashMap::new();
+        for (_, job, copy, _, _) in &rows {
+            if copy.status == ResultStatus::Verified {
+                let claim = claims
+                    .entry((job.as_str(), copy.frame))
+                    .or_insert(copy.cost);
+                *claim = (*claim).min(copy.cost);
+            }
+        }
+        let mut payouts: HashMap<String, Payout> = HashMap::new();
+        let mut workers = conn.prepare_cached(
+            "SELECT name, owner, device_class, strikes, blocklisted_ms IS NOT NULL FROM workers WHERE id = ?1",
+        )?;
+        for (worker, job, copy, state, finished) in &rows {
+            if !payouts.contains_key(worker) {
+                let Ok(worker_id) = worker.parse() else {
+                    continue;
+                };
+                let (name, owner, device_class, strikes, blocklisted) = workers
+                    .query_row([worker], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })
+                    .optional()?
+                    .unwrap_or_default();
+                payouts.insert(
+                    worker.clone(),
+                    Payout {
+                        worker_id,
+                        name,
+                        owner,
+                        device_class,
+                        frames_delivered: 0,
+                        frames_verified: 0,
+                        frames_wrong: 0,
+                        earned_micros: Money::ZERO,
+                        held_micros: Money::ZERO,
+                        forfeited_micros: Money::ZERO,
+                        strikes,
+                        blocklisted,
+                    },
+                );
+            }
+            let payout = payouts.get_mut(worker).expect("inserted above");
+            payout.frames_delivered += 1;
+            let window_closed =
+                state.is_final() && finished.is_some_and(|at| at + window_ms <= now);
+            match copy.status {
+                ResultStatus::Verified => {
+                    payout.frames_verified += 1;
+                    payout.earned_micros += claims
+                        .get(&(job.as_str(), copy.frame))
+                        .copied()
+                        .unwrap_or(copy.cost);
+                }
+                ResultStatus::Wrong | ResultStatus::Rejected => {
+                    payout.frames_wrong += 1;
+                    payout.forfeited_micros += copy.cost;
+                }
+                ResultStatus::Unverified | ResultStatus::Disputed if window_closed => {
+                    payout.earned_micros += copy.cost;
+                }
+                ResultStatus::Unverified | ResultStatus::Disputed => {
+                    payout.held_micros += copy.cost;
+                }
+            }
+        }
+        let mut payouts: Vec<Payout> = payouts.into_values().collect();
+        payouts.sort_by(|a, b| a.name.cmp(&b.name).then(a.worker_id.cmp(&b.worker_id)));
+        Ok(payouts)
+    }
+
+    /// Final jobs whose cost report is not written yet.
+    pub fn jobs_missing_report(&self) -> Result<Vec<JobId>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT id FROM jobs WHERE state IN ('done', 'failed', 'cancelled') AND report_key IS NULL",
+        )?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .filter_map(|id| id.ok()?.parse().ok())
+            .collect();
+        Ok(ids)
+    }
+
+    /// Record that a job's report was written at `key` (unless the job
+    /// reopened meanwhile).
+    pub fn report_written(&self, job: JobId, key: &str) -> Result<(), DbError> {
+        self.lock().execute(
+            "UPDATE jobs SET report_key = ?2 WHERE id = ?1 AND state IN ('done', 'failed', 'cancelled')",
+            params![job.to_string(), key],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! A delivered frame: storing the result with its price, finishing the task,
+//! and deciding whether the frame is rendered a second time (parity).
+
+use protocol::{FrameDone, now_ms};
+use rand::Rng;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::events::{Followup, missing_frames, task_row};
+use super::{Db, DbError, Policy};
+use crate::state::{CheckState, FrameState, ResultStatus, TaskKind, TaskState};
+use crate::verify::replication_probability;
+
+/// What the coordinator knows of the worker that delivered a result.
+struct Deliverer {
+    family: String,
+    class: String,
+    streak: u32,
+}
+
+impl Db {
+    /// Store a frame's result (first one per replica wins), finish its task
+    /// when it was the last frame, and start verification. Returns the job
+    /// to refresh.
+    pub(super) fn frame_done(
+        &self,
+        tx: &Transaction<'_>,
+        done: &FrameDone,
+        policy: &Policy,
+        followup: &mut Followup,
+    ) -> Result<Option<String>, DbError> {
+        let job = done.job_id.to_string();
+        let task = done.task_id.to_string();
+        let Some(row) = task_row(tx, done.task_id)? else {
+            tracing::warn!(task_id = %task, "result of an unknown task ignored");
+            return Ok(None);
+        };
+        if row.job != job || row.replica != done.replica || !row.frames.contains(&done.frame) {
+            tracing::warn!(job_id = %job, frame = done.frame, replica = done.replica,
+                "result that does not match its task ignored");
+            return Ok(None);
+        }
+        let worker = done.worker.to_string();
+        if matches!(row.kind, TaskKind::Parity | TaskKind::Arbiter) {
+            let own_copy: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM results WHERE job_id = ?1 AND frame = ?2 AND worker_id = ?3)",
+                params![job, done.frame, worker],
+                |r| r.get(0),
+            )?;
+            if own_copy {
+                tracing::warn!(job_id = %job, frame = done.frame, worker = %worker,
+                    "a worker cannot verify its own frame; copy ignored");
+                return Ok(None);
+            }
+        }
+        let deliverer = tx
+            .query_row(
+                "SELECT device_family, device_class, verified_streak FROM workers WHERE id = ?1",
+                [&worker],
+                |r| {
+                    Ok(Deliverer {
+                        family: r.get(0)?,
+                        class: r.get(1)?,
+                        streak: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or(Deliverer {
+                family: "cpu".into(),
+                class: "cpu".into(),
+                streak: 0,
+            });
+        let render_ms = (done.render_seconds.max(0.0) * 1000.0).round() as i64;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO results (job_id, frame, replica, task_id, attempt, worker_id, object_key, \
+             pixel_hash, render_seconds, width, height, bytes, created_ms, kind, status, render_ms, \
+             device_family, device_class, rate_micros) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            params![
+                job,
+                done.frame,
+                done.replica,
+                task,
+                done.attempt,
+                worker,
+                done.object_key,
+                done.pixel_hash,
+                done.render_seconds,
+                done.width,
+                done.height,
+                done.bytes,
+                now_ms(),
+                row.kind,
+                ResultStatus::Unverified,
+                render_ms,
+                deliverer.family,
+                deliverer.class,
+                policy.billing.rate(&deliverer.class).micros(),
+            ],
+        )?;
+        if inserted == 0 {
+            tracing::debug!(job_id = %job, frame = done.frame, "duplicate frame result ignored");
+            return Ok(None);
+        }
+        if missing_frames(tx, &task)?.is_empty() {
+            tx.execute(
+                "UPDATE tasks SET state = ?2, updated_ms = ?3 WHERE id = ?1 AND state != ?4",
+                params![task, TaskState::Done, now_ms(), TaskState::Cancelled],
+            )?;
+        }
+        match row.kind {
+            TaskKind::Render | TaskKind::Rerender => {
+                let primary: Option<u32> = tx
+                    .query_row(
+                        "SELECT primary_replica FROM frames WHERE job_id = ?1 AND frame = ?2",
+                        params![job, done.frame],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if primary == Some(done.replica) {
+                    tx.execute(
+                        "UPDATE frames SET state = ?3, error = NULL, check_state = ?5 \
+                         WHERE job_id = ?1 AND frame = ?2 AND state != ?4",
+                        params![
+                            job,
+                            done.frame,
+                            FrameState::Done,
+                            FrameState::Cancelled,
+                            CheckState::Unchecked
+                        ],
+                    )?;
+                    let chance = replication_probability(
+                        deliverer.streak,
+                        policy.trusted_after,
+                        self.job_parity(tx, &job)?,
+                    );
+                    if chance > 0.0 && rand::rng().random_bool(chance) {
+                        self.replicate(tx, &job, done.frame, TaskKind::Parity, followup)?;
+                    }
+                }
+                self.ensure_one_parity_frame(tx, &job, followup)?;
+            }
+            TaskKind::Parity | TaskKind::Arbiter => {
+                tx.execute(
+                    "UPDATE frames SET check_state = ?3 WHERE job_id = ?1 AND frame = ?2 AND check_state IN (?4, ?5)",
+                    params![
+                        job,
+                        done.frame,
+                        CheckState::Comparing,
+                        CheckState::Awaiting,
+                        CheckState::Arbitrating
+                    ],
+                )?;
+                followup.comparisons.push((job.clone(), done.frame));
+            }
+        }
+        Ok(Some(job))
+    }
+
+    /// The job's parity rate, 0.0 to 1.0.
+    pub(super) fn job_parity(&self, tx: &Transaction<'_>, job: &str) -> Result<f64, DbError> {
+        let basis_points: u32 =
+            tx.query_row("SELECT parity_bp FROM jobs WHERE id = ?1", [job], |r| {
+                r.get(0)
+            })?;
+        Ok(f64::from(basis_points) / 10_000.0)
+    }
+
+    /// A job with parity on gets at least one replicated frame: once its
+    /// last original frame is in and none was chosen, a random done frame is.
+    fn ensure_one_parity_frame(
+        &self,
+        tx: &Transaction<'_>,
+        job: &str,
+        followup: &mut Followup,
+    ) -> Result<(), DbError> {
+        if self.job_parity(tx, job)? <= 0.0 {
+            return Ok(());
+        }
+        let (open, replicated): (u64, u64) = tx.query_row(
+            "SELECT (SELECT COUNT(*) FROM tasks WHERE job_id = ?1 AND kind IN ('render', 'rerender') \
+                     AND state IN ('pending', 'queued', 'running', 'held')), \
+                    (SELECT COUNT(*) FROM frames WHERE job_id = ?1 AND replicated = 1)",
+            [job],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if open > 0 || replicated > 0 {
+            return Ok(());
+        }
+        let done: Vec<i32> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT frame FROM frames WHERE job_id = ?1 AND state = ?2 AND check_state = ?3",
+            )?;
+            stmt.query_map(params![job, FrameState::Done, CheckState::Unchecked], |r| {
+                r.get(0)
+            })?
+            .collect::<Result<_, _>>()?
+        };
+        if done.is_empty() {
+            return Ok(());
+        }
+        let frame = done[rand::rng().random_range(0..done.len())];
+        tracing::info!(
+            job_id = job,
+            frame,
+            "no frame was chosen for parity; replicating one"
+        );
+        self.replicate(tx, job, frame, TaskKind::Parity, followup)
+    }
+}

@@ -1,0 +1,401 @@
+//! Verdicts: which copies of a frame must be compared, and what the
+//! comparisons decide (verified, arbitration, outvoted workers).
+
+use frame_diff::Comparison;
+use protocol::now_ms;
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use super::events::Followup;
+use super::{Db, DbError, Policy, from_json, to_json};
+use crate::model::VerdictView;
+use crate::state::{CheckState, ResultStatus, TaskKind, VerdictKind};
+use crate::verify::{Resolution, resolve};
+
+/// The numbers behind one verdict, stored with it and shown by the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerdictNumbers {
+    /// The verdict.
+    pub verdict: VerdictKind,
+    /// Why it is not identical or within tolerance, one line each.
+    pub reasons: Vec<String>,
+    /// Mean absolute error over every value (idiff's mean error).
+    pub mean_error: Option<f64>,
+    /// RMS error.
+    pub rms_error: Option<f64>,
+    /// PSNR in dB (absent when identical).
+    pub psnr: Option<f64>,
+    /// Largest absolute error.
+    pub max_error: Option<f64>,
+    /// The tile with the largest relative bias: `[x, y, bias]`.
+    pub worst_tile: Option<(u32, u32, f64)>,
+    /// Mean HDR-FLIP over the frame.
+    pub flip_mean: Option<f64>,
+    /// Mean HDR-FLIP of the worst tile.
+    pub flip_worst_tile_mean: Option<f64>,
+}
+
+fn finite(value: f64) -> Option<f64> {
+    value.is_finite().then_some(value)
+}
+
+impl VerdictNumbers {
+    /// Two copies with the same pixel hash: identical without decoding.
+    pub fn same_hash() -> Self {
+        Self {
+            verdict: VerdictKind::Identical,
+            reasons: vec!["same pixel hash".to_owned()],
+            mean_error: Some(0.0),
+            rms_error: Some(0.0),
+            psnr: None,
+            max_error: Some(0.0),
+            worst_tile: None,
+            flip_mean: Some(0.0),
+            flip_worst_tile_mean: Some(0.0),
+        }
+    }
+
+    /// A copy that cannot be read as an image disagrees with everything.
+    pub fn unreadable(what: String) -> Self {
+        Self {
+            verdict: VerdictKind::Mismatch,
+            reasons: vec![what],
+            mean_error: None,
+            rms_error: None,
+            psnr: None,
+            max_error: None,
+            worst_tile: None,
+            flip_mean: None,
+            flip_worst_tile_mean: None,
+        }
+    }
+
+    /// The summary of a `frame-diff` comparison.
+    pub fn from_comparison(comparison: &Comparison) -> Self {
+        let overall = comparison.overall.as_ref();
+        Self {
+            verdict: comparison.verdict.into(),
+            reasons: comparison
+                .reasons
+                .iter()
+                .map(|r| r.message.clone())
+                .collect(),
+            mean_error: overall.and_then(|o| finite(o.mean_error)),
+            rms_error: overall.and_then(|o| finite(o.rms_error)),
+            psnr: overall.and_then(|o| finite(o.psnr)),
+            max_error: overall.and_then(|o| finite(o.max_error)),
+            worst_tile: comparison
+                .worst_bias_tile()
+                .map(|t| (t.x, t.y, if t.bias.is_finite() { t.bias } else { f64::MAX })),
+            flip_mean: comparison.flip.as_ref().and_then(|f| finite(f.mean)),
+            flip_worst_tile_mean: comparison
+                .flip
+                .as_ref()
+                .and_then(|f| finite(f.worst_tile_mean)),
+        }
+    }
+}
+
+/// One copy of a frame that takes part in a comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedCopy {
+    /// Replica number.
+    pub replica: u32,
+    /// Where its EXR is.
+    pub object_key: String,
+    /// Its pixel hash as the worker reported it.
+    pub pixel_hash: String,
+}
+
+/// The comparisons a frame still needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComparisonPlan {
+    /// The copies taking part.
+    pub copies: Vec<PlannedCopy>,
+    /// Pairs of replica numbers (lower first) without a verdict yet.
+    pub missing: Vec<(u32, u32)>,
+}
+
+/// Copies of a frame that count: not rejected, not found wrong, and one per
+/// worker (its latest), so a worker never outvotes with its own copies.
+fn live_copies(
+    tx: &Transaction<'_>,
+    job: &str,
+    frame: i32,
+) -> Result<Vec<(u32, String, String, String)>, DbError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT replica, object_key, pixel_hash, worker_id FROM results r \
+         WHERE job_id = ?1 AND frame = ?2 AND status NOT IN (?3, ?4) \
+         AND NOT EXISTS (SELECT 1 FROM results n WHERE n.job_id = r.job_id AND n.frame = r.frame \
+                         AND n.worker_id = r.worker_id AND n.replica > r.replica) \
+         ORDER BY replica",
+    )?;
+    let copies = stmt
+        .query_map(
+            params![job, frame, ResultStatus::Rejected, ResultStatus::Wrong],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?
+        .collect::<Result<_, _>>()?;
+    Ok(copies)
+}
+
+/// Stored verdicts between copies of a frame: (a, b) → agrees.
+fn stored_agreements(
+    tx: &Transaction<'_>,
+    job: &str,
+    frame: i32,
+) -> Result<Vec<(u32, u32, bool)>, DbError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT replica_a, replica_b, verdict FROM verdicts WHERE job_id = ?1 AND frame = ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![job, frame], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, VerdictKind>(2)?.agrees()))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(rows)
+}
+
+impl Db {
+    /// Frames whose copies are waiting to be compared.
+    pub fn frames_to_compare(&self) -> Result<Vec<(String, i32)>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT f.job_id, f.frame FROM frames f JOIN jobs j ON j.id = f.job_id \
+             WHERE f.check_state = ?1 AND j.state != 'cancelled'",
+        )?;
+        let frames = stmt
+            .query_map([CheckState::Comparing], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(frames)
+    }
+
+    /// What must be compared for a frame, or `None` when it is not waiting
+    /// for a comparison.
+    pub fn comparison_plan(
+        &self,
+        job: &str,
+        frame: i32,
+    ) -> Result<Option<ComparisonPlan>, DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let check: Option<CheckState> = tx
+            .query_row(
+                "SELECT check_state FROM frames WHERE job_id = ?1 AND frame = ?2",
+                params![job, frame],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if check != Some(CheckState::Comparing) {
+            return Ok(None);
+        }
+        let copies = live_copies(&tx, job, frame)?;
+        let done = stored_agreements(&tx, job, frame)?;
+        let mut missing = Vec::new();
+        for (i, a) in copies.iter().enumerate() {
+            for b in &copies[i + 1..] {
+                if !done.iter().any(|d| (d.0, d.1) == (a.0, b.0)) {
+                    missing.push((a.0, b.0));
+                }
+            }
+        }
+        Ok(Some(ComparisonPlan {
+            copies: copies
+                .into_iter()
+                .map(|(replica, object_key, pixel_hash, _)| PlannedCopy {
+                    replica,
+                    object_key,
+                    pixel_hash,
+                })
+                .collect(),
+            missing,
+        }))
+    }
+
+    /// Store verdicts on pairs of copies of a frame, and act on them once
+    /// every pair is judged. Recording the same verdicts twice changes
+    /// nothing the second time.
+    pub fn record_verdicts(
+        &self,
+        job: &str,
+        frame: i32,
+        verdicts: &[(u32, u32, VerdictNumbers)],
+        policy: &Policy,
+    ) -> Result<Followup, DbError> {
+        let mut followup = Followup::default();
+        let mut jobs = vec![job.to_owned()];
+        {
+            let mut conn = self.lock();
+            let tx = conn.transaction()?;
+            for (a, b, numbers) in verdicts {
+                tx.execute(
+                    "INSERT OR IGNORE INTO verdicts (job_id, frame, replica_a, replica_b, verdict, numbers, created_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![job, frame, a, b, numbers.verdict, to_json(numbers), now_ms()],
+                )?;
+                tracing::info!(job_id = job, frame, replica_a = a, replica_b = b, verdict = %numbers.verdict, "verdict");
+            }
+            let check: Option<CheckState> = tx
+                .query_row(
+                    "SELECT check_state FROM frames WHERE job_id = ?1 AND frame = ?2",
+                    params![job, frame],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if check == Some(CheckState::Comparing) {
+                self.decide(&tx, job, frame, policy, &mut followup, &mut jobs)?;
+            }
+            tx.commit()?;
+        }
+        jobs.sort();
+        jobs.dedup();
+        for job in jobs {
+            self.refresh_into(&job, &mut followup)?;
+        }
+        Ok(followup)
+    }
+
+    /// Resolve a frame whose copies are all compared.
+    fn decide(
+        &self,
+        tx: &Transaction<'_>,
+        job: &str,
+        frame: i32,
+        policy: &Policy,
+        followup: &mut Followup,
+        jobs: &mut Vec<String>,
+    ) -> Result<(), DbError> {
+        let copies = live_copies(tx, job, frame)?;
+        let agreements = stored_agreements(tx, job, frame)?;
+        let replicas: Vec<u32> = copies.iter().map(|c| c.0).collect();
+        let judged = |a: u32, b: u32| {
+            agreements
+                .iter()
+                .find(|d| (d.0, d.1) == (a.min(b), a.max(b)))
+                .map(|d| d.2)
+        };
+        if replicas.len() < 2 {
+            return Ok(());
+        }
+        for (i, &a) in replicas.iter().enumerate() {
+            for &b in &replicas[i + 1..] {
+                if judged(a, b).is_none() {
+                    followup.comparisons.push((job.to_owned(), frame));
+                    return Ok(());
+                }
+            }
+        }
+        let worker_of = |replica: u32| {
+            copies
+                .iter()
+                .find(|c| c.0 == replica)
+                .map(|c| c.3.clone())
+                .unwrap_or_default()
+        };
+        match resolve(&replicas, |a, b| judged(a, b).unwrap_or(false)) {
+            Resolution::Verified { agreeing, outvoted } => {
+                for &replica in &agreeing {
+                    let changed = tx.execute(
+                        "UPDATE results SET status = ?4 WHERE job_id = ?1 AND frame = ?2 AND replica = ?3 AND status != ?4",
+                        params![job, frame, replica, ResultStatus::Verified],
+                    )?;
+                    if changed > 0 {
+                        tx.execute(
+                            "UPDATE workers SET verified_streak = verified_streak + 1 WHERE id = ?1",
+                            [worker_of(replica)],
+                        )?;
+                    }
+                }
+                for &replica in &outvoted {
+                    tx.execute(
+                        "UPDATE results SET status = ?4 WHERE job_id = ?1 AND frame = ?2 AND replica = ?3",
+                        params![job, frame, replica, ResultStatus::Wrong],
+                    )?;
+                    let worker = worker_of(replica);
+                    tracing::warn!(job_id = job, frame, replica, %worker, "worker outvoted: its frame is wrong");
+                    self.strike(tx, &worker, job, frame, replica, policy, followup, jobs)?;
+                }
+                let primary: u32 = tx.query_row(
+                    "SELECT primary_replica FROM frames WHERE job_id = ?1 AND frame = ?2",
+                    params![job, frame],
+                    |r| r.get(0),
+                )?;
+                let primary = if agreeing.contains(&primary) {
+                    primary
+                } else {
+                    agreeing[0]
+                };
+                tx.execute(
+                    "UPDATE frames SET check_state = ?3, primary_replica = ?4 WHERE job_id = ?1 AND frame = ?2",
+                    params![job, frame, CheckState::Verified, primary],
+                )?;
+            }
+            Resolution::Arbitrate => {
+                tracing::warn!(
+                    job_id = job,
+                    frame,
+                    "copies disagree; asking a third worker"
+                );
+                self.replicate(tx, job, frame, TaskKind::Arbiter, followup)?;
+            }
+            Resolution::NonDeterministic => {
+                tracing::warn!(
+                    job_id = job,
+                    frame,
+                    "every copy differs: the frame is not deterministic"
+                );
+                for replica in replicas {
+                    tx.execute(
+                        "UPDATE results SET status = ?4 WHERE job_id = ?1 AND frame = ?2 AND replica = ?3",
+                        params![job, frame, replica, ResultStatus::Disputed],
+                    )?;
+                }
+                tx.execute(
+                    "UPDATE frames SET check_state = ?3 WHERE job_id = ?1 AND frame = ?2",
+                    params![job, frame, CheckState::NonDeterministic],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every verdict of a job, by frame.
+    pub fn list_verdicts(&self, job: protocol::JobId) -> Result<Vec<VerdictView>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT v.frame, v.replica_a, v.replica_b, ra.worker_id, rb.worker_id, v.numbers, v.created_ms \
+             FROM verdicts v \
+             LEFT JOIN results ra ON ra.job_id = v.job_id AND ra.frame = v.frame AND ra.replica = v.replica_a \
+             LEFT JOIN results rb ON rb.job_id = v.job_id AND rb.frame = v.frame AND rb.replica = v.replica_b \
+             WHERE v.job_id = ?1 ORDER BY v.frame, v.replica_a, v.replica_b",
+        )?;
+        let rows = stmt
+            .query_map([job.to_string()], |r| {
+                Ok((
+                    r.get::<_, i32>(0)?,
+                    r.get::<_, u32>(1)?,
+                    r.get::<_, u32>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(
+                |(frame, replica_a, replica_b, worker_a, worker_b, numbers, created_ms)| {
+                    Ok(VerdictView {
+                        frame,
+                        replica_a,
+                        replica_b,
+                        worker_a: worker_a.and_then(|w| w.parse().ok()),
+                        worker_b: worker_b.and_then(|w| w.parse().ok()),
+                        numbers: from_json(&numbers)?,
+                        created_ms,
+                    })
+                },
+            )
+            .collect()
+    }
+}
