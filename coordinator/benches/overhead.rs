@@ -55,6 +55,9 @@ async fn main() -> anyhow::Result<()> {
         blender: "blender".into(),
         listen: "127.0.0.1:0".parse()?,
         serve: false,
+        parity: 0.0,
+        tamper: None,
+        i_am_a_test_cheater: false,
     };
     let report = render(&args, false).await?;
     let farm = report.wall;

@@ -137,7 +137,7 @@ impl Farm {
             .db
             .call(move |db| db.record_verdicts(&key, frame, &verdicts, &policy))
             .await?;
-        Box::pin(self.follow(followup)).await;
+        self.follow(followup).await;
         Ok(())
     }
 

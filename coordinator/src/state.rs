@@ -12,6 +12,13 @@
 //!        any non-final ── cancel → cancelled
 //! job:   queued → running → done | failed;  paused ⇄ queued/running;  cancelled
 //! ```
+//!
+//! Tasks are of a [`TaskKind`]: the job's own chunks (`render`), and the
+//! one-frame tasks verification adds (`parity` and `arbiter` copies directed
+//! at a chosen worker, `rerender` of a rejected frame). A copy that fails for
+//! good is cancelled and leaves its frame unverifiable; it never fails the
+//! job. A job is final once every task of every kind is. Frames move
+//! through [`CheckState`]; each delivered copy has a [`ResultStatus`].
 
 use serde::{Deserialize, Serialize};
 

@@ -97,8 +97,8 @@ impl Db {
             ],
         )?;
         tx.execute(
-            "UPDATE frames SET next_replica = ?3, primary_replica = ?4, state = 'pending', check_state = ?5 \
-             WHERE job_id = ?1 AND frame = ?2",
+            "UPDATE frames SET next_replica = ?3, primary_replica = ?4, state = 'pending', check_state = ?5, \
+             replicated = 0 WHERE job_id = ?1 AND frame = ?2",
             params![job, frame, replica + 1, replica, CheckState::Rerendering],
         )?;
         tracing::warn!(
@@ -268,15 +268,15 @@ impl Db {
                     followup.dispatch = true;
                     continue;
                 }
-                let others: u64 = tx.query_row(
+                let others: bool = tx.query_row(
                     &format!(
-                        "SELECT COUNT(*) FROM tasks WHERE job_id = ?1 AND state IN {OPEN} \
-                         AND NOT (kind IN ('parity', 'arbiter') AND target_worker IS NULL AND state = 'pending')"
+                        "SELECT EXISTS (SELECT 1 FROM tasks WHERE job_id = ?1 AND state IN {OPEN} \
+                         AND NOT (kind IN ('parity', 'arbiter') AND target_worker IS NULL AND state = 'pending'))"
                     ),
                     [&job],
                     |r| r.get(0),
                 )?;
-                if others == 0 {
+                if !others {
                     tracing::warn!(job_id = %job, frame, %kind,
                         "no other worker of this device family is online; the frame stays unverified");
                     self.give_up_copy(&tx, &task, &job, frame)?;

@@ -129,12 +129,27 @@ impl Db {
                             CheckState::Unchecked
                         ],
                     )?;
+                    // A re-rendered frame may already have an honest copy
+                    // from before its first result was rejected: compare
+                    // with it instead of rendering another.
+                    let other_copies: u64 = tx.query_row(
+                        "SELECT COUNT(*) FROM results WHERE job_id = ?1 AND frame = ?2 AND worker_id != ?3 \
+                         AND status NOT IN (?4, ?5)",
+                        params![job, done.frame, worker, ResultStatus::Rejected, ResultStatus::Wrong],
+                        |r| r.get(0),
+                    )?;
                     let chance = replication_probability(
                         deliverer.streak,
                         policy.trusted_after,
                         self.job_parity(tx, &job)?,
                     );
-                    if chance > 0.0 && rand::rng().random_bool(chance) {
+                    if other_copies > 0 {
+                        tx.execute(
+                            "UPDATE frames SET check_state = ?3, replicated = 1 WHERE job_id = ?1 AND frame = ?2",
+                            params![job, done.frame, CheckState::Comparing],
+                        )?;
+                        followup.comparisons.push((job.clone(), done.frame));
+                    } else if chance > 0.0 && rand::rng().random_bool(chance) {
                         self.replicate(tx, &job, done.frame, TaskKind::Parity, followup)?;
                     }
                 }
@@ -177,14 +192,23 @@ impl Db {
         if self.job_parity(tx, job)? <= 0.0 {
             return Ok(());
         }
-        let (open, replicated): (u64, u64) = tx.query_row(
-            "SELECT (SELECT COUNT(*) FROM tasks WHERE job_id = ?1 AND kind IN ('render', 'rerender') \
-                     AND state IN ('pending', 'queued', 'running', 'held')), \
-                    (SELECT COUNT(*) FROM frames WHERE job_id = ?1 AND replicated = 1)",
+        // EXISTS stops at the first row, so this stays cheap per frame even
+        // for jobs of 100,000 tasks.
+        let open: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE job_id = ?1 AND state IN ('pending', 'queued', 'running', 'held') \
+                            AND kind IN ('render', 'rerender'))",
             [job],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
         )?;
-        if open > 0 || replicated > 0 {
+        if open {
+            return Ok(());
+        }
+        let replicated: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM frames WHERE job_id = ?1 AND replicated = 1)",
+            [job],
+            |r| r.get(0),
+        )?;
+        if replicated {
             return Ok(());
         }
         let done: Vec<i32> = {

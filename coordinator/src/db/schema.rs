@@ -107,6 +107,7 @@ ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'render';
 ALTER TABLE tasks ADD COLUMN replica INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN target_worker TEXT;
 CREATE INDEX tasks_by_target ON tasks(target_worker) WHERE target_worker IS NOT NULL;
+CREATE INDEX tasks_by_job_state ON tasks(job_id, state);
 
 ALTER TABLE frames ADD COLUMN check_state TEXT NOT NULL DEFAULT 'unchecked';
 ALTER TABLE frames ADD COLUMN primary_replica INTEGER NOT NULL DEFAULT 0;

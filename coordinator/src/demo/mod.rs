@@ -1,7 +1,9 @@
 //! `coordinator demo`: the whole farm on one machine. A coordinator on the
-//! embedded queue and a local-folder store, two in-process workers running
-//! real Blender, the sample scene submitted through the HTTP API, and a
-//! summary at the end.
+//! embedded queue and a local-folder store, in-process workers running real
+//! Blender, the sample scene submitted through the HTTP API, its frames
+//! verified by parity copies, and a summary with the cost report at the end.
+
+mod summary;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -12,6 +14,7 @@ use queue::QueueConfig;
 use storage::StoreConfig;
 use tokio::sync::watch;
 
+use crate::billing::{CostReport, Payout};
 use crate::config::Config;
 use crate::db::Db;
 use crate::model::{JobDetail, JobSummary};
@@ -44,6 +47,17 @@ pub struct DemoArgs {
     /// Keep the coordinator and workers running after the job, until Ctrl-C.
     #[arg(long)]
     pub serve: bool,
+    /// Share of frames rendered twice to verify them, in percent (new
+    /// workers have all their frames verified until they have a streak).
+    #[arg(long, default_value_t = 5.0)]
+    pub parity: f64,
+    /// Make the last worker a cheater that alters its frames this way, to
+    /// see it caught. Needs `--i-am-a-test-cheater` and at least 3 workers.
+    #[arg(long, value_enum, requires = "i_am_a_test_cheater")]
+    pub tamper: Option<worker::Tamper>,
+    /// Confirms `--tamper`: one demo worker cheats on purpose.
+    #[arg(long)]
+    pub i_am_a_test_cheater: bool,
 }
 
 /// What the demo measured.
@@ -57,6 +71,18 @@ pub struct DemoReport {
     pub renders: PathBuf,
     /// API address.
     pub api: String,
+    /// The job's cost report.
+    pub cost: CostReport,
+    /// Every worker's payout.
+    pub payouts: Vec<Payout>,
+}
+
+/// What the demo fetched before stopping.
+struct Finished {
+    job: JobDetail,
+    wall: Duration,
+    cost: CostReport,
+    payouts: Vec<Payout>,
 }
 
 /// Run the demo, print its progress and summary.
@@ -65,7 +91,7 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let report = render(&args, true).await?;
-    print_summary(&report);
+    summary::print(&report);
     if args.serve {
         println!(
             "\nServing the API at {} — press Ctrl-C to stop.",
@@ -92,6 +118,9 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
     std::fs::create_dir_all(&dir)?;
     let frames = protocol::FrameSpec::parse(&args.frames, 100_000)?;
     let workers = args.workers.max(1);
+    if args.tamper.is_some() && workers < 3 {
+        bail!("--tamper needs --workers 3 or more: two honest workers must outvote the cheater");
+    }
     let chunk_size = args
         .chunk_size
         .unwrap_or_else(|| frames.frames().len().div_ceil(workers) as u32);
@@ -137,6 +166,7 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
             heartbeat_secs: 2,
             queue: config.queue.clone(),
             store: config.store.clone(),
+            tamper: args.tamper.filter(|_| n == workers),
             ..worker::WorkerConfig::default()
         };
         worker_tasks.push(tokio::spawn(worker::run(
@@ -156,7 +186,12 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
         task.await?.context("a demo worker failed")?;
     }
     server.await??;
-    let (job, wall) = outcome?;
+    let Finished {
+        job,
+        wall,
+        cost,
+        payouts,
+    } = outcome?;
     let renders = dir
         .join("store")
         .join("renders")
@@ -166,6 +201,8 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
         wall,
         renders,
         api,
+        cost,
+        payouts,
     })
 }
 
@@ -198,7 +235,7 @@ async fn submit_and_wait(
     args: &DemoArgs,
     chunk_size: u32,
     verbose: bool,
-) -> anyhow::Result<(JobDetail, Duration)> {
+) -> anyhow::Result<Finished> {
     let http = reqwest::Client::new();
     let filename = args
         .scene
@@ -223,6 +260,7 @@ async fn submit_and_wait(
             "renderer": "blender",
             "frames": args.frames,
             "chunk_size": chunk_size,
+            "parity_percent": args.parity,
         }))
         .send()
         .await?;
@@ -239,9 +277,49 @@ async fn submit_and_wait(
             job.id, job.frame_count, chunk_size
         );
     }
-    wait_for(&http, api, job.id, verbose)
-        .await
-        .map(|detail| (detail, started.elapsed()))
+    let detail = wait_for(&http, api, job.id, verbose).await?;
+    let wall = started.elapsed();
+    let detail = wait_for_report(&http, api, detail).await?;
+    let get = |path: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{api}{path}"))
+                .send()
+                .await?
+                .error_for_status()
+        }
+    };
+    let cost: CostReport = get(format!("/api/v1/jobs/{}/report", job.id))
+        .await?
+        .json()
+        .await?;
+    let payouts: Vec<Payout> = get("/api/v1/payouts".into()).await?.json().await?;
+    Ok(Finished {
+        job: detail,
+        wall,
+        cost,
+        payouts,
+    })
+}
+
+/// Wait (a few seconds at most) until the job's cost report is written.
+async fn wait_for_report(
+    http: &reqwest::Client,
+    api: &str,
+    mut detail: JobDetail,
+) -> anyhow::Result<JobDetail> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while detail.job.report_key.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        detail = http
+            .get(format!("{api}/api/v1/jobs/{}", detail.job.id))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+    }
+    Ok(detail)
 }
 
 async fn wait_for(
@@ -289,30 +367,4 @@ async fn wait_for(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn print_summary(report: &DemoReport) {
-    let frames = &report.job.frame_list;
-    let render_total: f64 = frames.iter().filter_map(|f| f.render_seconds).sum();
-    let workers: std::collections::HashSet<_> = frames.iter().filter_map(|f| f.worker_id).collect();
-    println!(
-        "\nDemo finished: job {} is {}",
-        report.job.job.id, report.job.job.state
-    );
-    println!("  frames rendered:      {}", frames.len());
-    println!("  workers used:         {}", workers.len());
-    println!("  wall time:            {:.1} s", report.wall.as_secs_f64());
-    println!(
-        "  render time / frame:  {:.2} s (average over frames)",
-        render_total / frames.len().max(1) as f64
-    );
-    println!(
-        "  wall time / frame:    {:.2} s",
-        report.wall.as_secs_f64() / frames.len().max(1) as f64
-    );
-    println!("  EXRs:                 {}", report.renders.display());
-    println!(
-        "  API (while running):  {}/api/v1/jobs/{}",
-        report.api, report.job.job.id
-    );
 }
