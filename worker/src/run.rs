@@ -168,17 +168,6 @@ struct TaskQueues {
     directed: String,
 }
 
-impl TaskQueues {
-    /// The queues to consume: the directed one only while blocklisted.
-    fn consumed(&self, blocklisted: bool) -> Vec<String> {
-        if blocklisted {
-            vec![self.directed.clone()]
-        } else {
-            vec![self.shared.clone(), self.directed.clone()]
-        }
-    }
-}
-
 /// The task-taking part of a worker.
 struct Worker {
     runner: TaskRunner,
@@ -187,12 +176,14 @@ struct Worker {
 }
 
 impl Worker {
-    /// Consume tasks with prefetch 1 until `stop`.
+    /// Consume tasks with prefetch 1 until `stop`: the worker's own queue
+    /// first (parity and arbitration copies, so verification keeps pace
+    /// with rendering and trust is earned early), then the shared queue.
     ///
-    /// When the worker is blocklisted or reinstated the consumer is replaced
-    /// by one of the right queues, between tasks only: dropping a consumer
-    /// hands its unacknowledged deliveries back to the queue (both backends),
-    /// so it is never dropped while a task is in hand.
+    /// While the worker is blocklisted the shared queue is not consumed. Its
+    /// consumer is dropped or made between tasks only: dropping a consumer
+    /// hands its unacknowledged deliveries back to the queue (both
+    /// backends), so it is never dropped while a task is in hand.
     async fn take_tasks(
         &self,
         broker: &dyn Broker,
@@ -200,17 +191,28 @@ impl Worker {
         abort: &CancellationToken,
     ) -> Result<(), WorkerError> {
         let mut blocklist = self.states.watch_blocklist();
+        let mut own = broker
+            .consume(std::slice::from_ref(&self.queues.directed), 1)
+            .await?;
         loop {
             let blocklisted = *blocklist.borrow_and_update();
-            let queues = self.queues.consumed(blocklisted);
-            let mut consumer = broker.consume(&queues, 1).await?;
-            tracing::info!(?queues, blocklisted, "waiting for tasks");
+            let mut shared = if blocklisted {
+                None
+            } else {
+                Some(
+                    broker
+                        .consume(std::slice::from_ref(&self.queues.shared), 1)
+                        .await?,
+                )
+            };
+            tracing::info!(blocklisted, "waiting for tasks");
             loop {
                 let delivery = tokio::select! {
                     biased;
                     () = stop.cancelled() => return Ok(()),
                     Ok(()) = blocklist.changed() => break,
-                    delivery = consumer.next() => delivery?,
+                    delivery = own.next() => delivery?,
+                    delivery = next_shared(&mut shared) => delivery?,
                 };
                 self.handle(delivery, abort).await?;
             }
@@ -336,6 +338,16 @@ impl Worker {
         }
         settle(delivery, how).await;
         Ok(())
+    }
+}
+
+/// The next delivery of the shared queue; never, while it is not consumed.
+async fn next_shared(
+    shared: &mut Option<Box<dyn queue::Consumer>>,
+) -> Result<Delivery, queue::QueueError> {
+    match shared {
+        Some(consumer) => consumer.next().await,
+        None => std::future::pending().await,
     }
 }
 

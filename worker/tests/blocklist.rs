@@ -1,5 +1,6 @@
-//! A blocklisted worker stays connected but takes tasks only from its own
-//! queue until it is reinstated, on the embedded queue and on RabbitMQ.
+//! A worker's own queue: parity copies on it come before shared tasks, and
+//! a blocklisted worker stays connected but takes tasks only from it until
+//! it is reinstated, on the embedded queue and on RabbitMQ.
 
 mod common;
 
@@ -68,6 +69,50 @@ async fn blocklisted_then_reinstated(mut farm: Farm) {
         farm.next_event().await,
         WorkerEvent::Leaving { .. }
     ));
+}
+
+/// While the worker renders a shared task, another shared task and a
+/// directed copy arrive: the copy is rendered first.
+async fn copies_come_first(mut farm: Farm) {
+    let scene = farm.sample_scene().await;
+    let first = farm.task(&scene, &[1, 2, 3]);
+    farm.publish(&first).await;
+    assert!(matches!(
+        farm.next_event().await,
+        WorkerEvent::TaskStarted { task_id, .. } if task_id == first.task_id
+    ));
+    let shared = farm.quick_task(&scene);
+    farm.publish(&shared).await;
+    let copy = farm.quick_task(&scene);
+    farm.publish_directed(&copy).await;
+    let rest = farm.events_until_settled().await;
+    assert!(
+        matches!(rest.last(), Some(WorkerEvent::TaskDone { task_id, .. }) if *task_id == first.task_id),
+        "{rest:?}"
+    );
+    let order = [
+        done(&farm.events_until_settled().await),
+        done(&farm.events_until_settled().await),
+    ];
+    assert_eq!(order, [copy.task_id, shared.task_id], "the copy goes first");
+    farm.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directed_copies_come_before_shared_tasks_on_the_embedded_queue() {
+    let Some(farm) = Farm::start(30).await else {
+        return;
+    };
+    copies_come_first(farm).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directed_copies_come_before_shared_tasks_on_rabbitmq() {
+    if !common::blender_available() || !common::rabbitmq_available() {
+        return;
+    }
+    let vhost = Vhost::create();
+    copies_come_first(Farm::start_on(vhost.broker().await, 30).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
