@@ -4,8 +4,10 @@
 //!
 //! In CI (`CI=true`) a missing service, binary or Blender fails the test;
 //! locally the test is skipped with a loud message.
+//!
+//! Each test crate uses a part of it, hence the allowances below.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod app;
 pub mod services;
