@@ -6,6 +6,7 @@ use protocol::events::ReturnReason;
 use protocol::{Control, TaskFailed, TaskId, TaskReturned, WorkerEvent, WorkerId, now_ms};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::reputation::{is_blocklisted, task_event_worker};
 use super::{Db, DbError, Policy, from_json};
 use crate::state::{
     AfterFailure, AttemptState, FrameState, JobState, TaskKind, TaskState, after_failure,
@@ -84,39 +85,7 @@ pub(super) fn task_row(tx: &Transaction<'_>, task: TaskId) -> Result<Option<Task
     .transpose()
 }
 
-/// Whether a worker is blocklisted.
-pub(super) fn is_blocklisted(tx: &Transaction<'_>, worker: WorkerId) -> Result<bool, DbError> {
-    Ok(tx
-        .query_row(
-            "SELECT blocklisted_ms IS NOT NULL FROM workers WHERE id = ?1",
-            [worker.to_string()],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(false))
-}
-
-/// The worker an event comes from, for events about a task.
-fn task_event_worker(event: &WorkerEvent) -> Option<(WorkerId, TaskId, u32)> {
-    match event {
-        WorkerEvent::TaskStarted {
-            task_id,
-            attempt,
-            worker,
-            ..
-        }
-        | WorkerEvent::TaskDone {
-            task_id,
-            attempt,
-            worker,
-        } => Some((*worker, *task_id, *attempt)),
-        WorkerEvent::FrameDone(done) => Some((done.worker, done.task_id, done.attempt)),
-        WorkerEvent::TaskFailed(failed) => Some((failed.worker, failed.task_id, failed.attempt)),
-        _ => None,
-    }
-}
-
-fn touch_worker(tx: &Transaction<'_>, worker: WorkerId) -> Result<(), DbError> {
+pub(super) fn touch_worker(tx: &Transaction<'_>, worker: WorkerId) -> Result<(), DbError> {
     tx.execute(
         "UPDATE workers SET last_seen_ms = ?2, state = 'online' WHERE id = ?1",
         params![worker.to_string(), now_ms()],
@@ -124,7 +93,7 @@ fn touch_worker(tx: &Transaction<'_>, worker: WorkerId) -> Result<(), DbError> {
     Ok(())
 }
 
-fn end_attempt(
+pub(super) fn end_attempt(
     tx: &Transaction<'_>,
     task: TaskId,
     attempt: u32,
@@ -392,35 +361,6 @@ impl Db {
             followup.finished_jobs.push(job.to_owned());
         }
         Ok(())
-    }
-
-    /// A blocklisted worker reported on a task: its results are refused, the
-    /// attempt is abandoned and the task goes to another worker.
-    fn refuse_blocklisted(
-        &self,
-        tx: &Transaction<'_>,
-        worker: WorkerId,
-        task: TaskId,
-        attempt: u32,
-        followup: &mut Followup,
-    ) -> Result<Option<String>, DbError> {
-        followup.controls.push((
-            worker,
-            Control::AbandonTask {
-                task_id: task,
-                attempt,
-            },
-        ));
-        let Some(row) = task_row(tx, task)? else {
-            return Ok(None);
-        };
-        end_attempt(tx, task, attempt, worker, AttemptState::Abandoned, None)?;
-        if !row.state.is_final() && row.attempt == attempt {
-            tracing::warn!(task_id = %task, %worker, "a blocklisted worker took a task; it goes to another worker");
-            back_to_pending(tx, &task.to_string())?;
-            followup.dispatch = true;
-        }
-        Ok(Some(row.job))
     }
 
     fn task_failed(

@@ -1,14 +1,75 @@
 //! Strikes and the blocklist: a worker outvoted too often stops getting
 //! tasks, and every frame it delivered that nobody verified is done again.
 
-use protocol::{Control, WorkerId, now_ms};
+use protocol::{Control, TaskId, WorkerEvent, WorkerId, now_ms};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::events::{Followup, back_to_pending};
+use super::events::{Followup, back_to_pending, end_attempt, task_row};
 use super::{Db, DbError, Policy};
 use crate::state::{AttemptState, CheckState, ResultStatus, TaskKind, TaskState};
 
+/// Whether a worker is blocklisted.
+pub(super) fn is_blocklisted(tx: &Transaction<'_>, worker: WorkerId) -> Result<bool, DbError> {
+    Ok(tx
+        .query_row(
+            "SELECT blocklisted_ms IS NOT NULL FROM workers WHERE id = ?1",
+            [worker.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The worker an event comes from, for events about a task.
+pub(super) fn task_event_worker(event: &WorkerEvent) -> Option<(WorkerId, TaskId, u32)> {
+    match event {
+        WorkerEvent::TaskStarted {
+            task_id,
+            attempt,
+            worker,
+            ..
+        }
+        | WorkerEvent::TaskDone {
+            task_id,
+            attempt,
+            worker,
+        } => Some((*worker, *task_id, *attempt)),
+        WorkerEvent::FrameDone(done) => Some((done.worker, done.task_id, done.attempt)),
+        WorkerEvent::TaskFailed(failed) => Some((failed.worker, failed.task_id, failed.attempt)),
+        _ => None,
+    }
+}
+
 impl Db {
+    /// A blocklisted worker reported on a task: its results are refused, the
+    /// attempt is abandoned and the task goes to another worker.
+    pub(super) fn refuse_blocklisted(
+        &self,
+        tx: &Transaction<'_>,
+        worker: WorkerId,
+        task: TaskId,
+        attempt: u32,
+        followup: &mut Followup,
+    ) -> Result<Option<String>, DbError> {
+        followup.controls.push((
+            worker,
+            Control::AbandonTask {
+                task_id: task,
+                attempt,
+            },
+        ));
+        let Some(row) = task_row(tx, task)? else {
+            return Ok(None);
+        };
+        end_attempt(tx, task, attempt, worker, AttemptState::Abandoned, None)?;
+        if !row.state.is_final() && row.attempt == attempt {
+            tracing::warn!(task_id = %task, %worker, "a blocklisted worker took a task; it goes to another worker");
+            back_to_pending(tx, &task.to_string())?;
+            followup.dispatch = true;
+        }
+        Ok(Some(row.job))
+    }
+
     /// Give `worker` a strike for its copy `replica` of a frame (once per
     /// copy); at the policy's limit it is blocklisted.
     #[allow(clippy::too_many_arguments)]
