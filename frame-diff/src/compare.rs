@@ -328,33 +328,27 @@ fn measure(
         fail: config.idiff.fail,
     };
     let rgb = rgb_names(&result.channels);
-    let ((tile_accs, flip), noise) = rayon::join(
-        || {
-            rayon::join(
-                || metrics::accumulate(pass, &pairs),
-                || flip_map(a, b, rgb.as_ref(), config, backend),
-            )
-        },
-        || {
-            let names = rgb
-                .as_ref()
-                .map_or(result.channels.as_slice(), |n| n.as_slice());
-            let (na, nb) = rayon::join(
-                || noise::level(&noise_planes(a, names), w, h),
-                || noise::level(&noise_planes(b, names), w, h),
-            );
-            let ratio = if na.max(nb) == 0.0 {
-                1.0
-            } else {
-                na.max(nb) / na.min(nb)
-            };
-            NoiseStats {
-                a: na,
-                b: nb,
-                ratio,
-            }
-        },
+    let noise_names = rgb
+        .as_ref()
+        .map_or(result.channels.as_slice(), |n| n.as_slice());
+    let noisy: Vec<usize> = noise_names
+        .iter()
+        .filter_map(|n| result.channels.iter().position(|c| c == n))
+        .collect();
+    let ((tile_accs, noise_sums), flip) = rayon::join(
+        || metrics::accumulate(pass, &pairs, &noisy),
+        || flip_map(a, b, rgb.as_ref(), config, backend),
     );
+    let [na, nb] = noise_sums.map(|sum| noise::level(sum, noisy.len(), w, h));
+    let noise = NoiseStats {
+        a: na,
+        b: nb,
+        ratio: if na.max(nb) == 0.0 {
+            1.0
+        } else {
+            na.max(nb) / na.min(nb)
+        },
+    };
     // Non-finite samples: counted by the pass in the compared channels, and
     // directly in the channels only one image has.
     let counted = |image: &FrameImage, only: &[String]| -> u64 {
@@ -412,14 +406,6 @@ fn measure(
         ..summary
     });
     Some(map)
-}
-
-/// The planes the noise estimate reads.
-fn noise_planes<'a>(image: &'a FrameImage, names: &[String]) -> Vec<&'a [f32]> {
-    names
-        .iter()
-        .filter_map(|n| Some(image.channel(n)?.samples.as_slice()))
-        .collect()
 }
 
 fn flip_map(

@@ -11,11 +11,13 @@
 
 mod compare;
 mod error;
+mod exr_blocks;
 pub mod flip;
 pub mod hash;
 pub mod heatmap;
 mod idiff;
 mod image;
+mod lanes;
 mod metrics;
 mod noise;
 mod read;

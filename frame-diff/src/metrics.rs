@@ -1,5 +1,6 @@
-//! One pass over both images: idiff's numbers per channel and overall, and
-//! the raw per-tile sums the tile statistics are built from.
+//! One pass over both images: idiff's numbers per channel and overall, the
+//! raw per-tile sums the tile statistics are built from, and the sums of
+//! the noise estimate (`noise`).
 //!
 //! The frame is cut into bands one tile high; bands run in parallel
 //! (rayon), and inside a band every channel plane is read once, row by row,
@@ -9,6 +10,9 @@
 //! re-done value by value with `idiff`'s rules for non-finite values.
 
 use rayon::prelude::*;
+
+use crate::lanes::{FAIL_BIT, LANES, Lanes, WARN_BIT, whole_groups};
+use crate::noise;
 
 /// Running sums for one channel over one tile (or any region).
 #[derive(Debug, Clone, Copy, Default)]
@@ -92,18 +96,33 @@ pub(crate) struct Pass {
     pub fail: f32,
 }
 
-const LANES: usize = 8;
-const WARN_BIT: u8 = 1;
-const FAIL_BIT: u8 = 2;
+/// What one band of the pass yields: its tiles, left to right, and the
+/// noise sums ([`noise::rows_sum`]) of the noisy channels of `a` and `b`
+/// over the band's interior rows.
+type BandOut = (Vec<TileAcc>, [f64; 2]);
 
-/// Runs the pass over channel pairs `(a, b)`; returns the tiles in row-major tile order.
-pub(crate) fn accumulate(pass: Pass, pairs: &[(&[f32], &[f32])]) -> Vec<TileAcc> {
+/// Runs the pass over channel pairs `(a, b)`; returns the tiles in row-major
+/// tile order and the noise sums of `a` and `b` over the pairs listed in
+/// `noisy` (indices into `pairs`), summed in band order.
+pub(crate) fn accumulate(
+    pass: Pass,
+    pairs: &[(&[f32], &[f32])],
+    noisy: &[usize],
+) -> (Vec<TileAcc>, [f64; 2]) {
     let tiles_x = pass.width.div_ceil(pass.tile);
     let tiles_y = pass.height.div_ceil(pass.tile);
-    (0..tiles_y)
+    let bands: Vec<BandOut> = (0..tiles_y)
         .into_par_iter()
-        .flat_map_iter(|ty| band_dispatch(pass, pairs, ty, tiles_x))
-        .collect()
+        .map(|ty| band_dispatch(pass, pairs, noisy, ty, tiles_x))
+        .collect();
+    let mut noise = [0f64; 2];
+    let mut tiles = Vec::with_capacity(tiles_x * tiles_y);
+    for (band_tiles, band_noise) in bands {
+        tiles.extend(band_tiles);
+        noise[0] += band_noise[0];
+        noise[1] += band_noise[1];
+    }
+    (tiles, noise)
 }
 
 /// Runs [`band`] compiled for AVX2 when the CPU has it; the results are
@@ -111,25 +130,44 @@ pub(crate) fn accumulate(pass: Pass, pairs: &[(&[f32], &[f32])]) -> Vec<TileAcc>
 fn band_dispatch(
     pass: Pass,
     pairs: &[(&[f32], &[f32])],
+    noisy: &[usize],
     ty: usize,
     tiles_x: usize,
-) -> Vec<TileAcc> {
+) -> BandOut {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { band_avx2(pass, pairs, ty, tiles_x) };
+        return unsafe { band_avx2(pass, pairs, noisy, ty, tiles_x) };
     }
-    band(pass, pairs, ty, tiles_x)
+    band(pass, pairs, noisy, ty, tiles_x, false)
 }
 
+/// [`band`] compiled with AVX2 enabled.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn band_avx2(pass: Pass, pairs: &[(&[f32], &[f32])], ty: usize, tiles_x: usize) -> Vec<TileAcc> {
-    band(pass, pairs, ty, tiles_x)
+fn band_avx2(
+    pass: Pass,
+    pairs: &[(&[f32], &[f32])],
+    noisy: &[usize],
+    ty: usize,
+    tiles_x: usize,
+) -> BandOut {
+    band(pass, pairs, noisy, ty, tiles_x, true)
 }
 
+/// One band of tiles (tile row `ty`): every channel, row by row, tile by
+/// tile; then the warn/fail pixel counts; the noise sums of a noisy
+/// channel are taken right after its metrics, while its rows are in cache.
+/// `use_avx2`: the CPU has AVX2 (see [`whole_groups`]).
 #[inline(always)]
-fn band(pass: Pass, pairs: &[(&[f32], &[f32])], ty: usize, tiles_x: usize) -> Vec<TileAcc> {
+fn band(
+    pass: Pass,
+    pairs: &[(&[f32], &[f32])],
+    noisy: &[usize],
+    ty: usize,
+    tiles_x: usize,
+    use_avx2: bool,
+) -> BandOut {
     let y0 = ty * pass.tile;
     let y1 = (y0 + pass.tile).min(pass.height);
     let mut flags = vec![0u8; (y1 - y0) * pass.width];
@@ -142,6 +180,7 @@ fn band(pass: Pass, pairs: &[(&[f32], &[f32])], ty: usize, tiles_x: usize) -> Ve
             fail_pixels: 0,
         })
         .collect();
+    let mut noise = [0f64; 2];
     for (c, (a, b)) in pairs.iter().enumerate() {
         for y in y0..y1 {
             let row = y * pass.width;
@@ -150,14 +189,24 @@ fn band(pass: Pass, pairs: &[(&[f32], &[f32])], ty: usize, tiles_x: usize) -> Ve
                 let x0 = tx * pass.tile;
                 let x1 = (x0 + pass.tile).min(pass.width);
                 segment(
-                    &a[row + x0..row + x1],
-                    &b[row + x0..row + x1],
-                    &mut flags[flag_row + x0..flag_row + x1],
+                    (
+                        &a[row + x0..row + x1],
+                        &b[row + x0..row + x1],
+                        &mut flags[flag_row + x0..flag_row + x1],
+                    ),
                     row + x0,
                     pass,
                     &mut tile.channels[c],
+                    use_avx2,
                 );
             }
+        }
+        // Interior rows only: the top and bottom rows and the first and
+        // last columns have no Laplacian.
+        let (lo, hi) = (y0.max(1), y1.min(pass.height - 1));
+        if noisy.contains(&c) && pass.width >= 3 && lo < hi {
+            noise[0] += noise::rows_sum(a, pass.width, lo, hi);
+            noise[1] += noise::rows_sum(b, pass.width, lo, hi);
         }
     }
     for y in 0..y1 - y0 {
@@ -169,7 +218,7 @@ fn band(pass: Pass, pairs: &[(&[f32], &[f32])], ty: usize, tiles_x: usize) -> Ve
             tile.fail_pixels += row.iter().filter(|&&f| f & FAIL_BIT != 0).count() as u64;
         }
     }
-    tiles
+    (tiles, noise)
 }
 
 /// Accumulates one row segment; `base` is the pixel index of its first value.
@@ -179,43 +228,28 @@ fn band(pass: Pass, pairs: &[(&[f32], &[f32])], ty: usize, tiles_x: usize) -> Ve
 /// the relative rounding error near 1e-6, far below the 1e-4 agreement with
 /// `idiff`, and lets the loop run at full SIMD width.
 #[inline(always)]
-fn segment(a: &[f32], b: &[f32], flags: &mut [u8], base: usize, pass: Pass, acc: &mut Acc) {
-    let mut s_abs = [0f32; LANES];
-    let mut s_sq = [0f32; LANES];
-    let mut s_signed = [0f32; LANES];
-    let mut s_a = [0f32; LANES];
-    let mut s_b = [0f32; LANES];
-    let mut m_err = [0f32; LANES];
-    let mut m_val = [0f32; LANES];
-    let mut n_warn = [0u32; LANES];
-    let mut n_fail = [0u32; LANES];
+fn segment(
+    (a, b, flags): (&[f32], &[f32], &mut [u8]),
+    base: usize,
+    pass: Pass,
+    acc: &mut Acc,
+    use_avx2: bool,
+) {
     let n = a.len().min(b.len()).min(flags.len());
     let (a, b, flags) = (&a[..n], &b[..n], &mut flags[..n]);
-    let chunks = n / LANES * LANES;
-    for start in (0..chunks).step_by(LANES) {
-        for i in 0..LANES {
-            let (av, bv) = (a[start + i], b[start + i]);
-            let d = bv - av;
-            let f = d.abs();
-            s_abs[i] += f;
-            s_sq[i] += f * f;
-            s_signed[i] += d;
-            s_a[i] += av.abs();
-            s_b[i] += bv.abs();
-            m_err[i] = if f > m_err[i] { f } else { m_err[i] };
-            let peak = if av.abs() > bv.abs() {
-                av.abs()
-            } else {
-                bv.abs()
-            };
-            m_val[i] = if peak > m_val[i] { peak } else { m_val[i] };
-            let w = (f > pass.warn) as u8;
-            let x = (f > pass.fail) as u8;
-            n_warn[i] += w as u32;
-            n_fail[i] += x as u32;
-            flags[start + i] |= (w * WARN_BIT) | (x * FAIL_BIT);
-        }
-    }
+    let mut l = Lanes::default();
+    let chunks = whole_groups(a, b, flags, (pass.warn, pass.fail), &mut l, use_avx2);
+    let Lanes {
+        mut s_abs,
+        mut s_sq,
+        mut s_signed,
+        mut s_a,
+        mut s_b,
+        mut m_err,
+        mut m_val,
+        mut n_warn,
+        mut n_fail,
+    } = l;
     for j in chunks..n {
         let i = j - chunks;
         let d = b[j] - a[j];

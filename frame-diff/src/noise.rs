@@ -8,36 +8,25 @@
 //! of the colour channels after the compression `v / (1 + |v|)`, which
 //! keeps fireflies from dominating. Edges add the same amount to both
 //! images, so the ratio of the two estimates compares their noise.
+//!
+//! The sums are taken inside the metric pass (`metrics`), band by band,
+//! while the band's rows are still in cache.
 
-use rayon::prelude::*;
-
-/// Rows per parallel chunk.
-const CHUNK_ROWS: usize = 64;
-
-/// Mean absolute Laplacian of the compressed planes, averaged over planes.
-pub(crate) fn level(planes: &[&[f32]], width: usize, height: usize) -> f64 {
-    if width < 3 || height < 3 || planes.is_empty() {
+/// Noise level from the sum of [`rows_sum`] over the interior rows of
+/// `planes` planes of `width` x `height`: the mean absolute Laplacian.
+pub(crate) fn level(total: f64, planes: usize, width: usize, height: usize) -> f64 {
+    if width < 3 || height < 3 || planes == 0 {
         return 0.0;
     }
-    let chunks: Vec<(usize, usize)> = (1..height - 1)
-        .step_by(CHUNK_ROWS)
-        .map(|y0| (y0, (y0 + CHUNK_ROWS).min(height - 1)))
-        .collect();
-    let total: f64 = planes
-        .iter()
-        .map(|p| {
-            chunks
-                .par_iter()
-                .map(|&(y0, y1)| chunk(p, width, y0, y1))
-                .sum::<f64>()
-        })
-        .sum();
-    total / (4 * planes.len() * (width - 2) * (height - 2)) as f64
+    total / (4 * planes * (width - 2) * (height - 2)) as f64
 }
 
-/// Sum of `|4p - neighbours|` over the interior pixels of rows `y0..y1`;
-/// each value is compressed once, into a rolling window of three rows.
-fn chunk(plane: &[f32], width: usize, y0: usize, y1: usize) -> f64 {
+/// Sum of `|4p - neighbours|` over the interior pixels of rows `y0..y1`
+/// (`1 <= y0`, `y1 < height`, `width >= 3`); each value is compressed once,
+/// into a rolling window of three rows. Inlined into the metric pass, so it
+/// is compiled for AVX2 with it.
+#[inline(always)]
+pub(crate) fn rows_sum(plane: &[f32], width: usize, y0: usize, y1: usize) -> f64 {
     let compress = |y: usize, out: &mut [f32]| {
         for (o, &v) in out.iter_mut().zip(&plane[y * width..(y + 1) * width]) {
             *o = if v.is_finite() {
@@ -61,6 +50,7 @@ fn chunk(plane: &[f32], width: usize, y0: usize, y1: usize) -> f64 {
 }
 
 /// Sum over the interior of one row, in eight lanes so it vectorises.
+#[inline(always)]
 fn row_sum(up: &[f32], mid: &[f32], down: &[f32]) -> f32 {
     const LANES: usize = 8;
     let n = mid.len() - 2;
@@ -74,9 +64,16 @@ fn row_sum(up: &[f32], mid: &[f32], down: &[f32]) -> f32 {
     let mut lanes = [0f32; LANES];
     let whole = n / LANES * LANES;
     for i in (0..whole).step_by(LANES) {
-        for (l, lane) in lanes.iter_mut().enumerate() {
-            let j = i + l;
-            *lane += (4.0 * centre[j] - left[j] - right[j] - up[j] - down[j]).abs();
+        // Fixed-length slices: no bounds checks in the lane loop.
+        let lane_slice = |s: &[f32]| -> [f32; LANES] {
+            let mut out = [0f32; LANES];
+            out.copy_from_slice(&s[i..i + LANES]);
+            out
+        };
+        let (c, l, r) = (lane_slice(centre), lane_slice(left), lane_slice(right));
+        let (u, d) = (lane_slice(up), lane_slice(down));
+        for k in 0..LANES {
+            lanes[k] += (4.0 * c[k] - l[k] - r[k] - u[k] - d[k]).abs();
         }
     }
     let mut sum: f32 = lanes.iter().sum();

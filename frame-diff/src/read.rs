@@ -1,11 +1,15 @@
 //! Decoding image files into [`FrameImage`]s.
 //!
 //! OpenEXR goes through the `exr` crate (all flat layers, all channels, every
-//! compression it supports, blocks decompressed in parallel); PNG, TIFF and
+//! compression it supports, blocks decompressed in parallel): first through
+//! the fast path of [`exr_blocks`](crate::exr_blocks), which writes blocks
+//! straight into the planes, and when that declines the file, through the
+//! `exr` crate's image reader; PNG, TIFF and
 //! JPEG go through the `image` crate and are normalised to `0..=1` the way
 //! OpenImageIO does (`value / 255` for 8-bit, `value / 65535` for 16-bit).
 
-use std::io::Cursor;
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read, Seek};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -13,6 +17,7 @@ use exr::prelude::{FlatSamples, ReadChannels, ReadLayers};
 use rayon::prelude::*;
 
 use crate::error::FrameDiffError;
+use crate::exr_blocks;
 use crate::image::{Channel, FrameImage};
 
 /// The four magic bytes every OpenEXR file starts with.
@@ -21,7 +26,7 @@ const EXR_MAGIC: [u8; 4] = [0x76, 0x2f, 0x31, 0x01];
 /// Largest number of samples (pixels times channels) accepted from one file:
 /// 2^31 `f32`s is 8 GiB, beyond any frame this farm renders. A corrupt header
 /// claiming more is rejected before anything is allocated for it.
-const MAX_SAMPLES: u64 = 1 << 31;
+pub(crate) const MAX_SAMPLES: u64 = 1 << 31;
 
 /// Reads an image file: OpenEXR (every flat layer and channel), PNG, TIFF or JPEG.
 ///
@@ -31,7 +36,7 @@ const MAX_SAMPLES: u64 = 1 << 31;
 /// `"ViewLayer.Combined.R"`. Never panics on bad input: a missing file, a
 /// truncated or corrupt file, or an unsupported kind of image is an error.
 pub fn read_image(path: &Path) -> Result<FrameImage, FrameDiffError> {
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+    let io_error = |source: std::io::Error| match source.kind() {
         std::io::ErrorKind::NotFound => FrameDiffError::NotFound {
             path: path.to_path_buf(),
         },
@@ -39,14 +44,29 @@ pub fn read_image(path: &Path) -> Result<FrameImage, FrameDiffError> {
             path: path.to_path_buf(),
             source,
         },
-    })?;
+    };
+    // An EXR is read block by block from the file (one copy of the
+    // compressed data); anything else, or an EXR the fast path declines,
+    // is read whole.
+    let mut file = BufReader::new(File::open(path).map_err(io_error)?);
+    let mut magic = [0u8; 4];
+    if file.read_exact(&mut magic).is_ok() && magic == EXR_MAGIC {
+        file.rewind().map_err(io_error)?;
+        if let Some(image) = fast_exr(file, path)? {
+            return Ok(image);
+        }
+    }
+    let bytes = std::fs::read(path).map_err(io_error)?;
     read_image_bytes(&bytes, path)
 }
 
 /// Decodes an in-memory image file; `path` is only used in error messages.
 pub fn read_image_bytes(bytes: &[u8], path: &Path) -> Result<FrameImage, FrameDiffError> {
     if bytes.starts_with(&EXR_MAGIC) {
-        read_exr(bytes, path)
+        match fast_exr(Cursor::new(bytes), path)? {
+            Some(image) => Ok(image),
+            None => read_exr(bytes, path),
+        }
     } else {
         read_ldr(bytes, path)
     }
@@ -108,7 +128,20 @@ fn check_exr_headers(bytes: &[u8], path: &Path) -> Result<(), FrameDiffError> {
     Ok(())
 }
 
-fn read_exr(bytes: &[u8], path: &Path) -> Result<FrameImage, FrameDiffError> {
+/// The fast EXR path; `Ok(None)` when it declines the file (unusual layout,
+/// or anything wrong with it, which the general path then reports).
+fn fast_exr(
+    source: impl Read + Seek + Send,
+    path: &Path,
+) -> Result<Option<FrameImage>, FrameDiffError> {
+    match catch_unwind(AssertUnwindSafe(|| exr_blocks::read(source))) {
+        Ok(Some((width, height, channels))) => build(width, height, channels, path).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The general EXR path: the `exr` crate's image reader.
+pub(crate) fn read_exr(bytes: &[u8], path: &Path) -> Result<FrameImage, FrameDiffError> {
     check_exr_headers(bytes, path)?;
     // The exr crate validates its input, but a decoder bug must not take the
     // coordinator down: a panic while decoding is reported as a corrupt file.
@@ -210,7 +243,8 @@ fn read_ldr(bytes: &[u8], path: &Path) -> Result<FrameImage, FrameDiffError> {
     build(width, height, channels, path)
 }
 
-fn build(
+/// Sorts and checks the decoded channels and makes the [`FrameImage`].
+pub(crate) fn build(
     width: u32,
     height: u32,
     channels: Vec<Channel>,
