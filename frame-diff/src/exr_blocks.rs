@@ -77,7 +77,7 @@ pub(crate) fn read(source: impl Read + Seek + Send) -> Option<Decoded> {
     // decoding. With a few bands waiting already this thread decodes the
     // band itself instead of reading ahead: few blocks are in memory at
     // once, and the allocator hands the freed buffers straight back instead
-    // of fresh pages (a first touch of a page costs more than decoding it).
+    // of fresh pages (each first touch of a page is a costly page fault).
     let in_flight = AtomicUsize::new(0);
     let max_in_flight = 2 * rayon::current_num_threads();
     rayon::scope(|scope| {
