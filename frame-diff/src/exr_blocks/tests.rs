@@ -76,7 +76,7 @@ fn fast(bytes: &[u8]) -> Option<FrameImage> {
 }
 
 /// Every encoding the fast path should take: scan lines and tiles, every
-/// lossless compression and a lossy one, both line orders.
+/// lossless compression and the lossy PXR24, B44 and B44A, both line orders.
 fn encodings() -> Vec<Encoding> {
     let tiled = |compression, line_order| Encoding {
         compression,
@@ -95,6 +95,9 @@ fn encodings() -> Vec<Encoding> {
         lines(Compression::ZIP16),
         lines(Compression::PIZ),
         lines(Compression::PXR24),
+        lines(Compression::B44),
+        lines(Compression::B44A),
+        tiled(Compression::B44, LineOrder::Increasing),
         tiled(Compression::ZIP16, LineOrder::Increasing),
         tiled(Compression::PIZ, LineOrder::Decreasing),
         tiled(Compression::Uncompressed, LineOrder::Increasing),
