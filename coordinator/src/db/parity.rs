@@ -19,6 +19,20 @@ struct Candidate {
 /// Open (not final) task states, as SQL.
 const OPEN: &str = "('pending', 'queued', 'running', 'held')";
 
+/// How long a lost worker may still come back and take a waiting copy,
+/// before the copy is given up on, in milliseconds.
+const LOST_GRACE_MS: i64 = 10 * 60 * 1000;
+
+/// Which workers a copy may go to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Workers online now: where a copy is placed.
+    Online,
+    /// Also workers lost in the last [`LOST_GRACE_MS`]: whether a copy
+    /// still has someone to wait for.
+    MayReturn,
+}
+
 impl Db {
     /// Create a parity or arbitration copy of a frame, directed at a worker
     /// other than those that rendered it (none yet if nobody fits: the
@@ -36,7 +50,7 @@ impl Db {
             params![job, frame],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        let target = self.pick_worker(tx, job, frame, kind)?;
+        let target = self.pick_worker(tx, job, frame, kind, Reach::Online)?;
         let task = TaskId::new().to_string();
         tx.execute(
             "INSERT INTO tasks (id, job_id, seq, frames, state, updated_ms, kind, replica, target_worker) \
@@ -156,6 +170,7 @@ impl Db {
         job: &str,
         frame: i32,
         kind: TaskKind,
+        reach: Reach,
     ) -> Result<Option<String>, DbError> {
         let renderer: String =
             tx.query_row("SELECT renderer FROM jobs WHERE id = ?1", [job], |r| {
@@ -190,9 +205,11 @@ impl Db {
         let candidates: Vec<Candidate> = {
             let mut stmt = tx.prepare_cached(
                 "SELECT id, owner, verified_streak, info FROM workers \
-                 WHERE state = 'online' AND blocklisted_ms IS NULL AND device_family = ?1",
+                 WHERE (state = 'online' OR (?2 AND state = 'lost' AND last_seen_ms > ?3)) \
+                 AND blocklisted_ms IS NULL AND device_family = ?1",
             )?;
-            stmt.query_map([&family], |r| {
+            let may_return = reach == Reach::MayReturn;
+            stmt.query_map(params![family, may_return, now_ms() - LOST_GRACE_MS], |r| {
                 Ok((
                     Candidate {
                         id: r.get(0)?,
@@ -238,8 +255,9 @@ impl Db {
 
     /// Give copies waiting for a worker one, now that workers may have come
     /// online. A copy that still has none, in a job with nothing else left
-    /// to render, is given up: its frame is unverifiable. Returns what to do
-    /// next (jobs that finished because of it).
+    /// to render, and no lost worker that may come back for it, is given up:
+    /// its frame is unverifiable. Returns what to do next (jobs that
+    /// finished because of it).
     pub fn place_waiting_copies(&self) -> Result<Followup, DbError> {
         let mut followup = Followup::default();
         let mut jobs = Vec::new();
@@ -260,7 +278,7 @@ impl Db {
                     .first()
                     .copied()
                     .ok_or_else(|| DbError::Corrupt(format!("copy task {task} has no frame")))?;
-                if let Some(target) = self.pick_worker(&tx, &job, frame, kind)? {
+                if let Some(target) = self.pick_worker(&tx, &job, frame, kind, Reach::Online)? {
                     tx.execute(
                         "UPDATE tasks SET target_worker = ?2 WHERE id = ?1",
                         params![task, target],
@@ -276,7 +294,11 @@ impl Db {
                     [&job],
                     |r| r.get(0),
                 )?;
-                if !others {
+                if !others
+                    && self
+                        .pick_worker(&tx, &job, frame, kind, Reach::MayReturn)?
+                        .is_none()
+                {
                     tracing::warn!(job_id = %job, frame, %kind,
                         "no other worker of this device family is online; the frame stays unverified");
                     self.give_up_copy(&tx, &task, &job, frame)?;

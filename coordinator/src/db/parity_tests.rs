@@ -417,3 +417,37 @@ fn a_reopened_database_keeps_strikes_verdicts_and_money() {
         .sum();
     assert_eq!(copies, delivered, "every copy is paid or forfeited once");
 }
+
+#[test]
+fn a_copy_waits_for_a_lost_worker_that_may_come_back() {
+    let mut sim = Sim::new(Db::in_memory().unwrap(), &[true, true]);
+    let other = sim.workers[1].id;
+    sim.workers[1].shared = false;
+    let set_state = |db: &Db, state: &str| {
+        db.lock()
+            .execute(
+                "UPDATE workers SET state = ?2 WHERE id = ?1",
+                [other.to_string(), state.to_owned()],
+            )
+            .unwrap();
+    };
+    set_state(&sim.db, "lost");
+    let job = sim.job("1-2", 10_000);
+    sim.run(20);
+    let detail = sim.db.job_detail(job).unwrap();
+    assert_eq!(detail.job.state, JobState::Running, "copies wait for it");
+    assert_eq!(detail.job.verification.awaiting, 2);
+
+    set_state(&sim.db, "online");
+    sim.run(20);
+    let detail = sim.db.job_detail(job).unwrap();
+    assert_eq!(detail.job.state, JobState::Done);
+    assert_eq!(detail.job.verification.verified, 2);
+
+    set_state(&sim.db, "left");
+    let job = sim.job("3", 10_000);
+    sim.run(20);
+    let detail = sim.db.job_detail(job).unwrap();
+    assert_eq!(detail.job.state, JobState::Done, "nobody to wait for");
+    assert_eq!(detail.job.verification.unverifiable, 1);
+}
