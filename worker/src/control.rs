@@ -142,14 +142,25 @@ impl JobStates {
 
     /// Start rendering a task attempt of `job`; the token is cancelled when a
     /// control message stops it.
+    ///
+    /// An abandon or cancel message that arrived after the task was taken
+    /// but before it began (the worker has already said `TaskStarted`) stops
+    /// it at once.
     pub fn begin(&self, job: JobId, task: TaskId, attempt: u32) -> CancellationToken {
         let token = CancellationToken::new();
-        self.lock().running = Some(Running {
+        let mut states = self.lock();
+        let mut running = Running {
             job,
             task: (task, attempt),
             token: token.clone(),
             halt: None,
-        });
+        };
+        if states.abandoned.contains(&(task, attempt)) {
+            running.halt(Halt::Abandon);
+        } else if states.cancelled.contains(&job) {
+            running.halt(Halt::Return(ReturnReason::JobCancelled));
+        }
+        states.running = Some(running);
         token
     }
 
@@ -229,6 +240,23 @@ mod tests {
     }
 
     #[test]
+    fn a_task_abandoned_or_cancelled_just_before_it_begins_stops_at_once() {
+        let states = JobStates::default();
+        let (job, task) = (JobId::new(), TaskId::new());
+        states.apply(&Control::AbandonTask {
+            task_id: task,
+            attempt: 1,
+        });
+        assert!(states.begin(job, task, 1).is_cancelled());
+        assert_eq!(states.end(), Some(Halt::Abandon));
+        assert!(!states.begin(job, task, 2).is_cancelled());
+        assert_eq!(states.end(), None);
+        states.apply(&Control::JobCancelled { job_id: job });
+        assert!(states.begin(job, task, 3).is_cancelled());
+        assert_eq!(states.end(), Some(Halt::Return(ReturnReason::JobCancelled)));
+    }
+
+    #[test]
     fn control_messages_stop_only_the_running_task_they_name() {
         let states = JobStates::default();
         let (job, other, task) = (JobId::new(), JobId::new(), TaskId::new());
@@ -243,7 +271,7 @@ mod tests {
         assert!(token.is_cancelled());
         assert_eq!(states.end(), Some(Halt::Return(ReturnReason::JobCancelled)));
 
-        let token = states.begin(other, task, 4);
+        let token = states.begin(JobId::new(), task, 4);
         states.apply(&Control::AbandonTask {
             task_id: task,
             attempt: 4,
