@@ -33,6 +33,15 @@ enum Reach {
     MayReturn,
 }
 
+/// A frame's position in the job and the replica number its next copy gets.
+fn next_copy(tx: &Transaction<'_>, job: &str, frame: i32) -> Result<(i64, u32), DbError> {
+    Ok(tx.query_row(
+        "SELECT pos, next_replica FROM frames WHERE job_id = ?1 AND frame = ?2",
+        params![job, frame],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?)
+}
+
 impl Db {
     /// Create a parity or arbitration copy of a frame, directed at a worker
     /// other than those that rendered it (none yet if nobody fits: the
@@ -45,11 +54,7 @@ impl Db {
         kind: TaskKind,
         followup: &mut Followup,
     ) -> Result<(), DbError> {
-        let (pos, replica): (i64, u32) = tx.query_row(
-            "SELECT pos, next_replica FROM frames WHERE job_id = ?1 AND frame = ?2",
-            params![job, frame],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (pos, replica) = next_copy(tx, job, frame)?;
         let target = self.pick_worker(tx, job, frame, kind, Reach::Online)?;
         let task = TaskId::new().to_string();
         tx.execute(
@@ -91,11 +96,7 @@ impl Db {
         followup: &mut Followup,
     ) -> Result<(), DbError> {
         self.cancel_copies(tx, job, frame, followup)?;
-        let (pos, replica): (i64, u32) = tx.query_row(
-            "SELECT pos, next_replica FROM frames WHERE job_id = ?1 AND frame = ?2",
-            params![job, frame],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (pos, replica) = next_copy(tx, job, frame)?;
         tx.execute(
             "INSERT INTO tasks (id, job_id, seq, frames, state, updated_ms, kind, replica) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

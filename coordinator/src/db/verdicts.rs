@@ -139,6 +139,17 @@ fn live_copies(
     Ok(copies)
 }
 
+/// A frame's verification state, `None` for an unknown frame.
+fn check_state(tx: &Transaction<'_>, job: &str, frame: i32) -> Result<Option<CheckState>, DbError> {
+    Ok(tx
+        .query_row(
+            "SELECT check_state FROM frames WHERE job_id = ?1 AND frame = ?2",
+            params![job, frame],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
 /// Stored verdicts between copies of a frame: (a, b) → agrees.
 fn stored_agreements(
     tx: &Transaction<'_>,
@@ -179,14 +190,7 @@ impl Db {
     ) -> Result<Option<ComparisonPlan>, DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let check: Option<CheckState> = tx
-            .query_row(
-                "SELECT check_state FROM frames WHERE job_id = ?1 AND frame = ?2",
-                params![job, frame],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if check != Some(CheckState::Comparing) {
+        if check_state(&tx, job, frame)? != Some(CheckState::Comparing) {
             return Ok(None);
         }
         let copies = live_copies(&tx, job, frame)?;
@@ -235,14 +239,7 @@ impl Db {
                 )?;
                 tracing::info!(job_id = job, frame, replica_a = a, replica_b = b, verdict = %numbers.verdict, "verdict");
             }
-            let check: Option<CheckState> = tx
-                .query_row(
-                    "SELECT check_state FROM frames WHERE job_id = ?1 AND frame = ?2",
-                    params![job, frame],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if check == Some(CheckState::Comparing) {
+            if check_state(&tx, job, frame)? == Some(CheckState::Comparing) {
                 self.decide(&tx, job, frame, policy, &mut followup, &mut jobs)?;
             }
             tx.commit()?;
