@@ -15,18 +15,7 @@ use object_store::ObjectStoreExt;
 use protocol::JobId;
 use serde_json::{Value, json};
 use support::app::{WorkerProcess, test_config};
-use support::services::{RabbitVhost, S3Server};
-use support::{TestApp, blender_ready, sample_scene};
-
-/// Everything a test needs, or None when skipping locally.
-async fn services() -> Option<(RabbitVhost, S3Server, tempfile::TempDir)> {
-    if !blender_ready() {
-        return None;
-    }
-    let vhost = RabbitVhost::create()?;
-    let s3 = S3Server::start().await?;
-    Some((vhost, s3, tempfile::tempdir().unwrap()))
-}
+use support::{TestApp, real_services, sample_scene};
 
 /// GET a JSON document from the API.
 async fn get<T: serde::de::DeserializeOwned>(app: &TestApp, path: &str) -> T {
@@ -100,7 +89,7 @@ fn worker_named<'a>(workers: &'a [Value], name: &str) -> &'a Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_honest_workers_at_full_parity_verify_every_frame() {
-    let Some((vhost, s3, dir)) = services().await else {
+    let Some((vhost, s3, dir)) = real_services().await else {
         return;
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
@@ -196,7 +185,7 @@ async fn assert_cheater_caught(app: &TestApp, job: JobId, frames: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampering_worker_is_caught_blocklisted_and_paid_nothing() {
-    let Some((vhost, s3, dir)) = services().await else {
+    let Some((vhost, s3, dir)) = real_services().await else {
         return;
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
@@ -219,7 +208,7 @@ async fn a_tampering_worker_is_caught_blocklisted_and_paid_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_coordinator_keeps_strikes_verdicts_and_money() {
-    let Some((vhost, s3, dir)) = services().await else {
+    let Some((vhost, s3, dir)) = real_services().await else {
         return;
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());

@@ -12,18 +12,7 @@ use coordinator::state::{FrameState, JobState};
 use object_store::ObjectStoreExt;
 use serde_json::json;
 use support::app::{SIGCONT, SIGSTOP, WorkerProcess, test_config};
-use support::services::{RabbitVhost, S3Server};
-use support::{TestApp, blender_ready, sample_scene};
-
-/// Everything a test needs, or None when skipping locally.
-async fn services() -> Option<(RabbitVhost, S3Server, tempfile::TempDir)> {
-    if !blender_ready() {
-        return None;
-    }
-    let vhost = RabbitVhost::create()?;
-    let s3 = S3Server::start().await?;
-    Some((vhost, s3, tempfile::tempdir().unwrap()))
-}
+use support::{TestApp, real_services, sample_scene};
 
 /// Every frame done, exactly one result each, every EXR in the bucket decodes
 /// at the requested size.
@@ -63,7 +52,7 @@ async fn assert_all_frames_stored(app: &TestApp, job: &JobDetail, frames: usize,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_render_every_frame_into_s3() {
-    let Some((vhost, s3, dir)) = services().await else {
+    let Some((vhost, s3, dir)) = real_services().await else {
         return;
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
@@ -94,7 +83,7 @@ async fn two_worker_processes_render_every_frame_into_s3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_render_loses_no_frame() {
-    let Some((vhost, s3, dir)) = services().await else {
+    let Some((vhost, s3, dir)) = real_services().await else {
         return;
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
@@ -120,7 +109,7 @@ async fn a_worker_killed_mid_render_loses_no_frame() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_coordinator_finishes_the_job_from_its_database() {
-    let Some((vhost, s3, dir)) = services().await else {
+    let Some((vhost, s3, dir)) = real_services().await else {
         return;
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
@@ -156,7 +145,7 @@ async fn a_restarted_coordinator_finishes_the_job_from_its_database() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_worker_is_detected_and_its_task_rendered_elsewhere() {
-    let Some((vhost, s3, dir)) = services().await else {
+    let Some((vhost, s3, dir)) = real_services().await else {
         return;
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());

@@ -42,6 +42,35 @@ fn next_copy(tx: &Transaction<'_>, job: &str, frame: i32) -> Result<(i64, u32), 
     )?)
 }
 
+/// Store a pending one-frame task of `kind` (a copy or a re-render),
+/// directed at `target` or, without one, for the shared queue.
+fn insert_frame_task(
+    tx: &Transaction<'_>,
+    job: &str,
+    frame: i32,
+    pos: i64,
+    kind: TaskKind,
+    replica: u32,
+    target: Option<&str>,
+) -> Result<(), DbError> {
+    tx.execute(
+        "INSERT INTO tasks (id, job_id, seq, frames, state, updated_ms, kind, replica, target_worker) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            TaskId::new().to_string(),
+            job,
+            pos,
+            to_json(&[frame]),
+            TaskState::Pending,
+            now_ms(),
+            kind,
+            replica,
+            target
+        ],
+    )?;
+    Ok(())
+}
+
 impl Db {
     /// Create a parity or arbitration copy of a frame, directed at a worker
     /// other than those that rendered it (none yet if nobody fits: the
@@ -56,22 +85,7 @@ impl Db {
     ) -> Result<(), DbError> {
         let (pos, replica) = next_copy(tx, job, frame)?;
         let target = self.pick_worker(tx, job, frame, kind, Reach::Online)?;
-        let task = TaskId::new().to_string();
-        tx.execute(
-            "INSERT INTO tasks (id, job_id, seq, frames, state, updated_ms, kind, replica, target_worker) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                task,
-                job,
-                pos,
-                to_json(&[frame]),
-                TaskState::Pending,
-                now_ms(),
-                kind,
-                replica,
-                target
-            ],
-        )?;
+        insert_frame_task(tx, job, frame, pos, kind, replica, target.as_deref())?;
         let check = if kind == TaskKind::Arbiter {
             CheckState::Arbitrating
         } else {
@@ -97,20 +111,7 @@ impl Db {
     ) -> Result<(), DbError> {
         self.cancel_copies(tx, job, frame, followup)?;
         let (pos, replica) = next_copy(tx, job, frame)?;
-        tx.execute(
-            "INSERT INTO tasks (id, job_id, seq, frames, state, updated_ms, kind, replica) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                TaskId::new().to_string(),
-                job,
-                pos,
-                to_json(&[frame]),
-                TaskState::Pending,
-                now_ms(),
-                TaskKind::Rerender,
-                replica
-            ],
-        )?;
+        insert_frame_task(tx, job, frame, pos, TaskKind::Rerender, replica, None)?;
         tx.execute(
             "UPDATE frames SET next_replica = ?3, primary_replica = ?4, state = 'pending', check_state = ?5, \
              replicated = 0 WHERE job_id = ?1 AND frame = ?2",

@@ -113,6 +113,7 @@ ALTER TABLE frames ADD COLUMN check_state TEXT NOT NULL DEFAULT 'unchecked';
 ALTER TABLE frames ADD COLUMN primary_replica INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE frames ADD COLUMN next_replica INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE frames ADD COLUMN replicated INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX frames_comparing ON frames(job_id) WHERE check_state = 'comparing';
 
 ALTER TABLE results ADD COLUMN kind TEXT NOT NULL DEFAULT 'render';
 ALTER TABLE results ADD COLUMN status TEXT NOT NULL DEFAULT 'unverified';

@@ -168,15 +168,17 @@ fn stored_agreements(
 }
 
 impl Db {
-    /// Frames whose copies are waiting to be compared.
+    /// Frames whose copies are waiting to be compared (asked every watchdog
+    /// round; the partial index `frames_comparing` keeps it off the frames
+    /// table, hence the literal state).
     pub fn frames_to_compare(&self) -> Result<Vec<(String, i32)>, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT f.job_id, f.frame FROM frames f JOIN jobs j ON j.id = f.job_id \
-             WHERE f.check_state = ?1 AND j.state != 'cancelled'",
+             WHERE f.check_state = 'comparing' AND j.state != 'cancelled'",
         )?;
         let frames = stmt
-            .query_map([CheckState::Comparing], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         Ok(frames)
     }

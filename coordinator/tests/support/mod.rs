@@ -27,6 +27,19 @@ pub fn sample_scene() -> PathBuf {
     repo_root().join("samples/sample.blend")
 }
 
+/// What an end-to-end test on the real services needs: Blender, a private
+/// RabbitMQ virtual host, an S3 server and a scratch folder; `None` when
+/// skipping locally.
+pub async fn real_services()
+-> Option<(services::RabbitVhost, services::S3Server, tempfile::TempDir)> {
+    if !blender_ready() {
+        return None;
+    }
+    let vhost = services::RabbitVhost::create()?;
+    let s3 = services::S3Server::start().await?;
+    Some((vhost, s3, tempfile::tempdir().unwrap()))
+}
+
 /// Whether Blender can run here (fails the test in CI when not).
 pub fn blender_ready() -> bool {
     let found = std::process::Command::new("blender")
