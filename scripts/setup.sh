@@ -47,3 +47,15 @@ for _ in $(seq 1 60); do
   fi
   sleep 1
 done
+# The coordinator makes one RabbitMQ user per enrolled worker through the
+# management HTTP API.
+if ! rabbitmq-plugins -q list -e rabbitmq_management 2>/dev/null | grep -q rabbitmq_management; then
+  echo "enabling RabbitMQ's management plugin"
+  rabbitmq-plugins -q enable rabbitmq_management >/dev/null
+fi
+for _ in $(seq 1 60); do
+  if (exec 3<>/dev/tcp/127.0.0.1/15672) 2>/dev/null; then
+    break
+  fi
+  sleep 1
+done

@@ -47,6 +47,42 @@ pub enum WorkerEvent {
     },
 }
 
+impl WorkerEvent {
+    /// The worker the event says it comes from. Every event names one; the
+    /// coordinator believes it only when the broker's authenticated sender
+    /// is that worker.
+    pub fn worker(&self) -> WorkerId {
+        match self {
+            WorkerEvent::Announce(info) => info.id,
+            WorkerEvent::Heartbeat(beat) => beat.worker,
+            WorkerEvent::TaskStarted { worker, .. }
+            | WorkerEvent::TaskDone { worker, .. }
+            | WorkerEvent::Leaving { worker } => *worker,
+            WorkerEvent::FrameDone(done) => done.worker,
+            WorkerEvent::TaskFailed(failed) => failed.worker,
+            WorkerEvent::TaskReturned(returned) => returned.worker,
+        }
+    }
+
+    /// The task attempt the event is about, if it is about one.
+    pub fn task_attempt(&self) -> Option<(TaskId, u32)> {
+        match self {
+            WorkerEvent::TaskStarted {
+                task_id, attempt, ..
+            }
+            | WorkerEvent::TaskDone {
+                task_id, attempt, ..
+            } => Some((*task_id, *attempt)),
+            WorkerEvent::FrameDone(done) => Some((done.task_id, done.attempt)),
+            WorkerEvent::TaskFailed(failed) => Some((failed.task_id, failed.attempt)),
+            WorkerEvent::TaskReturned(returned) => Some((returned.task_id, returned.attempt)),
+            WorkerEvent::Announce(_) | WorkerEvent::Heartbeat(_) | WorkerEvent::Leaving { .. } => {
+                None
+            }
+        }
+    }
+}
+
 /// Liveness and progress of one worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {

@@ -34,13 +34,21 @@ pub enum QueueConfig {
         /// AMQP URL of the broker, credentials and virtual host included.
         #[serde(default = "default_url")]
         url: String,
-        /// Name of the durable direct exchange the farm's queues are bound to.
+        /// Prefix of the per-queue exchanges (`<exchange>.<queue>`).
         #[serde(default = "default_exchange")]
         exchange: String,
         /// Seconds to keep reconnecting after the connection broke before
         /// queue operations fail.
         #[serde(default = "default_reconnect_secs")]
         reconnect_secs: u64,
+        /// The management HTTP API the coordinator makes worker users
+        /// through; by default `http://<broker host>:15672`.
+        #[serde(default)]
+        management_url: Option<String>,
+        /// The AMQP URL (without credentials) enrolled workers connect to;
+        /// by default `url`'s host, port and virtual host.
+        #[serde(default)]
+        worker_url: Option<String>,
     },
     /// The embedded SQLite queue (`kind = "embedded"`), for a farm whose
     /// coordinator and workers run in one process.
@@ -85,10 +93,14 @@ pub async fn connect(config: &QueueConfig) -> Result<Arc<dyn Broker>, QueueError
             url,
             exchange,
             reconnect_secs,
+            management_url,
+            worker_url,
         } => {
             let options = RabbitMqOptions {
                 exchange: exchange.clone(),
                 reconnect_for: Duration::from_secs(*reconnect_secs),
+                management_url: management_url.clone(),
+                worker_url: worker_url.clone(),
                 ..RabbitMqOptions::default()
             };
             Ok(Arc::new(RabbitMq::connect_with(url, options).await?))
@@ -118,6 +130,8 @@ mod tests {
                 url: "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
                 exchange: "farm".to_owned(),
                 reconnect_secs: 300,
+                management_url: None,
+                worker_url: None,
             }
         );
     }

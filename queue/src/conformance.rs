@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{Broker, Consumer, Delivery, Outgoing, QueueOptions, RabbitMq, RabbitMqOptions};
+use crate::{
+    Broker, Consumer, Delivery, Outgoing, QueueError, QueueOptions, RabbitMq, RabbitMqOptions,
+};
 
 /// How long a test waits before concluding that nothing more is delivered.
 pub const QUIET: Duration = Duration::from_millis(400);
@@ -273,6 +275,30 @@ pub async fn dropped_delivery_redelivers(broker: &dyn Broker, [a, _]: &[String; 
     delivery.ack().await.unwrap();
 }
 
+/// A stopped consumer takes nothing more, even once it settled what it
+/// held; what it held can still be settled; its `next` fails.
+pub async fn stopped_consumer_takes_no_more(broker: &dyn Broker, [a, b]: &[String; 2]) {
+    broker.declare(a, PLAIN).await.unwrap();
+    broker.declare(b, PLAIN).await.unwrap();
+    broker
+        .publish((0..3).map(|i| message(a, format!("{i}"), 0)).collect())
+        .await
+        .unwrap();
+    broker.publish(vec![message(b, "other", 0)]).await.unwrap();
+    assert_ready(broker, a, 3).await;
+    let mut consumer = consume(broker, &[a, b], 2).await;
+    let held = next(&mut *consumer).await;
+    consumer.stop().await.unwrap();
+    held.ack().await.unwrap();
+    tokio::time::sleep(QUIET).await;
+    let ready = broker.ready_count(a).await.unwrap() + broker.ready_count(b).await.unwrap();
+    assert_eq!(ready, 3, "a stopped consumer took more");
+    assert!(matches!(consumer.next().await, Err(QueueError::Closed)));
+    drop(consumer);
+    assert_ready(broker, a, 2).await;
+    assert_ready(broker, b, 1).await;
+}
+
 /// `ready_count` counts ready messages, not delivered ones; a consumer's
 /// deliveries count again once it is gone.
 pub async fn ready_count_counts_ready_only(broker: &dyn Broker, [a, _]: &[String; 2]) {
@@ -391,6 +417,7 @@ macro_rules! conformance_tests {
             nack_drop_removes,
             dropped_consumer_redelivers,
             dropped_delivery_redelivers,
+            stopped_consumer_takes_no_more,
             ready_count_counts_ready_only,
             batch_delivered_exactly_once,
             competing_consumers_disjoint,

@@ -22,7 +22,7 @@
 
 mod consumer;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,7 +32,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::Notify;
 use tracing::{debug, info};
 
-use crate::{Broker, Consumer, Outgoing, QueueError, QueueOptions};
+use crate::{Broker, Consumer, Grant, Granted, Outgoing, QueueError, QueueOptions};
 use consumer::{ConsumerState, EmbeddedConsumer};
 
 const SCHEMA: &str = "
@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS messages (
     priority INTEGER NOT NULL,
     payload BLOB NOT NULL,
     redelivered INTEGER NOT NULL DEFAULT 0,
-    consumer INTEGER
+    consumer INTEGER,
+    sender TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_ready
     ON messages (queue, priority DESC, id) WHERE consumer IS NULL;
@@ -56,10 +57,23 @@ CREATE INDEX IF NOT EXISTS messages_delivered
 
 /// The embedded queue: SQLite storage plus an in-process wake-up.
 ///
-/// Cheap to clone; clones share the same database and consumers.
+/// Cheap to clone; clones share the same database and consumers. The handle
+/// [`Embedded::open`] returns may do everything; [`Broker::grant`] makes
+/// handles bound to one identity, the in-process counterpart of a RabbitMQ
+/// user with permissions: they publish and consume only what the grant
+/// names, declare nothing, stop working once revoked, and their messages
+/// carry the identity as [`crate::Delivery::sender`].
 #[derive(Clone)]
 pub struct Embedded {
     inner: Arc<Inner>,
+    identity: Option<Arc<Identity>>,
+}
+
+/// What a granted handle is and may do.
+struct Identity {
+    name: String,
+    consume: HashSet<String>,
+    publish: HashSet<String>,
 }
 
 /// State shared by the broker, its consumers and their ackers.
@@ -67,6 +81,8 @@ struct Inner {
     db: Mutex<Connection>,
     wake: Notify,
     next_consumer: AtomicI64,
+    /// Identities revoked since they were granted.
+    revoked: Mutex<HashSet<String>>,
 }
 
 impl Inner {
@@ -124,6 +140,14 @@ impl Embedded {
     fn setup(connection: Connection) -> Result<Self, rusqlite::Error> {
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.execute_batch(SCHEMA)?;
+        let has_sender: bool = connection.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('messages') WHERE name = 'sender')",
+            [],
+            |row| row.get(0),
+        )?;
+        if !has_sender {
+            connection.execute_batch("ALTER TABLE messages ADD COLUMN sender TEXT")?;
+        }
         let recovered = connection.execute(
             "UPDATE messages SET consumer = NULL, redelivered = 1 WHERE consumer IS NOT NULL",
             [],
@@ -139,8 +163,36 @@ impl Embedded {
                 db: Mutex::new(connection),
                 wake: Notify::new(),
                 next_consumer: AtomicI64::new(1),
+                revoked: Mutex::default(),
             }),
+            identity: None,
         })
+    }
+
+    /// Refuse what this handle's identity may not do: `Ok` for the
+    /// unrestricted handle, or when `allowed` says so of a live identity.
+    fn permit(&self, what: &str, allowed: impl Fn(&Identity) -> bool) -> Result<(), QueueError> {
+        let Some(identity) = &self.identity else {
+            return Ok(());
+        };
+        let revoked = self
+            .inner
+            .revoked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .contains(&identity.name);
+        if revoked || !allowed(identity) {
+            return Err(QueueError::Refused(format!(
+                "{what} refused for {}",
+                identity.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// The sender this handle's messages carry.
+    fn sender(&self) -> Option<String> {
+        self.identity.as_ref().map(|identity| identity.name.clone())
     }
 }
 
@@ -166,12 +218,18 @@ fn declared(connection: &Connection, queue: &str) -> Result<u8, QueueError> {
 
 /// Insert `messages` in one transaction, priorities capped at each queue's
 /// declared maximum (as RabbitMQ does).
-fn insert_batch(db: &mut Connection, messages: &[Outgoing]) -> Result<(), QueueError> {
+fn insert_batch(
+    db: &mut Connection,
+    messages: &[Outgoing],
+    sender: Option<&str>,
+) -> Result<(), QueueError> {
     let transaction = db.transaction().map_err(storage)?;
     let mut limits: HashMap<&str, u8> = HashMap::new();
     {
         let mut insert = transaction
-            .prepare_cached("INSERT INTO messages (queue, priority, payload) VALUES (?1, ?2, ?3)")
+            .prepare_cached(
+                "INSERT INTO messages (queue, priority, payload, sender) VALUES (?1, ?2, ?3, ?4)",
+            )
             .map_err(storage)?;
         for message in messages {
             let limit = match limits.get(message.queue.as_str()) {
@@ -186,7 +244,8 @@ fn insert_batch(db: &mut Connection, messages: &[Outgoing]) -> Result<(), QueueE
                 .execute(params![
                     message.queue,
                     message.priority.min(limit),
-                    message.payload
+                    message.payload,
+                    sender
                 ])
                 .map_err(storage)?;
         }
@@ -197,6 +256,7 @@ fn insert_batch(db: &mut Connection, messages: &[Outgoing]) -> Result<(), QueueE
 #[async_trait]
 impl Broker for Embedded {
     async fn declare(&self, queue: &str, options: QueueOptions) -> Result<(), QueueError> {
+        self.permit(&format!("declaring {queue}"), |_| false)?;
         let queue = queue.to_owned();
         self.inner
             .run(move |inner| {
@@ -221,13 +281,19 @@ impl Broker for Embedded {
         if messages.is_empty() {
             return Ok(());
         }
+        for message in &messages {
+            self.permit(&format!("publishing to {}", message.queue), |identity| {
+                identity.publish.contains(&message.queue)
+            })?;
+        }
         let count = messages.len();
+        let sender = self.sender();
         self.inner
             .run(move |inner| {
                 let mut db = inner.db();
                 db.pragma_update(None, "synchronous", "FULL")
                     .map_err(storage)?;
-                let inserted = insert_batch(&mut db, &messages);
+                let inserted = insert_batch(&mut db, &messages, sender.as_deref());
                 db.pragma_update(None, "synchronous", "NORMAL")
                     .map_err(storage)?;
                 inserted
@@ -244,6 +310,11 @@ impl Broker for Embedded {
         prefetch: u16,
     ) -> Result<Box<dyn Consumer>, QueueError> {
         crate::ensure_some_queues(queues)?;
+        for queue in queues {
+            self.permit(&format!("consuming {queue}"), |identity| {
+                identity.consume.contains(queue)
+            })?;
+        }
         let names = queues.to_vec();
         self.inner
             .run(move |inner| {
@@ -277,5 +348,32 @@ impl Broker for Embedded {
                 Ok(count.unsigned_abs())
             })
             .await
+    }
+
+    async fn grant(&self, grant: &Grant) -> Result<Granted, QueueError> {
+        self.permit(&format!("granting {}", grant.user), |_| false)?;
+        self.inner
+            .revoked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&grant.user);
+        Ok(Granted::InProcess(Arc::new(Self {
+            inner: Arc::clone(&self.inner),
+            identity: Some(Arc::new(Identity {
+                name: grant.user.clone(),
+                consume: grant.consume.iter().cloned().collect(),
+                publish: grant.publish.iter().cloned().collect(),
+            })),
+        })))
+    }
+
+    async fn revoke(&self, user: &str) -> Result<(), QueueError> {
+        self.permit(&format!("revoking {user}"), |_| false)?;
+        self.inner
+            .revoked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(user.to_owned());
+        Ok(())
     }
 }

@@ -13,7 +13,11 @@
 //!   the queues it consumes;
 //! - a delivery is acknowledged (gone), or negatively acknowledged with
 //!   requeue (delivered again, `redelivered` set) or without (dropped);
-//! - a delivery whose consumer goes away unacknowledged is delivered again.
+//! - a delivery whose consumer goes away unacknowledged is delivered again;
+//! - a stopped consumer takes nothing more, and what it handed out can still
+//!   be settled;
+//! - a delivery names its publisher as the broker authenticated it
+//!   ([`Delivery::sender`]), which the publisher cannot choose.
 
 #![warn(missing_docs)]
 
@@ -23,10 +27,12 @@ pub mod bench_support;
 mod config;
 pub mod conformance;
 mod embedded;
+mod grant;
 mod rabbitmq;
 
 pub use config::{QueueConfig, connect};
 pub use embedded::Embedded;
+pub use grant::{Grant, Granted};
 pub use rabbitmq::{RabbitMq, RabbitMqOptions};
 
 /// What went wrong talking to the queue.
@@ -47,6 +53,9 @@ pub enum QueueError {
     /// The consumer or broker was closed.
     #[error("the queue was closed")]
     Closed,
+    /// The identity this broker handle acts as may not do that.
+    #[error("not permitted: {0}")]
+    Refused(String),
 }
 
 /// Refuse a consumer of no queue at all (both backends).
@@ -85,6 +94,12 @@ pub struct Delivery {
     pub payload: Vec<u8>,
     /// Whether it was delivered before and not acknowledged.
     pub redelivered: bool,
+    /// Who published it, as the broker authenticated them: the RabbitMQ
+    /// user of the publishing connection (its `user_id` property, which the
+    /// broker refuses to relay unless it names that user), or the identity
+    /// an embedded queue handle was given. `None` when the publisher did not
+    /// say, which the farm treats as unknown.
+    pub sender: Option<String>,
     acker: Box<dyn Acker>,
 }
 
@@ -95,8 +110,15 @@ impl Delivery {
             queue,
             payload,
             redelivered,
+            sender: None,
             acker,
         }
+    }
+
+    /// The same delivery, published by `sender` (see [`Delivery::sender`]).
+    pub fn with_sender(mut self, sender: Option<String>) -> Self {
+        self.sender = sender;
+        self
     }
 
     /// Done with it: the message is removed.
@@ -116,6 +138,7 @@ impl std::fmt::Debug for Delivery {
             .field("queue", &self.queue)
             .field("bytes", &self.payload.len())
             .field("redelivered", &self.redelivered)
+            .field("sender", &self.sender)
             .finish()
     }
 }
@@ -135,6 +158,14 @@ pub trait Consumer: Send {
     /// The next delivery; waits until one is available and the prefetch
     /// window allows it.
     async fn next(&mut self) -> Result<Delivery, QueueError>;
+
+    /// Take no more deliveries: the broker delivers nothing more to this
+    /// consumer (anything it had sent ahead but `next` had not handed out
+    /// goes back to the queue), while deliveries already handed out stay
+    /// settleable until the consumer is dropped. `next` then fails with
+    /// [`QueueError::Closed`]. This is how a worker holds exactly one task:
+    /// it stops its consumer before it starts the task it took.
+    async fn stop(&mut self) -> Result<(), QueueError>;
 }
 
 /// A message broker: declares queues, publishes, consumes.
@@ -157,4 +188,14 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Number of messages ready (not delivered) in a queue.
     async fn ready_count(&self, queue: &str) -> Result<u64, QueueError>;
+
+    /// Create (or replace) an identity that may consume only
+    /// `grant.consume` and publish only to `grant.publish`, and whose
+    /// messages name it as their [`Delivery::sender`]. Needs an
+    /// unrestricted broker (the coordinator's).
+    async fn grant(&self, grant: &Grant) -> Result<Granted, QueueError>;
+
+    /// Remove an identity made by [`Broker::grant`]: it can do nothing
+    /// more, and its open connections are closed.
+    async fn revoke(&self, user: &str) -> Result<(), QueueError>;
 }

@@ -1,10 +1,21 @@
 //! The RabbitMQ backend, through lapin.
 //!
-//! Topology: one durable direct exchange (`farm` by default); every declared
-//! queue is durable and bound to it by its own name; `max_priority > 0` sets
-//! `x-max-priority`. Messages are persistent (delivery mode 2), carry their
-//! priority and are published `mandatory`, so a message for a queue nobody
-//! declared is an error instead of vanishing.
+//! Topology: every declared queue is durable, has its own durable direct
+//! exchange `<prefix>.<queue>` (`farm.results`, `farm.tasks.blender`) and is
+//! bound to it by its own name; `max_priority > 0` sets `x-max-priority`.
+//! One exchange per queue is what lets RabbitMQ's permissions say exactly
+//! which queues a user may publish to (write permission is granted on
+//! exchanges): a worker's user may write to `farm.results` and nothing else.
+//! Messages are persistent (delivery mode 2), carry their priority and are
+//! published `mandatory`, so a message for a queue nobody declared is an
+//! error instead of vanishing.
+//!
+//! Every message carries the `user_id` property, set to the user of the
+//! publishing connection. RabbitMQ refuses a message whose `user_id` is not
+//! the connection's user, so a consumer reading it
+//! ([`crate::Delivery::sender`]) knows who published it. Only
+//! [`Broker::declare`] declares exchanges, so a user without configure
+//! permission can publish and consume what it was given.
 //!
 //! Publishing uses publisher confirms, pipelined: up to
 //! [`RabbitMqOptions::confirm_window`] messages are in flight before the
@@ -19,6 +30,7 @@
 //! it had not acknowledged, and acking one of the old deliveries then fails
 //! with [`QueueError::Closed`].
 
+mod admin;
 mod consumer;
 mod endpoint;
 
@@ -38,9 +50,10 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection, ExchangeKind};
 use tokio::sync::Mutex;
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::{Broker, Consumer, Outgoing, QueueError, QueueOptions};
+use crate::{Broker, Consumer, Grant, Granted, Outgoing, QueueError, QueueOptions};
 use consumer::RabbitConsumer;
-use endpoint::{Endpoint, redact};
+use endpoint::Endpoint;
+pub(crate) use endpoint::redact;
 
 /// How many times an operation is retried over fresh connections before
 /// its error is returned.
@@ -49,7 +62,7 @@ const ATTEMPTS: u32 = 5;
 /// Tuning of the RabbitMQ backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RabbitMqOptions {
-    /// Name of the durable direct exchange every queue is bound to.
+    /// Prefix of the per-queue exchanges (`<exchange>.<queue>`).
     pub exchange: String,
     /// How long to keep trying to reconnect after the connection broke,
     /// before operations fail with [`QueueError::Connection`].
@@ -59,6 +72,14 @@ pub struct RabbitMqOptions {
     /// Prefix of the connection names shown by RabbitMQ
     /// (`<name>.publish`, `<name>.consume`).
     pub connection_name: String,
+    /// Base URL of the management HTTP API, which [`Broker::grant`] uses
+    /// to make users (`http://host:15672`); by default the broker's host on
+    /// port 15672, logged in as the AMQP URL's user.
+    pub management_url: Option<String>,
+    /// The AMQP URL (credentials left out) that granted identities connect
+    /// to, when they reach the broker under another name than this
+    /// connection does; by default this connection's URL.
+    pub worker_url: Option<String>,
 }
 
 impl Default for RabbitMqOptions {
@@ -68,6 +89,8 @@ impl Default for RabbitMqOptions {
             reconnect_for: Duration::from_secs(300),
             confirm_window: 4096,
             connection_name: "render-farm".to_owned(),
+            management_url: None,
+            worker_url: None,
         }
     }
 }
@@ -84,6 +107,25 @@ struct Shared {
     publishing: Endpoint,
     consuming: Endpoint,
     publisher: Mutex<Option<(Arc<Connection>, Channel)>>,
+    /// The user the connections log in as: every published message's
+    /// `user_id`.
+    user: ShortString,
+    /// The management API, for granting identities.
+    management: admin::Management,
+    /// What granted identities connect to (credentials replaced).
+    worker_uri: lapin::uri::AMQPUri,
+}
+
+impl Shared {
+    /// The exchange `queue` is bound to.
+    fn exchange_of(&self, queue: &str) -> ShortString {
+        exchange_name(&self.options.exchange, queue)
+    }
+}
+
+/// The exchange of `queue` under `prefix`.
+pub(crate) fn exchange_name(prefix: &str, queue: &str) -> ShortString {
+    ShortString::from(format!("{prefix}.{queue}"))
 }
 
 impl RabbitMq {
@@ -108,6 +150,23 @@ impl RabbitMq {
             format!("{}.consume", options.connection_name),
             options.reconnect_for,
         );
+        let uri = endpoint::parse(url)?;
+        let worker_uri = match &options.worker_url {
+            Some(worker_url) => endpoint::parse(worker_url)?,
+            None => uri.clone(),
+        };
+        let management = admin::Management {
+            base: options
+                .management_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}:15672", uri.authority.host))
+                .trim_end_matches('/')
+                .to_owned(),
+            user: uri.authority.userinfo.username.clone(),
+            password: uri.authority.userinfo.password.clone(),
+            vhost: uri.vhost.clone(),
+        };
+        let user = uri.authority.userinfo.username.clone();
         publishing.connect_once().instrument(span.clone()).await?;
         consuming.connect_once().instrument(span).await?;
         Ok(Self {
@@ -116,6 +175,9 @@ impl RabbitMq {
                 publishing,
                 consuming,
                 publisher: Mutex::new(None),
+                user: ShortString::from(user),
+                management,
+                worker_uri,
             }),
         })
     }
@@ -178,7 +240,6 @@ impl RabbitMq {
             channel
                 .confirm_select(ConfirmSelectOptions::default())
                 .await?;
-            declare_exchange(&channel, &self.shared.options.exchange).await?;
             Ok::<_, lapin::Error>(channel)
         }
         .await
@@ -195,7 +256,6 @@ impl RabbitMq {
         indices: &[usize],
     ) -> Result<Vec<usize>, QueueError> {
         let channel = self.publisher().await?;
-        let exchange = ShortString::from(self.shared.options.exchange.as_str());
         let window = self.shared.options.confirm_window.max(1);
         let mut in_flight = FuturesUnordered::new();
         let mut broken = Vec::new();
@@ -209,14 +269,15 @@ impl RabbitMq {
             let message = &messages[index];
             let properties = BasicProperties::default()
                 .with_delivery_mode(2)
-                .with_priority(message.priority);
+                .with_priority(message.priority)
+                .with_user_id(self.shared.user.clone());
             let options = BasicPublishOptions {
                 mandatory: true,
                 ..BasicPublishOptions::default()
             };
             let sent = channel
                 .basic_publish(
-                    exchange.clone(),
+                    self.shared.exchange_of(&message.queue),
                     message.queue.as_str().into(),
                     options,
                     &message.payload,
@@ -269,14 +330,14 @@ fn settle(
     }
 }
 
-async fn declare_exchange(channel: &Channel, exchange: &str) -> lapin::Result<()> {
+async fn declare_exchange(channel: &Channel, exchange: ShortString) -> lapin::Result<()> {
     let options = ExchangeDeclareOptions {
         durable: true,
         ..ExchangeDeclareOptions::default()
     };
     channel
         .exchange_declare(
-            exchange.into(),
+            exchange,
             ExchangeKind::Direct,
             options,
             FieldTable::default(),
@@ -287,7 +348,7 @@ async fn declare_exchange(channel: &Channel, exchange: &str) -> lapin::Result<()
 #[async_trait]
 impl Broker for RabbitMq {
     async fn declare(&self, queue: &str, options: QueueOptions) -> Result<(), QueueError> {
-        let exchange = self.shared.options.exchange.as_str();
+        let exchange = self.shared.exchange_of(queue);
         let mut arguments = FieldTable::default();
         if options.max_priority > 0 {
             arguments.insert(
@@ -297,15 +358,16 @@ impl Broker for RabbitMq {
         }
         self.on_channel("queue.declare", |channel| {
             let arguments = arguments.clone();
+            let exchange = exchange.clone();
             async move {
-                declare_exchange(&channel, exchange).await?;
+                declare_exchange(&channel, exchange.clone()).await?;
                 channel
                     .queue_declare(queue.into(), QueueDeclareOptions::durable(), arguments)
                     .await?;
                 channel
                     .queue_bind(
                         queue.into(),
-                        exchange.into(),
+                        exchange,
                         queue.into(),
                         QueueBindOptions::default(),
                         FieldTable::default(),
@@ -372,5 +434,29 @@ impl Broker for RabbitMq {
             })
             .await?;
         Ok(declared.message_count().into())
+    }
+
+    async fn grant(&self, grant: &Grant) -> Result<Granted, QueueError> {
+        self.shared
+            .management
+            .grant(&self.shared.options.exchange, grant)
+            .await?;
+        let uri = &self.shared.worker_uri;
+        let scheme = match uri.scheme {
+            lapin::uri::AMQPScheme::AMQP => "amqp",
+            lapin::uri::AMQPScheme::AMQPS => "amqps",
+        };
+        Ok(Granted::Url(format!(
+            "{scheme}://{}:{}@{}:{}/{}",
+            grant.user,
+            grant.password,
+            uri.authority.host,
+            uri.authority.port,
+            admin::encode(&uri.vhost)
+        )))
+    }
+
+    async fn revoke(&self, user: &str) -> Result<(), QueueError> {
+        self.shared.management.revoke(user).await
     }
 }

@@ -125,3 +125,65 @@ async fn in_memory_round_trip() {
     let broker = Embedded::in_memory().unwrap();
     queue::conformance::round_trip(&broker, &unique_queues("memory")).await;
 }
+
+/// A granted handle publishes and consumes only what its grant names,
+/// declares nothing, stops once revoked, and its messages name it; the
+/// unrestricted handle's messages name nobody.
+#[tokio::test]
+async fn granted_handles_are_bound_to_their_identity() {
+    let broker = Embedded::in_memory().unwrap();
+    for queue in ["results", "tasks", "worker.a", "worker.b"] {
+        broker
+            .declare(queue, QueueOptions { max_priority: 0 })
+            .await
+            .unwrap();
+    }
+    let grant = queue::Grant {
+        user: "worker-a".into(),
+        password: String::new(),
+        consume: vec!["tasks".into(), "worker.a".into()],
+        publish: vec!["results".into()],
+    };
+    let queue::Granted::InProcess(worker) = broker.grant(&grant).await.unwrap() else {
+        panic!("the embedded queue grants in-process handles");
+    };
+    worker
+        .publish(vec![message("results", "from the worker", 0)])
+        .await
+        .unwrap();
+    broker
+        .publish(vec![message("results", "anonymous", 0)])
+        .await
+        .unwrap();
+    let refused = |result: Result<(), QueueError>| {
+        assert!(matches!(result, Err(QueueError::Refused(_))), "{result:?}");
+    };
+    refused(worker.publish(vec![message("tasks", "fake task", 0)]).await);
+    refused(
+        worker
+            .publish(vec![message("worker.b", "fake copy", 0)])
+            .await,
+    );
+    refused(worker.consume(&["worker.b".to_owned()], 1).await.map(drop));
+    refused(
+        worker
+            .declare("mine", QueueOptions { max_priority: 0 })
+            .await,
+    );
+    refused(worker.grant(&grant).await.map(drop));
+    worker.consume(&["worker.a".to_owned()], 1).await.unwrap();
+
+    let mut consumer = broker.consume(&["results".to_owned()], 2).await.unwrap();
+    let first = next(&mut *consumer).await;
+    assert_eq!(first.sender.as_deref(), Some("worker-a"));
+    let second = next(&mut *consumer).await;
+    assert_eq!(second.sender, None);
+
+    broker.revoke("worker-a").await.unwrap();
+    refused(
+        worker
+            .publish(vec![message("results", "after revoke", 0)])
+            .await,
+    );
+    refused(worker.consume(&["worker.a".to_owned()], 1).await.map(drop));
+}

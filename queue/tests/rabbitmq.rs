@@ -245,3 +245,120 @@ async fn broker_outage_loses_nothing() {
     revived.await.unwrap();
     broker.delete_queue(&queue).await.unwrap();
 }
+
+/// Every message carries the user of the connection that published it,
+/// which RabbitMQ validated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_name_the_publishing_user() {
+    let Some(broker) = rabbitmq_or_skip(RabbitMqOptions::default()).await else {
+        return;
+    };
+    let [queue, _] = unique_queues("sender");
+    broker
+        .declare(&queue, QueueOptions { max_priority: 0 })
+        .await
+        .unwrap();
+    broker
+        .publish(vec![message(&queue, "hello", 0)])
+        .await
+        .unwrap();
+    let mut consumer = broker
+        .consume(std::slice::from_ref(&queue), 1)
+        .await
+        .unwrap();
+    let delivery = next(&mut *consumer).await;
+    let url = queue::conformance::rabbitmq_url();
+    let user: lapin::uri::AMQPUri = url.parse().unwrap();
+    assert_eq!(
+        delivery.sender.as_deref(),
+        Some(user.authority.userinfo.username.as_str())
+    );
+    delivery.ack().await.unwrap();
+    drop(consumer);
+    broker.delete_queue(&queue).await.unwrap();
+}
+
+/// A granted user consumes and publishes only what its grant names (the
+/// broker refuses the rest), its messages name it, and once revoked it can
+/// no longer connect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granted_users_are_held_to_their_grant() {
+    let Some(admin) = rabbitmq_or_skip(RabbitMqOptions::default()).await else {
+        return;
+    };
+    let [results, tasks] = unique_queues("grant");
+    let [own, other] = unique_queues("grant-worker");
+    for queue in [&results, &tasks, &own, &other] {
+        admin
+            .declare(queue, QueueOptions { max_priority: 0 })
+            .await
+            .unwrap();
+    }
+    let user = format!("test-{}", own.replace('.', "-"));
+    let grant = queue::Grant {
+        user: user.clone(),
+        password: "not-guessable-in-a-real-farm".into(),
+        consume: vec![tasks.clone(), own.clone()],
+        publish: vec![results.clone()],
+    };
+    let queue::Granted::Url(url) = admin.grant(&grant).await.unwrap() else {
+        panic!("RabbitMQ grants a URL");
+    };
+    let options = RabbitMqOptions {
+        reconnect_for: Duration::from_secs(1),
+        ..RabbitMqOptions::default()
+    };
+    let worker = RabbitMq::connect_with(&url, options.clone()).await.unwrap();
+    worker
+        .publish(vec![message(&results, "from the worker", 0)])
+        .await
+        .unwrap();
+    assert!(
+        worker
+            .publish(vec![message(&tasks, "fake task", 0)])
+            .await
+            .is_err()
+    );
+    assert!(
+        worker
+            .publish(vec![message(&other, "fake copy", 0)])
+            .await
+            .is_err()
+    );
+    assert!(
+        worker
+            .consume(std::slice::from_ref(&other), 1)
+            .await
+            .is_err()
+    );
+    assert!(
+        worker
+            .declare("evil", QueueOptions { max_priority: 0 })
+            .await
+            .is_err()
+    );
+    assert_eq!(worker.ready_count(&own).await.unwrap(), 0);
+    drop(
+        worker
+            .consume(&[tasks.clone(), own.clone()], 1)
+            .await
+            .unwrap(),
+    );
+
+    let mut consumer = admin
+        .consume(std::slice::from_ref(&results), 1)
+        .await
+        .unwrap();
+    let delivery = next(&mut *consumer).await;
+    assert_eq!(delivery.sender.as_deref(), Some(user.as_str()));
+    delivery.ack().await.unwrap();
+    assert_eq!(admin.ready_count(&tasks).await.unwrap(), 0);
+    assert_eq!(admin.ready_count(&other).await.unwrap(), 0);
+
+    admin.revoke(&user).await.unwrap();
+    assert!(RabbitMq::connect_with(&url, options).await.is_err());
+    drop(consumer);
+    for queue in [&results, &tasks, &own, &other] {
+        admin.delete_queue(queue).await.unwrap();
+    }
+}

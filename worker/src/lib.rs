@@ -25,5 +25,5 @@ pub mod upload;
 
 pub use config::WorkerConfig;
 pub use error::WorkerError;
-pub use run::run;
+pub use run::{declare_own_queues, run};
 pub use tamper::Tamper;

@@ -107,21 +107,13 @@ impl RunArgs {
             config.store.endpoint = Some(endpoint.clone());
         }
         if let Some(url) = &self.queue_url {
-            config.queue = match config.queue {
-                QueueConfig::RabbitMq {
-                    exchange,
-                    reconnect_secs,
-                    ..
-                } => QueueConfig::RabbitMq {
-                    url: url.clone(),
-                    exchange,
-                    reconnect_secs,
-                },
+            match &mut config.queue {
+                QueueConfig::RabbitMq { url: target, .. } => target.clone_from(url),
                 QueueConfig::Embedded { .. } => {
-                    toml::from_str(&format!("kind = \"rabbitmq\"\nurl = {url:?}"))
-                        .context("invalid --queue-url")?
+                    config.queue = toml::from_str(&format!("kind = \"rabbitmq\"\nurl = {url:?}"))
+                        .context("invalid --queue-url")?;
                 }
-            };
+            }
         }
         if let Some(path) = &self.queue_path {
             config.queue = QueueConfig::Embedded { path: path.clone() };

@@ -63,7 +63,33 @@ pub async fn run(
     .await
 }
 
-/// Announce, consume tasks until `stop`, then leave.
+/// Declare the queues one worker uses: what the coordinator does when it
+/// enrolls a worker, for a worker that owns its queue (an embedded queue
+/// file of its own) and so has no coordinator to do it.
+pub async fn declare_own_queues(broker: &dyn Broker, id: WorkerId) -> Result<(), WorkerError> {
+    let plain = QueueOptions { max_priority: 0 };
+    broker
+        .declare(
+            &queues::tasks(Renderer::Blender),
+            QueueOptions {
+                max_priority: queues::MAX_PRIORITY,
+            },
+        )
+        .await?;
+    for queue in [
+        queues::worker_tasks(id),
+        queues::worker_control(id),
+        queues::RESULTS.to_owned(),
+    ] {
+        broker.declare(&queue, plain).await?;
+    }
+    Ok(())
+}
+
+/// Announce, consume tasks until `stop`, then leave. The worker declares no
+/// queue: the coordinator declared the task queues, the results queue and
+/// this worker's own queues when it enrolled it (an enrolled worker's broker
+/// user may not declare anything).
 async fn serve(
     id: WorkerId,
     config: &WorkerConfig,
@@ -103,18 +129,7 @@ async fn serve(
         directed: queues::worker_tasks(id),
     };
     let control_queue = queues::worker_control(id);
-    let prioritised = QueueOptions {
-        max_priority: queues::MAX_PRIORITY,
-    };
-    let plain = QueueOptions { max_priority: 0 };
-    broker.declare(&task_queues.shared, prioritised).await?;
-    for queue in [
-        &task_queues.directed,
-        &control_queue,
-        &queues::RESULTS.to_owned(),
-    ] {
-        broker.declare(queue, plain).await?;
-    }
+    declare_own_queues(&*broker, id).await?;
     let reporter = Reporter::new(Arc::clone(&broker), id);
     reporter.send(&WorkerEvent::Announce(info)).await?;
 
@@ -176,14 +191,15 @@ struct Worker {
 }
 
 impl Worker {
-    /// Consume tasks with prefetch 1 until `stop`: the worker's own queue
-    /// first (parity and arbitration copies, so verification keeps pace
-    /// with rendering and trust is earned early), then the shared queue.
+    /// Take tasks one at a time until `stop`: a copy waiting on the worker's
+    /// own queue always comes before a shared task (parity and arbitration
+    /// copies, so verification keeps pace with rendering and trust is earned
+    /// early); while the worker is blocklisted the shared queue is not
+    /// consumed at all.
     ///
-    /// While the worker is blocklisted the shared queue is not consumed. Its
-    /// consumer is dropped or made between tasks only: dropping a consumer
-    /// hands its unacknowledged deliveries back to the queue (both
-    /// backends), so it is never dropped while a task is in hand.
+    /// The worker never holds more than one task: each task is taken by a
+    /// fresh prefetch-1 consumer that is stopped before the task starts (so
+    /// the broker sends nothing ahead) and dropped once the task is settled.
     async fn take_tasks(
         &self,
         broker: &dyn Broker,
@@ -191,31 +207,23 @@ impl Worker {
         abort: &CancellationToken,
     ) -> Result<(), WorkerError> {
         let mut blocklist = self.states.watch_blocklist();
-        let mut own = broker
-            .consume(std::slice::from_ref(&self.queues.directed), 1)
-            .await?;
         loop {
             let blocklisted = *blocklist.borrow_and_update();
-            let mut shared = if blocklisted {
-                None
+            let queues = if broker.ready_count(&self.queues.directed).await? > 0 || blocklisted {
+                vec![self.queues.directed.clone()]
             } else {
-                Some(
-                    broker
-                        .consume(std::slice::from_ref(&self.queues.shared), 1)
-                        .await?,
-                )
+                vec![self.queues.directed.clone(), self.queues.shared.clone()]
             };
-            tracing::info!(blocklisted, "waiting for tasks");
-            loop {
-                let delivery = tokio::select! {
-                    biased;
-                    () = stop.cancelled() => return Ok(()),
-                    Ok(()) = blocklist.changed() => break,
-                    delivery = own.next() => delivery?,
-                    delivery = next_shared(&mut shared) => delivery?,
-                };
-                self.handle(delivery, abort).await?;
-            }
+            tracing::info!(blocklisted, ?queues, "waiting for tasks");
+            let mut consumer = broker.consume(&queues, 1).await?;
+            let delivery = tokio::select! {
+                biased;
+                () = stop.cancelled() => return Ok(()),
+                Ok(()) = blocklist.changed() => continue,
+                delivery = consumer.next() => delivery?,
+            };
+            consumer.stop().await?;
+            self.handle(delivery, abort).await?;
         }
     }
 
@@ -338,16 +346,6 @@ impl Worker {
         }
         settle(delivery, how).await;
         Ok(())
-    }
-}
-
-/// The next delivery of the shared queue; never, while it is not consumed.
-async fn next_shared(
-    shared: &mut Option<Box<dyn queue::Consumer>>,
-) -> Result<Delivery, queue::QueueError> {
-    match shared {
-        Some(consumer) => consumer.next().await,
-        None => std::future::pending().await,
     }
 }
 

@@ -37,6 +37,7 @@ pub(super) struct EmbeddedConsumer {
     state: Arc<ConsumerState>,
     queues: Arc<[String]>,
     prefetch: usize,
+    stopped: bool,
 }
 
 impl EmbeddedConsumer {
@@ -51,6 +52,7 @@ impl EmbeddedConsumer {
             state,
             queues: queues.into(),
             prefetch: usize::from(prefetch),
+            stopped: false,
         }
     }
 
@@ -71,10 +73,14 @@ impl EmbeddedConsumer {
                 let Some((queue, id)) = best_ready(&db, &queues)? else {
                     return Ok(None);
                 };
-                let (payload, redelivered): (Vec<u8>, bool) = db
-                    .prepare_cached("UPDATE messages SET consumer = ?2 WHERE id = ?1 RETURNING payload, redelivered")
+                let (payload, redelivered, sender): (Vec<u8>, bool, Option<String>) = db
+                    .prepare_cached(
+                        "UPDATE messages SET consumer = ?2 WHERE id = ?1 RETURNING payload, redelivered, sender",
+                    )
                     .and_then(|mut statement| {
-                        statement.query_row(params![id, state.id], |row| Ok((row.get(0)?, row.get(1)?)))
+                        statement.query_row(params![id, state.id], |row| {
+                            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                        })
                     })
                     .map_err(storage)?;
                 state.unsettled.fetch_add(1, Ordering::AcqRel);
@@ -84,7 +90,9 @@ impl EmbeddedConsumer {
                     id,
                     settled: false,
                 };
-                Ok(Some(Delivery::new(queue, payload, redelivered, Box::new(acker))))
+                Ok(Some(
+                    Delivery::new(queue, payload, redelivered, Box::new(acker)).with_sender(sender),
+                ))
             })
             .await
     }
@@ -120,6 +128,9 @@ fn best_ready(db: &Connection, queues: &[String]) -> Result<Option<(String, i64)
 #[async_trait]
 impl Consumer for EmbeddedConsumer {
     async fn next(&mut self) -> Result<Delivery, QueueError> {
+        if self.stopped {
+            return Err(QueueError::Closed);
+        }
         loop {
             // Register for the wake-up before looking, so a publish or a
             // settle between the look and the wait is not missed.
@@ -133,6 +144,13 @@ impl Consumer for EmbeddedConsumer {
             }
             woken.await;
         }
+    }
+
+    /// Rows are claimed only inside `next`, so nothing is ever sent ahead:
+    /// stopping only refuses further `next` calls.
+    async fn stop(&mut self) -> Result<(), QueueError> {
+        self.stopped = true;
+        Ok(())
     }
 }
 

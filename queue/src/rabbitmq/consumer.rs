@@ -9,10 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use futures::stream::{BoxStream, SelectAll};
-use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
-use lapin::types::FieldTable;
+use futures::{FutureExt, StreamExt};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+};
+use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, message};
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -24,9 +26,11 @@ const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 type Deliveries = SelectAll<BoxStream<'static, (String, lapin::Result<message::Delivery>)>>;
 
-/// A live subscription: the channel and its merged deliveries.
+/// A live subscription: the channel, its consumer tags and its merged
+/// deliveries.
 struct Session {
-    _channel: Channel,
+    channel: Channel,
+    tags: Vec<ShortString>,
     deliveries: Deliveries,
 }
 
@@ -37,6 +41,7 @@ pub(super) struct RabbitConsumer {
     queues: Vec<String>,
     prefetch: u16,
     session: Option<Session>,
+    stopped: bool,
 }
 
 impl RabbitConsumer {
@@ -46,6 +51,7 @@ impl RabbitConsumer {
             queues,
             prefetch,
             session: None,
+            stopped: false,
         }
     }
 
@@ -65,6 +71,7 @@ impl RabbitConsumer {
                 .await
                 .map_err(connection_error)?;
             let mut deliveries = Deliveries::default();
+            let mut tags = Vec::new();
             for queue in &self.queues {
                 let consumer = channel
                     .basic_consume(
@@ -75,6 +82,7 @@ impl RabbitConsumer {
                     )
                     .await
                     .map_err(|e| QueueError::Operation(format!("consuming {queue}: {e}")))?;
+                tags.push(consumer.tag());
                 let queue = queue.clone();
                 deliveries.push(
                     consumer
@@ -84,7 +92,8 @@ impl RabbitConsumer {
             }
             info!("consuming");
             Ok::<_, QueueError>(Session {
-                _channel: channel,
+                channel,
+                tags,
                 deliveries,
             })
         }
@@ -120,6 +129,9 @@ fn connection_error(error: lapin::Error) -> QueueError {
 #[async_trait]
 impl Consumer for RabbitConsumer {
     async fn next(&mut self) -> Result<Delivery, QueueError> {
+        if self.stopped {
+            return Err(QueueError::Closed);
+        }
         loop {
             let Some(session) = self.session.as_mut() else {
                 self.resubscribe().await?;
@@ -127,6 +139,11 @@ impl Consumer for RabbitConsumer {
             };
             match session.deliveries.next().await {
                 Some((queue, Ok(delivery))) => {
+                    let sender = delivery
+                        .properties
+                        .user_id()
+                        .as_ref()
+                        .map(|user| user.to_string());
                     return Ok(Delivery::new(
                         queue,
                         delivery.data,
@@ -134,7 +151,8 @@ impl Consumer for RabbitConsumer {
                         Box::new(RabbitAcker {
                             acker: delivery.acker,
                         }),
-                    ));
+                    )
+                    .with_sender(sender));
                 }
                 Some((queue, Err(error))) => {
                     warn!(%queue, %error, "consumer lost its channel; subscribing again");
@@ -145,6 +163,37 @@ impl Consumer for RabbitConsumer {
             }
             self.session = None;
         }
+    }
+
+    /// `basic.cancel` every subscription (the channel stays open, so what
+    /// was handed out can still be settled), then requeue what the broker
+    /// had sent ahead: its deliveries precede the cancel-ok on the channel.
+    async fn stop(&mut self) -> Result<(), QueueError> {
+        self.stopped = true;
+        let Some(session) = self.session.as_mut() else {
+            return Ok(());
+        };
+        for tag in &session.tags {
+            session
+                .channel
+                .basic_cancel(tag.clone(), BasicCancelOptions::default())
+                .await
+                .map_err(connection_error)?;
+        }
+        while let Some(Some((_, sent_ahead))) = session.deliveries.next().now_or_never() {
+            if let Ok(delivery) = sent_ahead {
+                let options = BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                };
+                delivery
+                    .acker
+                    .nack(options)
+                    .await
+                    .map_err(connection_error)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -96,7 +96,7 @@ impl Endpoint {
 }
 
 /// The URL without its password, for messages and logs.
-pub(super) fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &url[scheme + 3..at];
@@ -105,6 +105,12 @@ pub(super) fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// An AMQP URL's parts (user `guest` when it names none, as lapin does).
+pub(super) fn parse(url: &str) -> Result<lapin::uri::AMQPUri, QueueError> {
+    url.parse()
+        .map_err(|e| QueueError::Connection(format!("bad AMQP URL {}: {e}", redact(url))))
 }
 
 #[cfg(test)]

@@ -167,6 +167,13 @@ impl Farm {
             )
             .await
             .unwrap();
+        // The coordinator declares a worker's queues when it enrolls it.
+        for queue in [queues::worker_tasks(worker), queues::worker_control(worker)] {
+            broker
+                .declare(&queue, QueueOptions { max_priority: 0 })
+                .await
+                .unwrap();
+        }
         let results = broker
             .consume(&[queues::RESULTS.to_owned()], 64)
             .await
