@@ -1,5 +1,11 @@
-//! The parity checker: compares the copies of a frame with `frame-diff` and
-//! records the verdicts, and writes cost reports of finished jobs.
+//! The parity checker: fetches every copy of a frame from the key the
+//! coordinator derived for it, refuses a copy of the wrong size from its
+//! header alone, decodes the rest and hashes their pixels itself (a copy
+//! whose pixels are not what its worker reported is a lie, and a strike),
+//! compares the honest copies with `frame-diff` and records the verdicts.
+//! It also writes cost reports of finished jobs. At most
+//! `verification.max_concurrent_checks` frames are examined at once, which
+//! bounds the memory decoded frames take.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,7 +15,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use protocol::JobId;
 use tracing::Instrument;
 
-use crate::db::{ComparisonPlan, PlannedCopy, VerdictNumbers};
+use crate::db::{ComparisonPlan, CopyCheck, PlannedCopy, VerdictNumbers};
 use crate::farm::Farm;
 
 /// Why a comparison could not be made now (it is retried later).
@@ -26,63 +32,134 @@ enum CheckError {
     Join(#[from] tokio::task::JoinError),
 }
 
-/// A copy as the checker has it: decoded, or why it cannot be.
-type Decoded = Result<FrameImage, String>;
+/// A copy as the checker found it at the key the coordinator derived for
+/// it: decoded with the pixel hash the checker computed, or why not.
+struct Examined {
+    replica: u32,
+    image: Result<(FrameImage, String), String>,
+    /// Why the copy is a lie (not: merely wrong), if it is one.
+    lie: Option<String>,
+}
 
-/// Fetch and decode one copy. A missing or undecodable object is the
-/// worker's fault (an `Err` inside); a store outage is an error.
-async fn fetch(store: &Arc<dyn ObjectStore>, copy: &PlannedCopy) -> Result<Decoded, CheckError> {
+/// The width and height in an EXR's header, read without decoding it, or
+/// why the header is unreadable.
+fn header_size(bytes: &[u8]) -> Result<(u32, u32), String> {
+    let meta = exr::meta::MetaData::read_from_buffered(std::io::Cursor::new(bytes), false)
+        .map_err(|e| format!("not an OpenEXR file: {e}"))?;
+    let header = meta
+        .headers
+        .first()
+        .ok_or_else(|| "an OpenEXR file without a part".to_owned())?;
+    let size = header.layer_size;
+    Ok((size.width() as u32, size.height() as u32))
+}
+
+/// Fetch a copy, refuse it unread when its header says another size than
+/// the frame's, then decode it and hash its pixels. A missing, undecodable
+/// or wrongly sized object is the worker's fault (an `Err` image); a copy
+/// whose header or pixels are not what its worker reported is a lie; a
+/// store outage is an error.
+async fn examine(
+    store: &Arc<dyn ObjectStore>,
+    copy: &PlannedCopy,
+    expected: (u32, u32),
+) -> Result<Examined, CheckError> {
+    let replica = copy.replica;
+    let refused = |why: String, lie: Option<String>| Examined {
+        replica,
+        image: Err(why),
+        lie,
+    };
     let path = object_store::path::Path::from(copy.object_key.as_str());
     let bytes = match store.get(&path).await {
         Ok(result) => result.bytes().await?,
         Err(object_store::Error::NotFound { .. }) => {
-            return Ok(Err(format!(
-                "copy {} is missing from the store",
-                copy.replica
-            )));
+            let why = format!("copy {replica} is missing from the store");
+            return Ok(refused(why.clone(), Some(why)));
         }
         Err(error) => return Err(error.into()),
     };
+    let size = match header_size(&bytes) {
+        Ok(size) => size,
+        Err(why) => {
+            let why = format!("copy {replica}: {why}");
+            return Ok(refused(why.clone(), Some(why)));
+        }
+    };
+    if size != expected || size != copy.reported_size {
+        let why = format!(
+            "copy {replica} is {}x{}, the frame is {}x{} (its worker reported {}x{})",
+            size.0, size.1, expected.0, expected.1, copy.reported_size.0, copy.reported_size.1
+        );
+        let lie = (size != copy.reported_size).then(|| why.clone());
+        return Ok(refused(why, lie));
+    }
     let key = copy.object_key.clone();
-    let replica = copy.replica;
-    Ok(tokio::task::spawn_blocking(move || {
-        frame_diff::read_image_bytes(&bytes, Path::new(&key))
-            .map_err(|e| format!("copy {replica} cannot be read: {e}"))
+    let decoded = tokio::task::spawn_blocking(move || {
+        frame_diff::read_image_bytes(&bytes, Path::new(&key)).map(|image| {
+            let hash = image.pixel_hash().to_hex().to_string();
+            (image, hash)
+        })
     })
-    .await?)
+    .await?;
+    Ok(match decoded {
+        Err(e) => {
+            let why = format!("copy {replica} cannot be read: {e}");
+            refused(why.clone(), Some(why))
+        }
+        Ok((image, hash)) => {
+            let lie = (hash != copy.pixel_hash).then(|| {
+                format!(
+                    "copy {replica}: its worker reported pixel hash {}, its pixels hash to {hash}",
+                    copy.pixel_hash
+                )
+            });
+            Examined {
+                replica,
+                image: Ok((image, hash)),
+                lie,
+            }
+        }
+    })
 }
 
-/// Judge every missing pair of the plan.
-async fn judge(
-    store: &Arc<dyn ObjectStore>,
-    plan: &ComparisonPlan,
-) -> Result<Vec<(u32, u32, VerdictNumbers)>, CheckError> {
-    let copy = |replica: u32| plan.copies.iter().find(|c| c.replica == replica);
-    let mut decoded: Vec<(u32, Arc<Decoded>)> = Vec::new();
+/// What the checker established about a frame's copies.
+struct Judged {
+    /// Per copy: its replica, the pixel hash the checker computed, and why
+    /// it is a lie, if it is one.
+    checks: Vec<CopyCheck>,
+    /// Verdicts on pairs of honest copies.
+    verdicts: Vec<(u32, u32, VerdictNumbers)>,
+}
+
+/// Examine every copy of the plan and judge every missing pair of copies
+/// that are not lies, by the hashes the checker computed itself.
+async fn judge(store: &Arc<dyn ObjectStore>, plan: &ComparisonPlan) -> Result<Judged, CheckError> {
+    let mut examined = Vec::with_capacity(plan.copies.len());
+    for copy in &plan.copies {
+        examined.push(Arc::new(examine(store, copy, plan.expected_size).await?));
+    }
+    let checks = examined
+        .iter()
+        .map(|e| CopyCheck {
+            replica: e.replica,
+            checked_hash: e.image.as_ref().ok().map(|(_, hash)| hash.clone()),
+            lie: e.lie.clone(),
+        })
+        .collect();
+    let find = |replica: u32| examined.iter().find(|e| e.replica == replica);
     let mut verdicts = Vec::new();
     for &(a, b) in &plan.missing {
-        let (Some(copy_a), Some(copy_b)) = (copy(a), copy(b)) else {
+        let (Some(copy_a), Some(copy_b)) = (find(a), find(b)) else {
             continue;
         };
-        if copy_a.pixel_hash == copy_b.pixel_hash {
-            verdicts.push((a, b, VerdictNumbers::same_hash()));
+        if copy_a.lie.is_some() || copy_b.lie.is_some() {
             continue;
         }
-        let mut images = Vec::with_capacity(2);
-        for planned in [copy_a, copy_b] {
-            let image = match decoded.iter().find(|d| d.0 == planned.replica) {
-                Some((_, image)) => Arc::clone(image),
-                None => {
-                    let image = Arc::new(fetch(store, planned).await?);
-                    decoded.push((planned.replica, Arc::clone(&image)));
-                    image
-                }
-            };
-            images.push(image);
-        }
-        let (image_a, image_b) = (Arc::clone(&images[0]), Arc::clone(&images[1]));
-        let numbers = tokio::task::spawn_blocking(move || match (&*image_a, &*image_b) {
-            (Ok(a), Ok(b)) => VerdictNumbers::from_comparison(&frame_diff::compare(
+        let (copy_a, copy_b) = (Arc::clone(copy_a), Arc::clone(copy_b));
+        let numbers = tokio::task::spawn_blocking(move || match (&copy_a.image, &copy_b.image) {
+            (Ok((_, hash_a)), Ok((_, hash_b))) if hash_a == hash_b => VerdictNumbers::same_hash(),
+            (Ok((a, _)), Ok((b, _))) => VerdictNumbers::from_comparison(&frame_diff::compare(
                 a,
                 b,
                 &CompareConfig::default(),
@@ -92,7 +169,7 @@ async fn judge(
         .await?;
         verdicts.push((a, b, numbers));
     }
-    Ok(verdicts)
+    Ok(Judged { checks, verdicts })
 }
 
 impl Farm {
@@ -130,12 +207,21 @@ impl Farm {
         else {
             return Ok(());
         };
-        let verdicts = judge(&self.store, &plan).await?;
+        let judged = {
+            let _slot = self
+                .checks
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            judge(&self.store, &plan).await?
+        };
         let policy = Arc::clone(&self.policy);
         let key = job.to_owned();
         let followup = self
             .db
-            .call(move |db| db.record_verdicts(&key, frame, &verdicts, &policy))
+            .call(move |db| {
+                db.record_verdicts(&key, frame, &judged.checks, &judged.verdicts, &policy)
+            })
             .await?;
         self.follow(followup).await;
         Ok(())

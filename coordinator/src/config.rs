@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use queue::QueueConfig;
 
+use crate::auth::Token;
 use crate::money::Money;
 use serde::{Deserialize, Serialize};
 use storage::StoreConfig;
@@ -50,6 +51,42 @@ pub struct Config {
     /// Prices per device class and payment escrow.
     #[serde(default)]
     pub billing: BillingConfig,
+    /// API tokens.
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// The environment variable that overrides `auth.admin_token`.
+pub const ADMIN_TOKEN_ENV: &str = "FARM_ADMIN_TOKEN";
+
+/// Who may call the API. Tokens live in the database; this only seeds the
+/// first admin token.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// An admin token (`rf_<id>_<secret>`, as `coordinator token generate`
+    /// prints) that the coordinator stores, as its hash, when it starts, so a
+    /// fresh deployment has a first admin. `FARM_ADMIN_TOKEN` overrides it.
+    /// Revoking it through the API or `coordinator token revoke` sticks
+    /// across restarts.
+    #[serde(default)]
+    pub admin_token: Option<Token>,
+}
+
+impl AuthConfig {
+    /// Let `value` (the environment's `FARM_ADMIN_TOKEN`) replace the
+    /// configured admin token; unset or empty leaves it as it is.
+    pub fn override_admin_token(&mut self, value: Option<&str>) -> Result<(), ConfigError> {
+        let Some(text) = value.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(());
+        };
+        let token = Token::parse(text).map_err(|error| ConfigError::Env {
+            name: ADMIN_TOKEN_ENV,
+            message: format!("{error}; make one with `coordinator token generate`"),
+        })?;
+        self.admin_token = Some(token);
+        Ok(())
+    }
 }
 
 /// How frames are verified by rendering them twice.
@@ -65,9 +102,15 @@ pub struct VerificationConfig {
     /// replicated with probability max(1 / verified streak, the job's rate).
     #[serde(default = "defaults::trusted_after")]
     pub trusted_after: u32,
-    /// Strikes (being outvoted in an arbitration) that blocklist a worker.
+    /// Strikes (being outvoted in an arbitration, or delivering a copy that
+    /// is not what was reported) that blocklist a worker.
     #[serde(default = "defaults::strikes_to_blocklist")]
     pub strikes_to_blocklist: u32,
+    /// Frames the checker examines at once. Each holds its copies decoded
+    /// (a 3840x2160 RGBA float copy is about 130 MB), so this bounds the
+    /// checker's memory.
+    #[serde(default = "defaults::max_concurrent_checks")]
+    pub max_concurrent_checks: usize,
 }
 
 /// What render time costs.
@@ -180,6 +223,9 @@ mod defaults {
     pub fn strikes_to_blocklist() -> u32 {
         2
     }
+    pub fn max_concurrent_checks() -> usize {
+        2
+    }
     pub fn currency() -> String {
         "USD".to_owned()
     }
@@ -251,6 +297,14 @@ pub enum ConfigError {
         /// What is wrong, with line and column.
         source: Box<toml::de::Error>,
     },
+    /// An environment variable that overrides a setting is invalid.
+    #[error("invalid {name}: {message}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 impl Config {
@@ -264,6 +318,12 @@ impl Config {
             path: path.to_owned(),
             source: Box::new(source),
         })
+    }
+
+    /// Apply the environment's overrides (`FARM_ADMIN_TOKEN`).
+    pub fn apply_env(&mut self) -> Result<(), ConfigError> {
+        let value = std::env::var(ADMIN_TOKEN_ENV).ok();
+        self.auth.override_admin_token(value.as_deref())
     }
 }
 
@@ -291,6 +351,36 @@ mod tests {
         assert_eq!(Config::default().billing.rate("h100"), Money(4_000_000));
         let err = toml::from_str::<Config>("[billing.rates]\ncpu = \"0,35\"\n").unwrap_err();
         assert!(err.to_string().contains("decimal"), "{err}");
+    }
+
+    #[test]
+    fn the_admin_token_is_checked_and_overridable() {
+        assert!(Config::default().auth.admin_token.is_none());
+        let token = Token::generate().unwrap();
+        let mut config: Config =
+            toml::from_str(&format!("[auth]\nadmin_token = \"{}\"\n", token.expose())).unwrap();
+        assert_eq!(config.auth.admin_token.as_ref(), Some(&token));
+        let err = toml::from_str::<Config>("[auth]\nadmin_token = \"hunter2\"\n").unwrap_err();
+        assert!(err.to_string().contains("rf_"), "{err}");
+
+        config.auth.override_admin_token(None).unwrap();
+        config.auth.override_admin_token(Some("  ")).unwrap();
+        assert_eq!(config.auth.admin_token.as_ref(), Some(&token));
+        let other = Token::generate().unwrap();
+        config
+            .auth
+            .override_admin_token(Some(other.expose()))
+            .unwrap();
+        assert_eq!(config.auth.admin_token.as_ref(), Some(&other));
+        let err = config
+            .auth
+            .override_admin_token(Some("hunter2"))
+            .unwrap_err();
+        assert!(err.to_string().contains(ADMIN_TOKEN_ENV), "{err}");
+        assert!(
+            !format!("{config:?}").contains(other.expose()),
+            "Debug shows no secret"
+        );
     }
 
     #[test]

@@ -12,10 +12,32 @@ use tokio::sync::{Notify, broadcast};
 use tracing::Instrument;
 
 use crate::config::Config;
-use crate::db::{Db, Followup, Policy};
+use crate::db::{Db, Followup, Policy, Sender};
 
 /// Tasks published per dispatcher round.
 const DISPATCH_BATCH: usize = 10_000;
+
+/// Tries to apply a worker event before it goes to the dead-letter queue.
+const APPLY_TRIES: u32 = 5;
+
+/// Worker events that failed to apply, by the hash of their bytes, and how
+/// often. Entries go when the event is applied or dead-lettered.
+#[derive(Default)]
+struct FailingResults(std::collections::HashMap<blake3::Hash, u32>);
+
+impl FailingResults {
+    /// Count one more failure; returns the total.
+    fn count(&mut self, key: blake3::Hash) -> u32 {
+        let tries = self.0.entry(key).or_default();
+        *tries += 1;
+        *tries
+    }
+
+    /// Drop the entry of an event that is dealt with.
+    fn forget(&mut self, key: &blake3::Hash) {
+        self.0.remove(key);
+    }
+}
 
 /// Everything the API handlers and background loops share.
 #[derive(Clone)]
@@ -33,6 +55,8 @@ pub struct Farm {
     dispatch: Arc<Notify>,
     /// Frames being compared now (job, frame), so each is compared once.
     pub(crate) comparing: Arc<Mutex<HashSet<(String, i32)>>>,
+    /// Slots for frames the checker examines at once.
+    pub(crate) checks: Arc<tokio::sync::Semaphore>,
     /// Worker queues already declared by this coordinator.
     declared: Arc<Mutex<HashSet<String>>>,
 }
@@ -55,9 +79,14 @@ impl Farm {
                 )
                 .await?;
         }
-        broker
-            .declare(queues::RESULTS, QueueOptions { max_priority: 0 })
-            .await?;
+        for queue in [queues::RESULTS, queues::RESULTS_DEAD] {
+            broker
+                .declare(queue, QueueOptions { max_priority: 0 })
+                .await?;
+        }
+        let checks = Arc::new(tokio::sync::Semaphore::new(
+            config.verification.max_concurrent_checks.max(1),
+        ));
         Ok(Self {
             db,
             broker,
@@ -66,6 +95,7 @@ impl Farm {
             config: Arc::new(config),
             dispatch: Arc::new(Notify::new()),
             comparing: Arc::default(),
+            checks,
             declared: Arc::default(),
         })
     }
@@ -156,6 +186,7 @@ impl Farm {
 
     async fn results_loop(self, mut stop: broadcast::Receiver<()>) {
         let results = [queues::RESULTS.to_owned()];
+        let mut failing = FailingResults::default();
         loop {
             let consumer = tokio::select! {
                 consumer = self.broker.consume(&results, 64) => consumer,
@@ -174,33 +205,61 @@ impl Farm {
                     delivery = consumer.next() => delivery,
                     _ = stop.recv() => return,
                 };
-                let delivery = match delivery {
-                    Ok(delivery) => delivery,
+                match delivery {
+                    Ok(delivery) => self.take_result(delivery, &mut failing).await,
                     Err(error) => {
                         tracing::error!(%error, "results consumer broke; reconnecting");
                         break;
                     }
+                }
+            }
+        }
+    }
+
+    /// Apply one delivery of the results queue, attributed to its
+    /// broker-authenticated sender. One that keeps failing to apply goes to
+    /// the dead-letter queue after [`APPLY_TRIES`] tries instead of looping.
+    async fn take_result(&self, delivery: queue::Delivery, failing: &mut FailingResults) {
+        let sender = Sender::from_transport(delivery.sender.as_deref(), delivery.redelivered);
+        let event: WorkerEvent = match serde_json::from_slice(&delivery.payload) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::error!(%error, ?sender, "unreadable worker event dropped");
+                let _ = delivery.nack(false).await;
+                return;
+            }
+        };
+        let key = blake3::hash(&delivery.payload);
+        match self.apply(event, sender).await {
+            Ok(()) => {
+                failing.forget(&key);
+                if let Err(error) = delivery.ack().await {
+                    tracing::warn!(%error, "result ack failed; it will be delivered again");
+                }
+            }
+            Err(error) if failing.count(key) >= APPLY_TRIES => {
+                tracing::error!(%error, ?sender, tries = APPLY_TRIES,
+                    "a worker event keeps failing to apply; moved to the dead-letter queue");
+                let dead = Outgoing {
+                    queue: queues::RESULTS_DEAD.to_owned(),
+                    payload: delivery.payload.clone(),
+                    priority: 0,
                 };
-                let event: WorkerEvent = match serde_json::from_slice(&delivery.payload) {
-                    Ok(event) => event,
-                    Err(error) => {
-                        tracing::error!(%error, "unreadable worker event dropped");
-                        let _ = delivery.nack(false).await;
-                        continue;
-                    }
-                };
-                match self.apply(event).await {
+                match self.broker.publish(vec![dead]).await {
                     Ok(()) => {
-                        if let Err(error) = delivery.ack().await {
-                            tracing::warn!(%error, "result ack failed; it will be delivered again");
-                        }
+                        failing.forget(&key);
+                        let _ = delivery.ack().await;
                     }
                     Err(error) => {
-                        tracing::error!(%error, "applying a worker event failed; it will be retried");
+                        tracing::error!(%error, "dead-letter queue unreachable; the event stays");
                         let _ = delivery.nack(true).await;
-                        tokio::time::sleep(Duration::from_millis(500)).await;
                     }
                 }
+            }
+            Err(error) => {
+                tracing::error!(%error, "applying a worker event failed; it will be retried");
+                let _ = delivery.nack(true).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     }
@@ -218,12 +277,13 @@ impl Farm {
         Ok(())
     }
 
-    /// Apply one worker event and carry out what follows from it.
-    pub async fn apply(&self, event: WorkerEvent) -> Result<(), crate::Error> {
+    /// Apply one worker event from `sender` and carry out what follows
+    /// from it.
+    pub async fn apply(&self, event: WorkerEvent, sender: Sender) -> Result<(), crate::Error> {
         let policy = Arc::clone(&self.policy);
         let followup = self
             .db
-            .call(move |db| db.apply_event(&event, &policy))
+            .call(move |db| db.apply_event(&event, sender, &policy))
             .await?;
         self.follow(followup).await;
         Ok(())

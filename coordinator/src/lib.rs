@@ -4,11 +4,13 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod auth;
 pub mod billing;
 pub mod checker;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod enroll;
 pub mod farm;
 pub mod model;
 pub mod money;

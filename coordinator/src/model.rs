@@ -177,6 +177,11 @@ pub struct Reputation {
     pub blocklist_reason: Option<String>,
     /// Since when, ms since the epoch.
     pub blocklisted_ms: Option<i64>,
+    /// Events of it the coordinator refused: sent for another worker, for
+    /// an attempt it does not hold, replayed, or at a key not its own.
+    pub refused_events: u32,
+    /// Why the last one was refused.
+    pub last_refusal: Option<String>,
 }
 
 /// A job with its frames.

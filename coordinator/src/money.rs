@@ -26,40 +26,45 @@ impl Money {
     }
 
     /// The cost of `render_ms` milliseconds at `self` per hour, rounded to
-    /// the nearest micro-unit (halves up). Computed in 128 bits, so no
-    /// overflow for any realistic rate and time.
-    pub fn per_hour_for_ms(self, render_ms: i64) -> Money {
+    /// the nearest micro-unit (halves up), computed in 128 bits; an amount
+    /// beyond `i64` is an error, never a wrapped number.
+    pub fn per_hour_for_ms(self, render_ms: i64) -> Result<Money, MoneyOverflow> {
         const MS_PER_HOUR: i128 = 3_600_000;
         let product = i128::from(self.0) * i128::from(render_ms.max(0));
-        Money(((product + MS_PER_HOUR / 2) / MS_PER_HOUR) as i64)
+        i64::try_from((product + MS_PER_HOUR / 2) / MS_PER_HOUR)
+            .map(Money)
+            .map_err(|_| MoneyOverflow("the cost of one render"))
+    }
+
+    /// `self + other`, or an error on overflow.
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyOverflow> {
+        self.0
+            .checked_add(other.0)
+            .map(Money)
+            .ok_or(MoneyOverflow("a sum"))
+    }
+
+    /// `self - other`, or an error on overflow.
+    pub fn checked_sub(self, other: Money) -> Result<Money, MoneyOverflow> {
+        self.0
+            .checked_sub(other.0)
+            .map(Money)
+            .ok_or(MoneyOverflow("a difference"))
+    }
+
+    /// The sum of `amounts`, or an error on overflow.
+    pub fn checked_sum(amounts: impl IntoIterator<Item = Money>) -> Result<Money, MoneyOverflow> {
+        amounts
+            .into_iter()
+            .try_fold(Money::ZERO, |total, amount| total.checked_add(amount))
     }
 }
 
-impl std::ops::Add for Money {
-    type Output = Money;
-    fn add(self, other: Money) -> Money {
-        Money(self.0 + other.0)
-    }
-}
-
-impl std::ops::AddAssign for Money {
-    fn add_assign(&mut self, other: Money) {
-        self.0 += other.0;
-    }
-}
-
-impl std::ops::Sub for Money {
-    type Output = Money;
-    fn sub(self, other: Money) -> Money {
-        Money(self.0 - other.0)
-    }
-}
-
-impl std::iter::Sum for Money {
-    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
-        Money(iter.map(|m| m.0).sum())
-    }
-}
+/// An amount that does not fit in 64 bits of micro-units: the accounting
+/// stops with this error instead of reporting a wrapped number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("money overflow in {0}: the amount does not fit in 64 bits of micro-units")]
+pub struct MoneyOverflow(pub &'static str);
 
 impl fmt::Display for Money {
     /// Six decimals: `1.250000`, `-0.000001`.
@@ -166,9 +171,18 @@ mod tests {
     fn time_costs_round_to_the_nearest_micro() {
         let rate: Money = "3.60".parse().unwrap();
         // 3.60 per hour is 1 micro per millisecond.
-        assert_eq!(rate.per_hour_for_ms(1_234), Money(1_234));
-        assert_eq!(Money(1).per_hour_for_ms(1_800_000), Money(1));
-        assert_eq!(Money(1).per_hour_for_ms(1_799_999), Money(0));
-        assert_eq!(rate.per_hour_for_ms(-5), Money(0));
+        assert_eq!(rate.per_hour_for_ms(1_234), Ok(Money(1_234)));
+        assert_eq!(Money(1).per_hour_for_ms(1_800_000), Ok(Money(1)));
+        assert_eq!(Money(1).per_hour_for_ms(1_799_999), Ok(Money(0)));
+        assert_eq!(rate.per_hour_for_ms(-5), Ok(Money(0)));
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_a_wrap() {
+        assert!(Money(i64::MAX).per_hour_for_ms(i64::MAX).is_err());
+        assert!(Money(i64::MAX).checked_add(Money(1)).is_err());
+        assert!(Money(i64::MIN).checked_sub(Money(1)).is_err());
+        assert!(Money::checked_sum([Money(i64::MAX), Money(1)]).is_err());
+        assert_eq!(Money::checked_sum([Money(2), Money(3)]), Ok(Money(5)));
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
+use crate::auth::Bootstrap;
 use crate::config::Config;
 use crate::db::Db;
 use crate::farm::Farm;
@@ -20,13 +21,26 @@ pub async fn open(config: Config) -> Result<Farm, Error> {
 }
 
 /// Assemble a farm from parts already opened (the demo shares the broker and
-/// store with in-process workers).
+/// store with in-process workers), storing the configured admin token.
 pub async fn open_with(
     config: Config,
     db: Db,
     broker: Arc<dyn queue::Broker>,
     store: Arc<dyn object_store::ObjectStore>,
 ) -> Result<Farm, Error> {
+    if let Some(token) = config.auth.admin_token.clone() {
+        let id = token.id();
+        match db.call(move |db| db.ensure_admin_token(&token)).await? {
+            Bootstrap::Created => {
+                tracing::info!(token_id = %id, "admin token from auth.admin_token stored")
+            }
+            Bootstrap::Present => {}
+            Bootstrap::Revoked => tracing::warn!(
+                token_id = %id,
+                "auth.admin_token was revoked and stays revoked; configure a new one or use `coordinator token create --role admin`"
+            ),
+        }
+    }
     Ok(Farm::new(config, db, broker, store).await?)
 }
 

@@ -331,6 +331,9 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/workers",
         "/api/v1/workers/{id}/reinstate",
         "/api/v1/payouts",
+        "/api/v1/enrollments",
+        "/api/v1/enrollments/{id}/revoke",
+        "/api/v1/workers/enroll",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} missing");
     }

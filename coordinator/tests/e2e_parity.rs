@@ -34,7 +34,7 @@ async fn get<T: serde::de::DeserializeOwned>(app: &TestApp, path: &str) -> T {
 /// The report's total is the sum of its frames, and every frame done is billed.
 fn assert_report_adds_up(report: &CostReport, frames: usize) {
     assert_eq!(report.frames.len(), frames);
-    let sum: Money = report.frames.iter().map(|f| f.cost_micros).sum();
+    let sum = Money::checked_sum(report.frames.iter().map(|f| f.cost_micros)).unwrap();
     assert_eq!(report.totals.cost_micros, sum, "total = sum of the frames");
     assert!(
         report
@@ -94,10 +94,10 @@ async fn three_honest_workers_at_full_parity_verify_every_frame() {
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
     let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
-    let workers: Vec<_> = ["honest-1", "honest-2", "honest-3"]
-        .iter()
-        .map(|name| WorkerProcess::spawn(name, dir.path(), &queue, &store))
-        .collect();
+    let mut workers = Vec::new();
+    for name in ["honest-1", "honest-2", "honest-3"] {
+        workers.push(WorkerProcess::spawn(&app, name, dir.path()).await);
+    }
     let job = submit(&app, "1-6", 100.0).await;
     let done: JobDetail = app.wait_final(job, Duration::from_secs(300)).await;
     assert_eq!(done.job.state, JobState::Done, "{done:?}");
@@ -128,7 +128,7 @@ async fn three_honest_workers_at_full_parity_verify_every_frame() {
     assert_eq!(csv.lines().count(), 1 + 6 + 2, "{csv}");
     assert!(csv.contains(&format!(",{}\n", report.totals.cost_micros.micros())));
     let payouts: Vec<Payout> = get(&app, "/api/v1/payouts").await;
-    let paid: Money = payouts.iter().map(|p| p.earned_micros).sum();
+    let paid = Money::checked_sum(payouts.iter().map(|p| p.earned_micros)).unwrap();
     assert!(
         paid >= report.totals.cost_micros,
         "verified copies are paid at once"
@@ -192,9 +192,9 @@ async fn a_tampering_worker_is_caught_blocklisted_and_paid_nothing() {
     let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
     let cheat = ["--tamper", "patch", "--i-am-a-test-cheater"];
     let workers = [
-        WorkerProcess::spawn("honest-a", dir.path(), &queue, &store),
-        WorkerProcess::spawn_with_args("cheater", dir.path(), &queue, &store, &cheat),
-        WorkerProcess::spawn("honest-b", dir.path(), &queue, &store),
+        WorkerProcess::spawn(&app, "honest-a", dir.path()).await,
+        WorkerProcess::spawn_with_args(&app, "cheater", dir.path(), &cheat).await,
+        WorkerProcess::spawn(&app, "honest-b", dir.path()).await,
     ];
     // The default parity rate: every worker is new, so all its frames are
     // replicated until it has a verified streak.
@@ -216,9 +216,9 @@ async fn a_restarted_coordinator_keeps_strikes_verdicts_and_money() {
     let app = TestApp::start(config.clone()).await;
     let cheat = ["--tamper", "brightness", "--i-am-a-test-cheater"];
     let workers = [
-        WorkerProcess::spawn("honest-a", dir.path(), &queue, &store),
-        WorkerProcess::spawn_with_args("cheater", dir.path(), &queue, &store, &cheat),
-        WorkerProcess::spawn("honest-b", dir.path(), &queue, &store),
+        WorkerProcess::spawn(&app, "honest-a", dir.path()).await,
+        WorkerProcess::spawn_with_args(&app, "cheater", dir.path(), &cheat).await,
+        WorkerProcess::spawn(&app, "honest-b", dir.path()).await,
     ];
     let job = submit(&app, "1-8", 100.0).await;
     // Stop once the first verdicts are in.

@@ -58,8 +58,8 @@ async fn two_worker_processes_render_every_frame_into_s3() {
     let (queue, store) = (vhost.queue_config(), s3.store_config());
     let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
     let workers = [
-        WorkerProcess::spawn("rabbit-1", dir.path(), &queue, &store),
-        WorkerProcess::spawn("rabbit-2", dir.path(), &queue, &store),
+        WorkerProcess::spawn(&app, "rabbit-1", dir.path()).await,
+        WorkerProcess::spawn(&app, "rabbit-2", dir.path()).await,
     ];
     let hash = app.upload(&sample_scene()).await;
     let job = app
@@ -88,7 +88,7 @@ async fn a_worker_killed_mid_render_loses_no_frame() {
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
     let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
-    let mut victim = WorkerProcess::spawn("victim", dir.path(), &queue, &store);
+    let mut victim = WorkerProcess::spawn(&app, "victim", dir.path()).await;
     let hash = app.upload(&sample_scene()).await;
     // Long chunks at a larger size so the kill lands mid-render.
     let job = app
@@ -100,7 +100,7 @@ async fn a_worker_killed_mid_render_loses_no_frame() {
     app.wait_rendering(job.id).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     victim.kill9().await;
-    let survivor = WorkerProcess::spawn("survivor", dir.path(), &queue, &store);
+    let survivor = WorkerProcess::spawn(&app, "survivor", dir.path()).await;
     let done = app.wait_final(job.id, Duration::from_secs(300)).await;
     assert_all_frames_stored(&app, &done, 6, (320, 180)).await;
     assert!(survivor.terminate().await.success());
@@ -116,8 +116,8 @@ async fn a_restarted_coordinator_finishes_the_job_from_its_database() {
     let config = test_config(dir.path(), queue.clone(), store.clone());
     let app = TestApp::start(config.clone()).await;
     let workers = [
-        WorkerProcess::spawn("steady-1", dir.path(), &queue, &store),
-        WorkerProcess::spawn("steady-2", dir.path(), &queue, &store),
+        WorkerProcess::spawn(&app, "steady-1", dir.path()).await,
+        WorkerProcess::spawn(&app, "steady-2", dir.path()).await,
     ];
     let hash = app.upload(&sample_scene()).await;
     let job = app
@@ -150,7 +150,7 @@ async fn a_hung_worker_is_detected_and_its_task_rendered_elsewhere() {
     };
     let (queue, store) = (vhost.queue_config(), s3.store_config());
     let app = TestApp::start(test_config(dir.path(), queue.clone(), store.clone())).await;
-    let hung = WorkerProcess::spawn("hung", dir.path(), &queue, &store);
+    let hung = WorkerProcess::spawn(&app, "hung", dir.path()).await;
     let hash = app.upload(&sample_scene()).await;
     let job = app
         .submit(
@@ -162,7 +162,7 @@ async fn a_hung_worker_is_detected_and_its_task_rendered_elsewhere() {
     // Stopped, not killed: its connection stays open and its delivery stays
     // unacknowledged, so only the watchdog can notice.
     hung.signal(SIGSTOP);
-    let helper = WorkerProcess::spawn("helper", dir.path(), &queue, &store);
+    let helper = WorkerProcess::spawn(&app, "helper", dir.path()).await;
     let done = app.wait_final(job.id, Duration::from_secs(300)).await;
     assert_all_frames_stored(&app, &done, 4, (320, 180)).await;
     let workers = app.workers().await;

@@ -127,6 +127,31 @@ pub struct FrameDone {
     pub height: u32,
     /// Size of the EXR file in bytes.
     pub bytes: u64,
+    /// What the renderer rendered on.
+    #[serde(default)]
+    pub device: RenderDevice,
+}
+
+/// The device a frame was rendered on: the coordinator bills a CPU render
+/// as CPU whatever GPUs the worker has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenderDevice {
+    /// The CPU.
+    #[default]
+    Cpu,
+    /// The worker's GPU.
+    Gpu,
+}
+
+impl RenderDevice {
+    /// Its name as stored (`cpu`, `gpu`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RenderDevice::Cpu => "cpu",
+            RenderDevice::Gpu => "gpu",
+        }
+    }
 }
 
 /// A task the renderer could not finish.

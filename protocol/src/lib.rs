@@ -5,6 +5,7 @@
 //! workers never exchange free-form strings: a field that has a meaning has a
 //! type.
 
+pub mod enroll;
 pub mod events;
 pub mod frames;
 pub mod ids;
@@ -12,8 +13,10 @@ pub mod queues;
 pub mod task;
 pub mod worker;
 
+pub use enroll::{EnrollRequest, EnrollResponse};
 pub use events::{
-    Control, FrameDone, Heartbeat, ReturnReason, TaskFailed, TaskReturned, WorkerEvent,
+    Control, FrameDone, Heartbeat, RenderDevice, ReturnReason, TaskFailed, TaskReturned,
+    WorkerEvent,
 };
 pub use frames::{FrameSpec, FrameSpecError};
 pub use ids::{JobId, SceneHash, SceneHashError, TaskId, WorkerId};

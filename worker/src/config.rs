@@ -36,14 +36,17 @@ pub const WORKER_ID_FILE: &str = "worker-id";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerConfig {
-    /// Stable worker id (a UUID). When absent, one is generated on first start
-    /// and kept in `work_dir/worker-id`, so restarts keep the same id.
+    /// Stable worker id (a UUID). An enrolled worker's comes from its
+    /// enrollment (`work_dir/identity.json`); a worker on an embedded queue
+    /// of its own generates one on first start and keeps it in
+    /// `work_dir/worker-id`.
     #[serde(default)]
     pub id: Option<WorkerId>,
     /// Human name shown in the UI, unique per owner; defaults to the host name.
     #[serde(default = "default_name")]
     pub name: String,
-    /// Who operates the machine; parity replicas go to a different owner.
+    /// Who operates the machine. An enrolled worker's owner is its
+    /// enrollment's (the coordinator ignores what a worker says).
     #[serde(default = "default_owner")]
     pub owner: String,
     /// Region of the machine (`eu-west`), matched against jobs' region constraints.

@@ -55,6 +55,23 @@ pub enum WorkerError {
     /// A message could not be encoded.
     #[error("cannot encode a message: {0}")]
     Encode(#[from] serde_json::Error),
+    /// Enrolling with the coordinator failed.
+    #[error("cannot enroll with the coordinator at {coordinator}: {reason}")]
+    Enroll {
+        /// The coordinator's URL.
+        coordinator: String,
+        /// Why.
+        reason: String,
+    },
+    /// The worker has no identity and no way to get one.
+    #[error(
+        "this worker is not enrolled: run it once with `--coordinator <URL> --enroll-token <TOKEN>` \
+         (a token from your provider's `POST /api/v1/enrollments`); it then keeps its identity in {path}"
+    )]
+    NotEnrolled {
+        /// Where the identity would be.
+        path: PathBuf,
+    },
 }
 
 impl WorkerError {

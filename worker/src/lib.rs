@@ -12,6 +12,7 @@ pub mod blender;
 pub mod check;
 pub mod config;
 pub mod control;
+pub mod enroll;
 pub mod error;
 pub mod gpu;
 pub mod heartbeat;

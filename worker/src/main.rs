@@ -1,8 +1,14 @@
 //! `worker`: run a render node.
 //!
 //! ```text
-//! worker run --config worker.toml [--name render-07] [--queue-url amqp://…] [--store-url file:///…]
+//! worker run --coordinator http://farm:8080 --enroll-token rf_… [--name render-07] [--store-url …]
+//! worker run --config worker.toml            # enrolled before: identity in the work folder
 //! ```
+//!
+//! A worker on RabbitMQ enrolls once with its provider's enrollment token:
+//! the coordinator gives it its id and its own broker user, kept in
+//! `work_dir/identity.json`. A worker on an embedded queue file of its own
+//! (a laptop test) needs no enrollment.
 //!
 //! Test only: `--tamper <MODE> --i-am-a-test-cheater` makes a cheating worker
 //! for the coordinator's parity tests (see `worker::tamper`).
@@ -77,6 +83,12 @@ struct RunArgs {
     /// Seconds a running task may finish in after a shutdown request.
     #[arg(long)]
     shutdown_grace_secs: Option<u64>,
+    /// The coordinator to enroll with (`http://farm:8080`).
+    #[arg(long, env = "WORKER_COORDINATOR", requires = "enroll_token")]
+    coordinator: Option<String>,
+    /// The enrollment token from the provider; used once, on first start.
+    #[arg(long, env = "WORKER_ENROLL_TOKEN", requires = "coordinator")]
+    enroll_token: Option<String>,
     /// TEST ONLY: deliver deliberately wrong frames, to test the parity
     /// checks against a cheater. Needs `--i-am-a-test-cheater`.
     #[arg(long, value_enum, requires = "i_am_a_test_cheater")]
@@ -155,9 +167,54 @@ async fn termination() {
     }
 }
 
+/// Take on the identity the coordinator gave when this worker enrolled,
+/// enrolling now when `args` carry a token and the work folder has none.
+async fn identify(args: &RunArgs, config: &mut WorkerConfig) -> anyhow::Result<()> {
+    let identity = match worker::enroll::load(&config.work_dir)? {
+        Some(identity) => identity,
+        None => {
+            let (Some(coordinator), Some(token)) = (&args.coordinator, &args.enroll_token) else {
+                return Err(worker::WorkerError::NotEnrolled {
+                    path: worker::enroll::identity_path(&config.work_dir),
+                }
+                .into());
+            };
+            let identity = worker::enroll::enroll(coordinator, token, &config.name).await?;
+            worker::enroll::save(&config.work_dir, &identity)?;
+            tracing::info!(worker = %identity.worker_id, owner = %identity.owner, "enrolled");
+            identity
+        }
+    };
+    config.id = Some(identity.worker_id);
+    config.owner = identity.owner;
+    config.region = identity.region;
+    if let Some(class) = identity.node_classes.first() {
+        config.node_class.clone_from(class);
+    }
+    match &mut config.queue {
+        QueueConfig::RabbitMq { url, .. } => *url = identity.queue_url,
+        QueueConfig::Embedded { .. } => {
+            config.queue = toml::from_str(&format!(
+                "kind = \"rabbitmq\"\nurl = {:?}",
+                identity.queue_url
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 /// `worker run`: open the store and the queue, then run until a signal.
 async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let config = args.config()?;
+    let mut config = args.config()?;
+    // A worker that enrolled before, or is told to enroll now, uses its own
+    // broker user; only one on an embedded queue file of its own does not.
+    let enrolled_before = worker::enroll::load(&config.work_dir)?.is_some();
+    let owns_queue = matches!(config.queue, QueueConfig::Embedded { .. })
+        && args.coordinator.is_none()
+        && !enrolled_before;
+    if !owns_queue {
+        identify(&args, &mut config).await?;
+    }
     let store = storage::open(&config.store)
         .with_context(|| format!("cannot open the object store {}", config.store.url))?;
     let queue_target = match &config.queue {
@@ -167,6 +224,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let broker = queue::connect(&config.queue)
         .await
         .with_context(|| format!("cannot connect to the {queue_target}"))?;
+    if owns_queue {
+        // This process owns the embedded queue's file: nobody else can have
+        // declared the queues in it.
+        worker::declare_own_queues(&*broker, config.resolve_id()?).await?;
+    }
     worker::run(config, broker, store, termination()).await?;
     Ok(())
 }

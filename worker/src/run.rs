@@ -129,7 +129,6 @@ async fn serve(
         directed: queues::worker_tasks(id),
     };
     let control_queue = queues::worker_control(id);
-    declare_own_queues(&*broker, id).await?;
     let reporter = Reporter::new(Arc::clone(&broker), id);
     reporter.send(&WorkerEvent::Announce(info)).await?;
 

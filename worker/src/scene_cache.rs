@@ -4,12 +4,18 @@
 //! then renamed to `<hash>.<ext>`: renames are atomic, so workers sharing the
 //! folder never see a partial file, and two downloading the same scene at once
 //! both end with the same bytes in place.
+//!
+//! A cache hit is trusted only after its blake3 is checked again (streamed, on
+//! a blocking thread): a file whose bytes do not hash to its name (a damaged
+//! disk, a hand-made copy) is deleted and the scene downloaded again.
 
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use object_store::ObjectStore;
-use protocol::SceneRef;
+use protocol::{SceneHash, SceneRef};
 
 /// Why a scene could not be provided.
 #[derive(Debug, thiserror::Error)]
@@ -63,14 +69,26 @@ impl SceneCache {
             return Err(SceneError::BadExtension(scene.ext.clone()));
         }
         let path = self.dir.join(format!("{}.{}", scene.hash, scene.ext));
-        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            tracing::debug!(scene = %scene.hash, "scene found in the cache");
-            return Ok(path);
-        }
         let cache_error = |path: &Path| {
             let path = path.to_owned();
             move |source| SceneError::Cache { path, source }
         };
+        match look_up(&path, &scene.hash)
+            .await
+            .map_err(cache_error(&path))?
+        {
+            Lookup::Intact => {
+                tracing::debug!(scene = %scene.hash, "scene found in the cache and verified");
+                return Ok(path);
+            }
+            Lookup::Corrupt { actual } => tracing::warn!(
+                scene = %scene.hash,
+                %actual,
+                path = %path.display(),
+                "the cached scene does not hash to its name; downloading it again"
+            ),
+            Lookup::Missing => {}
+        }
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(cache_error(&self.dir))?;
@@ -90,6 +108,61 @@ impl SceneCache {
             .map_err(cache_error(&path))?;
         Ok(path)
     }
+}
+
+/// What the cache holds under a scene's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lookup {
+    /// Nothing.
+    Missing,
+    /// A file whose blake3 is the scene's hash.
+    Intact,
+    /// A file with other bytes; it has been deleted (unless a verified copy
+    /// replaced it meanwhile).
+    Corrupt {
+        /// The blake3 of what was found.
+        actual: SceneHash,
+    },
+}
+
+/// Check the cached file at `path` against `expected` on a blocking thread,
+/// deleting it when it does not match.
+async fn look_up(path: &Path, expected: &SceneHash) -> io::Result<Lookup> {
+    let path = path.to_owned();
+    let expected = expected.clone();
+    tokio::task::spawn_blocking(move || look_up_blocking(&path, &expected))
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// [`look_up`] itself. A mismatching file is deleted only while it is still
+/// the file that was hashed (same device and inode), so a verified copy that
+/// another worker sharing the folder renamed into place meanwhile is kept.
+fn look_up_blocking(path: &Path, expected: &SceneHash) -> io::Result<Lookup> {
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Lookup::Missing),
+        Err(error) => return Err(error),
+    };
+    let hashed = file.metadata()?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(&file)?;
+    let actual = SceneHash::from_blake3(hasher.finalize().as_bytes());
+    if actual == *expected {
+        return Ok(Lookup::Intact);
+    }
+    match std::fs::metadata(path) {
+        Ok(now) if (now.dev(), now.ino()) == (hashed.dev(), hashed.ino()) => {
+            match std::fs::remove_file(path) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
+        }
+        Ok(_) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    Ok(Lookup::Corrupt { actual })
 }
 
 #[cfg(test)]
@@ -131,6 +204,75 @@ mod tests {
         assert_eq!(cache.fetch(&store, &scene).await.unwrap(), path);
         let leftovers: Vec<_> = std::fs::read_dir(cache.dir()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "only the scene stays: {leftovers:?}");
+    }
+
+    #[tokio::test]
+    async fn an_intact_cache_hit_is_not_downloaded_again() {
+        let (dir, store, scene) = store_with(b"a scene").await;
+        let cache = SceneCache::new(dir.path().join("cache"));
+        let path = cache.fetch(&store, &scene).await.unwrap();
+        let before = std::fs::metadata(&path).unwrap();
+        // Any GET from now on fails: a hit that downloaded again would error.
+        store
+            .delete(&storage::scene_key(&scene.hash, "blend"))
+            .await
+            .unwrap();
+        assert_eq!(cache.fetch(&store, &scene).await.unwrap(), path);
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!(
+            (before.ino(), before.mtime_nsec()),
+            (after.ino(), after.mtime_nsec()),
+            "the verified file stays in place"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), b"a scene");
+    }
+
+    #[tokio::test]
+    async fn a_tampered_cache_file_is_deleted_and_downloaded_again() {
+        let (dir, store, scene) = store_with(b"a scene").await;
+        let cache = SceneCache::new(dir.path().join("cache"));
+        let path = cache.fetch(&store, &scene).await.unwrap();
+        std::fs::write(&path, b"another scene").unwrap();
+        let (first, second) =
+            tokio::join!(cache.fetch(&store, &scene), cache.fetch(&store, &scene));
+        assert_eq!(first.unwrap(), path);
+        assert_eq!(second.unwrap(), path);
+        assert_eq!(std::fs::read(&path).unwrap(), b"a scene");
+        let leftovers: Vec<_> = std::fs::read_dir(cache.dir()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "only the scene stays: {leftovers:?}");
+    }
+
+    #[tokio::test]
+    async fn a_tampered_cache_file_is_deleted_even_when_the_download_fails() {
+        let (dir, store, scene) = store_with(b"a scene").await;
+        let cache = SceneCache::new(dir.path().join("cache"));
+        let path = cache.fetch(&store, &scene).await.unwrap();
+        std::fs::write(&path, b"a scene, truncated").unwrap();
+        store
+            .delete(&storage::scene_key(&scene.hash, "blend"))
+            .await
+            .unwrap();
+        let error = cache.fetch(&store, &scene).await.unwrap_err();
+        assert!(matches!(error, SceneError::Fetch { .. }), "{error}");
+        assert!(!path.exists(), "the tampered file is gone");
+    }
+
+    #[test]
+    fn look_up_tells_missing_intact_and_corrupt_files_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("scene.blend");
+        let hash = SceneHash::from_blake3(blake3::hash(b"a scene").as_bytes());
+        assert_eq!(look_up_blocking(&path, &hash).unwrap(), Lookup::Missing);
+        std::fs::write(&path, b"a scene").unwrap();
+        assert_eq!(look_up_blocking(&path, &hash).unwrap(), Lookup::Intact);
+        std::fs::write(&path, b"not it").unwrap();
+        assert_eq!(
+            look_up_blocking(&path, &hash).unwrap(),
+            Lookup::Corrupt {
+                actual: SceneHash::from_blake3(blake3::hash(b"not it").as_bytes())
+            }
+        );
+        assert!(!path.exists());
     }
 
     #[tokio::test]

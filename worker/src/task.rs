@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::blender::{FrameSelection, Render, RenderCommand, RenderEvent, command};
+use crate::blender::{FrameSelection, Render, RenderCommand, RenderEvent, command, output};
 use crate::heartbeat::Activity;
 use crate::report::Reporter;
 use crate::scene_cache::SceneCache;
@@ -108,10 +108,14 @@ impl TaskRunner {
             Ok(workdir) => workdir,
             Err(error) => return TaskOutcome::failed(error),
         };
+        let output = match command::TaskOutput::frames_in(workdir.path()) {
+            Ok(output) => output,
+            Err(error) => return TaskOutcome::failed(error),
+        };
         let command = RenderCommand {
             blender: self.blender.clone(),
             scene: workdir.path().join(format!("scene.{}", task.scene.ext)),
-            output_dir: workdir.path().join("out"),
+            output,
             frames,
             depth: task.output.depth,
             overrides: task.overrides,
@@ -138,7 +142,7 @@ impl TaskRunner {
                 .await
                 .map_err(|e| describe("copy the scene into the task folder", e))?;
         }
-        tokio::fs::create_dir(workdir.path().join("out"))
+        tokio::fs::create_dir(workdir.path().join(command::OUTPUT_DIR))
             .await
             .map_err(|e| describe("create the output folder", e))?;
         Ok(workdir)
@@ -205,6 +209,10 @@ impl TaskRunner {
                         tracing::warn!(frame, "blender saved a frame that was not asked for");
                         continue;
                     }
+                    let path = match output::confined_frame(command.output.dir(), &path) {
+                        Ok(path) => path,
+                        Err(error) => break Some(Stop::Failed(format!("frame {frame}: {error}"))),
+                    };
                     let Some((width, height)) = size else {
                         break Some(Stop::Failed(format!(
                             "frame {frame} was saved before the settings script reported the output size"

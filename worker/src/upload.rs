@@ -137,6 +137,8 @@ impl FrameSink {
             width: checked.width,
             height: checked.height,
             bytes,
+            // Blender is started with `scene.cycles.device = 'CPU'`.
+            device: protocol::RenderDevice::Cpu,
         };
         self.reporter
             .send(&WorkerEvent::FrameDone(done.clone()))

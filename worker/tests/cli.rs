@@ -40,16 +40,65 @@ fn tampering_without_the_cheater_flag_is_refused() {
 }
 
 #[test]
-fn an_unreachable_broker_exits_non_zero() {
+fn a_worker_that_never_enrolled_exits_non_zero_and_says_how_to_enroll() {
     let dir = tempfile::tempdir().unwrap();
     let output = worker()
         .args([
             "run",
             "--queue-url",
-            "amqp://guest:guest@127.0.0.1:1/%2f",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
             "--work-dir",
         ])
         .arg(dir.path().join("work"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not enrolled"), "{stderr}");
+    assert!(stderr.contains("--enroll-token"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_coordinator_exits_non_zero_without_printing_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = worker()
+        .args([
+            "run",
+            "--coordinator",
+            "http://127.0.0.1:1",
+            "--enroll-token",
+            "rf_secret-enrollment-token",
+            "--work-dir",
+        ])
+        .arg(dir.path().join("work"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot enroll with the coordinator"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("secret-enrollment-token"), "{stderr}");
+    assert!(!dir.path().join("work/identity.json").exists());
+}
+
+#[test]
+fn an_unreachable_broker_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let identity = protocol::EnrollResponse {
+        worker_id: protocol::WorkerId::new(),
+        owner: "bob".into(),
+        region: "local".into(),
+        node_classes: vec!["standard".into()],
+        device_classes: vec!["cpu".into()],
+        queue_url: "amqp://w:secret@127.0.0.1:1/%2f".into(),
+    };
+    worker::enroll::save(&work, &identity).unwrap();
+    let output = worker()
+        .args(["run", "--work-dir"])
+        .arg(&work)
         .arg("--store-url")
         .arg(format!("file://{}", dir.path().join("store").display()))
         .output()
@@ -61,7 +110,7 @@ fn an_unreachable_broker_exits_non_zero() {
         "{stderr}"
     );
     assert!(
-        !stderr.contains("guest:guest"),
+        !stderr.contains("secret"),
         "the password is not printed: {stderr}"
     );
 }

@@ -8,6 +8,8 @@ use protocol::{Control, FrameSpec, JobId, OutputSpec, Overrides, Renderer, Scene
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+use super::auth::{check_job, forbidden, job_scope, require};
+use crate::auth::{Grant, Principal, Role, Tenant};
 use crate::db::NewJob;
 use crate::farm::Farm;
 use crate::model::{JobDetail, JobSummary};
@@ -53,6 +55,11 @@ pub struct CreateJob {
     /// `verification.default_parity_percent`. 0 turns verification off.
     #[serde(default)]
     pub parity_percent: Option<f64>,
+    /// The tenant the job belongs to. Only admins set it (a submitter's jobs
+    /// belong to its tenant); an admin's job without one belongs to no
+    /// tenant and only admins see it.
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 pub(super) fn job_id(path: Result<Path<String>, PathRejection>) -> Result<JobId, ApiError> {
@@ -170,20 +177,50 @@ fn validate(farm: &Farm, body: CreateJob) -> Result<NewJob, ApiError> {
     })
 }
 
+/// The tenant a new job belongs to: a submitter's own; the one an admin
+/// names, if any. Providers cannot submit.
+fn job_tenant(principal: &Principal, asked: Option<String>) -> Result<Option<Tenant>, ApiError> {
+    match (&principal.grant, asked) {
+        (Grant::Provider { .. }, _) => Err(forbidden(
+            principal,
+            "submit jobs",
+            &[Role::Submitter, Role::Admin],
+        )),
+        (Grant::Submitter { tenant }, Some(asked)) if asked != tenant.as_str() => {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this token submits for tenant {tenant:?} only; leave `tenant` out or set it to {tenant:?}"
+                ),
+            ))
+        }
+        (Grant::Submitter { tenant }, _) => Ok(Some(tenant.clone())),
+        (Grant::Admin, asked) => Ok(asked.map(|text| text.parse::<Tenant>()).transpose()?),
+    }
+}
+
 /// `POST /api/v1/jobs`.
 pub async fn create(
     State(farm): State<Farm>,
+    principal: Principal,
     body: Result<Json<CreateJob>, JsonRejection>,
 ) -> Result<(StatusCode, Json<JobSummary>), ApiError> {
-    let Json(body) = body?;
+    require(&principal, "submit jobs", &[Role::Submitter, Role::Admin])?;
+    let Json(mut body) = body?;
+    let tenant = job_tenant(&principal, body.tenant.take())?;
     let job = validate(&farm, body)?;
     let scene = job.scene.clone();
-    if farm
+    // A submitter may use only scenes its tenant uploaded; an admin any.
+    let uploader = principal.grant.tenant().cloned();
+    let known = farm
         .db
-        .call(move |db| db.scene_ext(&scene))
-        .await?
-        .is_none()
-    {
+        .call(move |db| match uploader {
+            Some(uploader) => db.scene_uploaded_by(&scene, &uploader),
+            None => Ok(db.scene_ext(&scene)?.is_some()),
+        })
+        .await?;
+    if !known {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_scene",
@@ -196,7 +233,7 @@ pub async fn create(
     let detail = farm
         .db
         .call(move |db| {
-            let id = db.create_job(&job)?;
+            let id = db.create_job_for(&job, tenant.as_ref())?;
             db.job_detail(id)
         })
         .await?;
@@ -205,17 +242,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(detail.job)))
 }
 
-/// `GET /api/v1/jobs`.
-pub async fn list(State(farm): State<Farm>) -> Result<Json<Vec<JobSummary>>, ApiError> {
-    Ok(Json(farm.db.call(|db| db.list_jobs()).await?))
+/// `GET /api/v1/jobs`: every job for admins, a submitter's tenant's jobs.
+pub async fn list(
+    State(farm): State<Farm>,
+    principal: Principal,
+) -> Result<Json<Vec<JobSummary>>, ApiError> {
+    let tenant = job_scope(&principal, "list jobs")?.cloned();
+    Ok(Json(
+        farm.db
+            .call(move |db| match tenant {
+                Some(tenant) => db.list_tenant_jobs(&tenant),
+                None => db.list_jobs(),
+            })
+            .await?,
+    ))
 }
 
 /// `GET /api/v1/jobs/{id}`.
 pub async fn show(
     State(farm): State<Farm>,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<JobDetail>, ApiError> {
     let id = job_id(path)?;
+    check_job(&farm, &principal, id, "see jobs").await?;
     Ok(Json(farm.db.call(move |db| db.job_detail(id)).await?))
 }
 
@@ -234,9 +284,11 @@ pub struct ControlAnswer {
 /// `POST /api/v1/jobs/{id}/cancel`.
 pub async fn cancel(
     State(farm): State<Farm>,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ControlAnswer>, ApiError> {
     let id = job_id(path)?;
+    check_job(&farm, &principal, id, "cancel jobs").await?;
     let state = farm.db.call(move |db| db.cancel_job(id)).await?;
     farm.broadcast(Control::JobCancelled { job_id: id }).await?;
     Ok(Json(ControlAnswer {
@@ -249,9 +301,11 @@ pub async fn cancel(
 /// `POST /api/v1/jobs/{id}/pause`.
 pub async fn pause(
     State(farm): State<Farm>,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ControlAnswer>, ApiError> {
     let id = job_id(path)?;
+    check_job(&farm, &principal, id, "pause jobs").await?;
     let state = farm.db.call(move |db| db.pause_job(id)).await?;
     farm.broadcast(Control::JobPaused { job_id: id }).await?;
     Ok(Json(ControlAnswer {
@@ -264,9 +318,11 @@ pub async fn pause(
 /// `POST /api/v1/jobs/{id}/resume`.
 pub async fn resume(
     State(farm): State<Farm>,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ControlAnswer>, ApiError> {
     let id = job_id(path)?;
+    check_job(&farm, &principal, id, "resume jobs").await?;
     let state = farm.db.call(move |db| db.resume_job(id)).await?;
     farm.broadcast(Control::JobResumed { job_id: id }).await?;
     farm.wake_dispatcher();
@@ -280,9 +336,11 @@ pub async fn resume(
 /// `POST /api/v1/jobs/{id}/requeue`: failed frames go back in the queue.
 pub async fn requeue(
     State(farm): State<Farm>,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ControlAnswer>, ApiError> {
     let id = job_id(path)?;
+    check_job(&farm, &principal, id, "requeue jobs").await?;
     let frames = farm.db.call(move |db| db.requeue_failed(id)).await?;
     let state = farm.db.call(move |db| db.job_detail(id)).await?.job.state;
     farm.wake_dispatcher();

@@ -1,16 +1,21 @@
 //! The HTTP API under `/api/v1`.
 
+mod auth;
 mod billing;
+mod enrollments;
 mod error;
 mod jobs;
 mod openapi;
 mod scenes;
+mod tokens;
 mod workers;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware;
 use axum::routing::{get, post};
 
+pub use auth::Unauthenticated;
 pub use error::ApiError;
 
 use crate::farm::Farm;
@@ -18,11 +23,11 @@ use crate::farm::Farm;
 /// JSON bodies (job submissions) are small; scenes are streamed separately.
 const JSON_BODY_LIMIT: usize = 1 << 20;
 
-/// The API router.
+/// The API router. Every route but health, the OpenAPI document and a
+/// worker's enrollment (which carries its enrollment token) needs a bearer
+/// token.
 pub fn router(farm: Farm) -> Router {
-    Router::new()
-        .route("/api/v1/health", get(|| async { "ok" }))
-        .route("/api/v1/openapi.json", get(openapi::spec))
+    let protected = Router::new()
         .route(
             "/api/v1/scenes",
             post(scenes::upload).layer(DefaultBodyLimit::disable()),
@@ -39,6 +44,23 @@ pub fn router(farm: Farm) -> Router {
         .route("/api/v1/workers", get(workers::list))
         .route("/api/v1/workers/{id}/reinstate", post(workers::reinstate))
         .route("/api/v1/payouts", get(billing::payouts))
+        .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
+        .route("/api/v1/tokens/{id}/revoke", post(tokens::revoke))
+        .route(
+            "/api/v1/enrollments",
+            post(enrollments::create).get(enrollments::list),
+        )
+        .route("/api/v1/enrollments/{id}/revoke", post(enrollments::revoke))
+        .route_layer(middleware::from_fn_with_state(
+            farm.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/api/v1/health", get(|| async { "ok" }))
+        .route("/api/v1/openapi.json", get(openapi::spec))
+        // The enrollment token in the body is this route's credential.
+        .route("/api/v1/workers/enroll", post(enrollments::enroll))
+        .merge(protected)
         .fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,

@@ -18,7 +18,7 @@ fn control(summary: &str) -> Value {
         "responses": {
             "200": {"description": "the job's state afterwards", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ControlAnswer"}}}},
             "400": error_response("not a job id"),
-            "404": error_response("no such job"),
+            "404": error_response("no such job (or another tenant's)"),
             "409": error_response("the job's state does not allow it")
         }
     }})
@@ -31,7 +31,7 @@ fn job_document(summary: &str, description: &str, media: &str, schema: Value) ->
         "responses": {
             "200": {"description": description, "content": {media: {"schema": schema}}},
             "400": error_response("not a job id"),
-            "404": error_response("no such job")
+            "404": error_response("no such job (or another tenant's)")
         }
     }})
 }
@@ -69,6 +69,94 @@ fn billing_schemas() -> Value {
     })
 }
 
+/// The token routes, admin only.
+fn token_paths() -> Value {
+    json!({
+        "/api/v1/tokens": {
+            "post": {
+                "summary": "Create an API token (admin only); the answer carries the token, shown this once",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateToken"}}}},
+                "responses": {
+                    "201": {"description": "created", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IssuedToken"}}}},
+                    "422": error_response("bad role, tenant, owner, label or expiry")
+                }
+            },
+            "get": {"summary": "List API tokens, newest first, without secrets (admin only)",
+                "responses": {"200": {"description": "tokens", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/TokenInfo"}}}}}}}
+        },
+        "/api/v1/tokens/{id}/revoke": {"post": {
+            "summary": "Revoke an API token (admin only): it stops working at once",
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"}}],
+            "responses": {
+                "200": {"description": "the token, with revoked_ms", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenInfo"}}}},
+                "400": error_response("not a token id"),
+                "404": error_response("no such token")
+            }
+        }}
+    })
+}
+
+/// Schemas of the token documents.
+fn token_schemas() -> Value {
+    let info = json!({
+        "id": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+        "role": {"type": "string", "enum": ["submitter", "provider", "admin"]},
+        "tenant": {"type": "string", "description": "submitter tokens"},
+        "owner": {"type": "string", "description": "provider tokens: the workers' owner"},
+        "label": {"type": "string"}, "created_ms": {"type": "integer"},
+        "expires_ms": {"type": ["integer", "null"]}, "revoked_ms": {"type": ["integer", "null"]}});
+    let mut issued = info.clone();
+    issued["token"] = json!({"type": "string", "pattern": "^rf_[0-9a-f]{12}_[0-9a-f]{64}$",
+        "description": "send as `Authorization: Bearer <token>`; shown only in this answer"});
+    json!({
+        "CreateToken": {"type": "object", "required": ["role"], "additionalProperties": false, "properties": {
+            "role": {"type": "string", "enum": ["submitter", "provider", "admin"]},
+            "tenant": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$", "description": "required for submitter tokens"},
+            "owner": {"type": "string", "maxLength": 128, "description": "required for provider tokens: the workers' `owner`"},
+            "label": {"type": "string", "maxLength": 200},
+            "expires_in_days": {"type": "integer", "minimum": 1, "maximum": crate::auth::MAX_EXPIRY_DAYS}}},
+        "TokenInfo": {"type": "object", "properties": info},
+        "IssuedToken": {"type": "object", "properties": issued}
+    })
+}
+
+/// Add the bearer scheme: global security, `security: []` on the public
+/// routes, and the 401 and 403 answers on every other operation.
+fn secure(document: &mut Value) {
+    const PUBLIC: [&str; 3] = [
+        "/api/v1/health",
+        "/api/v1/openapi.json",
+        "/api/v1/workers/enroll",
+    ];
+    document["security"] = json!([{"bearer": []}]);
+    document["components"]["securitySchemes"] = json!({"bearer": {
+        "type": "http", "scheme": "bearer",
+        "description": "An API token `rf_<id>_<secret>`, from `coordinator token create` or POST /api/v1/tokens. \
+            Roles: submitter (one tenant's scenes and jobs), provider (one owner's workers and payouts), admin (everything)."}});
+    document["components"]["responses"] = json!({
+        "Unauthenticated": {"description": "no token, or one malformed, unknown, revoked or expired",
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+        "Forbidden": error_response("the token's role may not do this")});
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            if PUBLIC.contains(&path.as_str()) {
+                operation["security"] = json!([]);
+            } else {
+                operation["responses"]["401"] =
+                    json!({"$ref": "#/components/responses/Unauthenticated"});
+                operation["responses"]["403"] = json!({"$ref": "#/components/responses/Forbidden"});
+            }
+        }
+    }
+}
+
 /// `GET /api/v1/openapi.json`.
 pub async fn spec() -> Json<Value> {
     let mut document = json!({
@@ -76,6 +164,7 @@ pub async fn spec() -> Json<Value> {
         "info": {"title": "Render farm coordinator", "version": env!("CARGO_PKG_VERSION")},
         "paths": {
             "/api/v1/health": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
+            "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "the OpenAPI document"}}}},
             "/api/v1/scenes": {"post": {
                 "summary": "Upload a scene (streamed; content-addressed by blake3; re-uploads store nothing)",
                 "parameters": [{"name": "filename", "in": "query", "required": true, "schema": {"type": "string"}, "example": "shot010.blend"}],
@@ -99,7 +188,7 @@ pub async fn spec() -> Json<Value> {
                         "422": error_response("bad frame spec, unknown renderer or scene, out-of-range field")
                     }
                 },
-                "get": {"summary": "List jobs, newest first", "responses": {"200": {"description": "jobs", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}}}}
+                "get": {"summary": "List jobs, newest first: every tenant's for admins, its own tenant's for a submitter", "responses": {"200": {"description": "jobs", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}}}}
             },
             "/api/v1/jobs/{id}": {"get": {
                 "summary": "One job with per-frame status",
@@ -107,7 +196,7 @@ pub async fn spec() -> Json<Value> {
                 "responses": {
                     "200": {"description": "the job", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobDetail"}}}},
                     "400": error_response("not a job id"),
-                    "404": error_response("no such job")
+                    "404": error_response("no such job (or another tenant's)")
                 }
             }},
             "/api/v1/jobs/{id}/cancel": control("Cancel a job"),
@@ -120,9 +209,9 @@ pub async fn spec() -> Json<Value> {
                 "the report", "text/csv", json!({"type": "string"})),
             "/api/v1/jobs/{id}/verdicts": job_document("Every parity comparison of the job's frames, with its numbers",
                 "verdicts", "application/json", json!({"type": "array", "items": {"$ref": "#/components/schemas/Verdict"}})),
-            "/api/v1/workers": {"get": {"summary": "Workers seen, with their reputation", "responses": {"200": {"description": "workers", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Worker"}}}}}}}},
+            "/api/v1/workers": {"get": {"summary": "Workers seen, with their reputation: all for admins, its own for a provider", "responses": {"200": {"description": "workers", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Worker"}}}}}}}},
             "/api/v1/workers/{id}/reinstate": {"post": {
-                "summary": "Take a worker off the blocklist (strikes and verified streak reset)",
+                "summary": "Take a worker off the blocklist (strikes and verified streak reset); admin only",
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
                 "responses": {
                     "200": {"description": "the worker", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Worker"}}}},
@@ -131,7 +220,7 @@ pub async fn spec() -> Json<Value> {
                     "409": error_response("the worker is not blocklisted")
                 }
             }},
-            "/api/v1/payouts": {"get": {"summary": "Per worker: frames delivered, verified, found wrong; amounts earned, held in escrow, forfeited (micro-units)",
+            "/api/v1/payouts": {"get": {"summary": "Per worker: frames delivered, verified, found wrong; amounts earned, held in escrow, forfeited (micro-units). All workers for admins, its own for a provider",
                 "responses": {"200": {"description": "payouts", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Payout"}}}}}}}}
         },
         "components": {"schemas": {
@@ -152,7 +241,8 @@ pub async fn spec() -> Json<Value> {
                     "resolution": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
                     "samples": {"type": "integer", "minimum": 1}}},
                 "task_timeout_secs": {"type": "integer", "minimum": 1},
-                "parity_percent": {"type": "number", "minimum": 0, "maximum": 100, "description": "share of frames rendered twice to verify them; default verification.default_parity_percent (5)"}}},
+                "parity_percent": {"type": "number", "minimum": 0, "maximum": 100, "description": "share of frames rendered twice to verify them; default verification.default_parity_percent (5)"},
+                "tenant": {"type": "string", "description": "admin tokens only: the tenant the job belongs to (a submitter's jobs are its tenant's)"}}},
             "Job": {"type": "object", "properties": {
                 "id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}, "scene": {"type": "string"},
                 "renderer": {"type": "string"}, "frames": {"type": "string"}, "frame_count": {"type": "integer"},
@@ -188,14 +278,22 @@ pub async fn spec() -> Json<Value> {
                 "reputation": {"type": "object", "properties": {
                     "device_family": {"type": "string"}, "device_class": {"type": "string"},
                     "verified_streak": {"type": "integer"}, "strikes": {"type": "integer"},
-                    "blocklist_reason": {"type": ["string", "null"]}, "blocklisted_ms": {"type": ["integer", "null"]}}}}}
+                    "blocklist_reason": {"type": ["string", "null"]}, "blocklisted_ms": {"type": ["integer", "null"]},
+                    "refused_events": {"type": "integer"}, "last_refusal": {"type": ["string", "null"]}}}}}
         }}
     });
-    if let (Some(schemas), Value::Object(more)) = (
-        document["components"]["schemas"].as_object_mut(),
-        billing_schemas(),
-    ) {
-        schemas.extend(more);
+    for more in [billing_schemas(), token_schemas()] {
+        if let (Some(schemas), Value::Object(more)) =
+            (document["components"]["schemas"].as_object_mut(), more)
+        {
+            schemas.extend(more);
+        }
     }
+    for more in [token_paths(), super::enrollments::openapi_paths()] {
+        if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), more) {
+            paths.extend(more);
+        }
+    }
+    secure(&mut document);
     Json(document)
 }

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use super::ApiError;
+use super::auth::require;
+use crate::auth::{Principal, Role};
 use crate::farm::Farm;
 
 /// Query string of an upload.
@@ -30,7 +32,9 @@ pub struct Uploaded {
     pub ext: String,
     /// Size in bytes.
     pub bytes: u64,
-    /// False when the same bytes were uploaded before (nothing was stored).
+    /// False when the uploader's tenant uploaded the same bytes before.
+    /// Bytes are stored once whoever uploads them, and whether another
+    /// tenant has them is not shown.
     pub created: bool,
 }
 
@@ -69,13 +73,17 @@ fn too_large(limit: u64) -> ApiError {
 }
 
 /// Stream the body to a spool file while hashing it, then store it under
-/// `scenes/<blake3>.<ext>` unless those bytes are already known.
+/// `scenes/<blake3>.<ext>` unless those bytes are already known. Either way
+/// the uploader's tenant may use the scene from now on (admins record no
+/// tenant and may use any scene).
 pub async fn upload(
     State(farm): State<Farm>,
+    principal: Principal,
     query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
+    require(&principal, "upload scenes", &[Role::Submitter, Role::Admin])?;
     let Query(query) = query.map_err(|_| {
         ApiError::bad_request(
             "missing_filename",
@@ -154,29 +162,31 @@ pub async fn upload(
         let hash = hash.clone();
         farm.db.call(move |db| db.scene_ext(&hash)).await?
     };
-    let created = match known {
-        Some(_) => false,
-        None => {
-            let key = storage::scene_key(&hash, &ext);
-            storage::upload_file(&farm.store, &key, spool.path())
-                .await
-                .map_err(|e| {
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "store_failed",
-                        format!("cannot store the scene: {e}"),
-                    )
-                })?;
-            let (hash, ext) = (hash.clone(), ext.clone());
-            farm.db
-                .call(move |db| db.record_scene(&hash, &ext, bytes))
-                .await?
-        }
-    };
+    if known.is_none() {
+        let key = storage::scene_key(&hash, &ext);
+        storage::upload_file(&farm.store, &key, spool.path())
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_failed",
+                    format!("cannot store the scene: {e}"),
+                )
+            })?;
+        let (hash, ext) = (hash.clone(), ext.clone());
+        farm.db
+            .call(move |db| db.record_scene(&hash, &ext, bytes))
+            .await?;
+    }
     let ext = match known {
         Some(stored) => stored,
         None => ext,
     };
+    let (scene, tenant) = (hash.clone(), principal.grant.tenant().cloned());
+    let created = farm
+        .db
+        .call(move |db| db.record_scene_tenant(&scene, tenant.as_ref()))
+        .await?;
     tracing::info!(%hash, bytes, created, "scene uploaded");
     let status = if created {
         StatusCode::CREATED

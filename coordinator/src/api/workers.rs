@@ -6,12 +6,33 @@ use axum::extract::{Path, State};
 use protocol::WorkerId;
 
 use super::ApiError;
+use super::auth::{forbidden, require};
+use crate::auth::{Grant, Principal, Role};
 use crate::farm::Farm;
 use crate::model::WorkerView;
 
-/// Every worker the coordinator has seen, most recently seen first.
-pub async fn list(State(farm): State<Farm>) -> Result<Json<Vec<WorkerView>>, ApiError> {
-    Ok(Json(farm.db.call(|db| db.list_workers()).await?))
+/// Every worker the coordinator has seen, most recently seen first: all
+/// of them for admins, a provider's own.
+pub async fn list(
+    State(farm): State<Farm>,
+    principal: Principal,
+) -> Result<Json<Vec<WorkerView>>, ApiError> {
+    let owner = match &principal.grant {
+        Grant::Admin => None,
+        Grant::Provider { owner } => Some(owner.clone()),
+        Grant::Submitter { .. } => {
+            return Err(forbidden(
+                &principal,
+                "list workers",
+                &[Role::Provider, Role::Admin],
+            ));
+        }
+    };
+    let mut workers = farm.db.call(|db| db.list_workers()).await?;
+    if let Some(owner) = owner {
+        workers.retain(|worker| worker.info.owner == owner.as_str());
+    }
+    Ok(Json(workers))
 }
 
 /// `POST /api/v1/workers/{id}/reinstate`: take a worker off the blocklist
@@ -19,8 +40,10 @@ pub async fn list(State(farm): State<Farm>) -> Result<Json<Vec<WorkerView>>, Api
 /// has earned trust.
 pub async fn reinstate(
     State(farm): State<Farm>,
+    principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<WorkerView>, ApiError> {
+    require(&principal, "reinstate workers", &[Role::Admin])?;
     let Path(text) = path?;
     let id: WorkerId = text.parse().map_err(|_| {
         ApiError::bad_request(

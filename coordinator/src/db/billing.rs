@@ -9,7 +9,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Db, DbError};
 use crate::billing::{CostReport, CostTotals, FrameCost, Payout, percent};
-use crate::money::Money;
+use crate::money::{Money, MoneyOverflow};
 use crate::state::{CheckState, FrameState, JobState, ResultStatus};
 
 /// One stored copy, as billing sees it.
@@ -50,16 +50,22 @@ impl Db {
             let mut stmt = conn.prepare_cached(
                 "SELECT frame, replica, status, render_ms, rate_micros FROM results WHERE job_id = ?1",
             )?;
-            stmt.query_map([&key], |r| {
-                Ok(Copy {
-                    frame: r.get(0)?,
-                    replica: r.get(1)?,
-                    status: r.get(2)?,
-                    render_ms: r.get(3)?,
-                    cost: Money(r.get(4)?).per_hour_for_ms(r.get(3)?),
+            let rows = stmt
+                .query_map([&key], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(frame, replica, status, render_ms, rate)| {
+                    Ok(Copy {
+                        frame,
+                        replica,
+                        status,
+                        render_ms,
+                        cost: Money(rate).per_hour_for_ms(render_ms)?,
+                    })
                 })
-            })?
-            .collect::<Result<_, _>>()?
+                .collect::<Result<_, DbError>>()?
         };
         let claims = lower_claims(&copies);
         let mut stmt = conn.prepare_cached(
@@ -98,7 +104,9 @@ impl Db {
             done += u64::from(state == FrameState::Done);
             verified += u64::from(check == CheckState::Verified);
             replicated += u64::from(was_replicated);
-            billed_ms += ms;
+            billed_ms = billed_ms
+                .checked_add(ms)
+                .ok_or(MoneyOverflow("billed render time"))?;
             frames.push(FrameCost {
                 frame,
                 state,
@@ -111,10 +119,13 @@ impl Db {
                 copies: copies.iter().filter(|c| c.frame == frame).count() as u32,
             });
         }
-        let cost: Money = frames.iter().map(|f| f.cost_micros).sum();
-        let all_cost: Money = copies.iter().map(|c| c.cost).sum();
-        let all_ms: i64 = copies.iter().map(|c| c.render_ms).sum();
-        let overhead = all_cost - cost;
+        let cost = Money::checked_sum(frames.iter().map(|f| f.cost_micros))?;
+        let all_cost = Money::checked_sum(copies.iter().map(|c| c.cost))?;
+        let all_ms = copies
+            .iter()
+            .try_fold(0i64, |total, c| total.checked_add(c.render_ms))
+            .ok_or(MoneyOverflow("total render time"))?;
+        let overhead = all_cost.checked_sub(cost)?;
         let totals = CostTotals {
             frames: frames.len() as u64,
             frames_done: done,
@@ -147,23 +158,38 @@ impl Db {
                     j.state, j.finished_ms \
              FROM results r JOIN jobs j ON j.id = r.job_id ORDER BY r.job_id",
         )?;
-        let rows = stmt
+        let raw = stmt
             .query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
-                    Copy {
-                        frame: r.get(2)?,
-                        replica: r.get(3)?,
-                        status: r.get(4)?,
-                        render_ms: r.get(5)?,
-                        cost: Money(r.get(6)?).per_hour_for_ms(r.get(5)?),
-                    },
+                    (
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get(6)?,
+                    ),
                     r.get::<_, JobState>(7)?,
                     r.get::<_, Option<i64>>(8)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        let rows = raw
+            .into_iter()
+            .map(
+                |(worker, job, (frame, replica, status, render_ms, rate), state, finished)| {
+                    let copy = Copy {
+                        frame,
+                        replica,
+                        status,
+                        render_ms,
+                        cost: Money(rate).per_hour_for_ms(render_ms)?,
+                    };
+                    Ok((worker, job, copy, state, finished))
+                },
+            )
+            .collect::<Result<Vec<_>, DbError>>()?;
         let mut claims: HashMap<(&str, i32), Money> = HashMap::new();
         for (_, job, copy, _, _) in &rows {
             if copy.status == ResultStatus::Verified {
@@ -213,20 +239,21 @@ impl Db {
             match copy.status {
                 ResultStatus::Verified => {
                     payout.frames_verified += 1;
-                    payout.earned_micros += claims
+                    let claim = claims
                         .get(&(job.as_str(), copy.frame))
                         .copied()
                         .unwrap_or(copy.cost);
+                    payout.earned_micros = payout.earned_micros.checked_add(claim)?;
                 }
                 ResultStatus::Wrong | ResultStatus::Rejected => {
                     payout.frames_wrong += 1;
-                    payout.forfeited_micros += copy.cost;
+                    payout.forfeited_micros = payout.forfeited_micros.checked_add(copy.cost)?;
                 }
                 ResultStatus::Unverified | ResultStatus::Disputed if window_closed => {
-                    payout.earned_micros += copy.cost;
+                    payout.earned_micros = payout.earned_micros.checked_add(copy.cost)?;
                 }
                 ResultStatus::Unverified | ResultStatus::Disputed => {
-                    payout.held_micros += copy.cost;
+                    payout.held_micros = payout.held_micros.checked_add(copy.cost)?;
                 }
             }
         }

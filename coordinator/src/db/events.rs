@@ -6,6 +6,7 @@ use protocol::events::ReturnReason;
 use protocol::{Control, TaskFailed, TaskId, TaskReturned, WorkerEvent, WorkerId, now_ms};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::attribution::{self, Sender, Verdict};
 use super::reputation::{is_blocklisted, task_event_worker};
 use super::{Db, DbError, Policy, from_json};
 use crate::state::{
@@ -153,13 +154,25 @@ pub(super) fn missing_frames(tx: &Transaction<'_>, task: &str) -> Result<Vec<i32
 }
 
 impl Db {
-    /// Apply one worker event under `policy`.
-    pub fn apply_event(&self, event: &WorkerEvent, policy: &Policy) -> Result<Followup, DbError> {
+    /// Apply one worker event that came from `sender`, under `policy`. An
+    /// event its sender may not send (see [`attribution`]) changes nothing
+    /// but the sender's refusal count.
+    pub fn apply_event(
+        &self,
+        event: &WorkerEvent,
+        sender: Sender,
+        policy: &Policy,
+    ) -> Result<Followup, DbError> {
         let mut followup = Followup::default();
         let mut job_to_refresh = None;
         {
             let mut conn = self.lock();
             let tx = conn.transaction()?;
+            if let Verdict::Refuse(refusal) = attribution::check(&tx, event, sender.worker)? {
+                attribution::refuse(&tx, event, sender, &refusal, &mut followup)?;
+                tx.commit()?;
+                return Ok(followup);
+            }
             if let Some((worker, task, attempt)) = task_event_worker(event)
                 && is_blocklisted(&tx, worker)?
             {
@@ -174,54 +187,7 @@ impl Db {
                 return Ok(followup);
             }
             match event {
-                WorkerEvent::Announce(info) => {
-                    let now = now_ms();
-                    tx.execute(
-                        "INSERT INTO workers (id, name, owner, region, node_class, info, state, first_seen_ms, last_seen_ms) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'online', ?7, ?7) \
-                         ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner = excluded.owner, \
-                           region = excluded.region, node_class = excluded.node_class, info = excluded.info, \
-                           state = 'online', last_seen_ms = excluded.last_seen_ms",
-                        params![
-                            info.id.to_string(),
-                            info.name,
-                            info.owner,
-                            info.region,
-                            info.node_class,
-                            super::to_json(info),
-                            now
-                        ],
-                    )?;
-                    tx.execute(
-                        "UPDATE workers SET device_family = ?2, device_class = ?3 WHERE id = ?1",
-                        params![
-                            info.id.to_string(),
-                            info.device_family(),
-                            info.device_class()
-                        ],
-                    )?;
-                    let reason: Option<String> = tx.query_row(
-                        "SELECT blocklist_reason FROM workers WHERE id = ?1 AND blocklisted_ms IS NOT NULL",
-                        [info.id.to_string()],
-                        |r| r.get(0),
-                    ).optional()?;
-                    if let Some(reason) = reason {
-                        followup
-                            .controls
-                            .push((info.id, Control::Blocklisted { reason }));
-                    }
-                    // A new worker may be the one a parity copy waits for.
-                    followup.dispatch = true;
-                    let mut stmt =
-                        tx.prepare_cached("SELECT id FROM jobs WHERE state = 'paused'")?;
-                    for job in stmt.query_map([], |r| r.get::<_, String>(0))? {
-                        if let Ok(job_id) = job?.parse() {
-                            followup
-                                .controls
-                                .push((info.id, Control::JobPaused { job_id }));
-                        }
-                    }
-                }
+                WorkerEvent::Announce(info) => self.announce(&tx, info, &mut followup)?,
                 WorkerEvent::Heartbeat(beat) => {
                     tx.execute(
                         "UPDATE workers SET last_seen_ms = ?2, state = 'online', task_id = ?3, frame = ?4, progress = ?5 \

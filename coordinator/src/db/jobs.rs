@@ -5,6 +5,7 @@ use protocol::{FrameSpec, JobId, OutputSpec, Overrides, Renderer, SceneHash, Tas
 use rusqlite::{OptionalExtension, params};
 
 use super::{Db, DbError, from_json, to_json};
+use crate::auth::Tenant;
 use crate::model::{FrameCounts, FrameView, JobDetail, JobSummary, VerificationCounts};
 use crate::split;
 use crate::state::{CheckState, FrameState, JobState, TaskCounts, TaskState, job_state_from_tasks};
@@ -98,16 +99,23 @@ impl Db {
             .optional()?)
     }
 
-    /// Store a job, split into pending tasks, in one transaction.
+    /// Store a job without a tenant (an admin's), split into pending tasks,
+    /// in one transaction.
     pub fn create_job(&self, job: &NewJob) -> Result<JobId, DbError> {
+        self.create_job_for(job, None)
+    }
+
+    /// Store a job of `tenant` (`None`: an admin's), split into pending
+    /// tasks, in one transaction.
+    pub fn create_job_for(&self, job: &NewJob, tenant: Option<&Tenant>) -> Result<JobId, DbError> {
         let id = JobId::new();
         let now = now_ms();
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO jobs (id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
-             priority, output, overrides, task_timeout_secs, state, created_ms, parity_bp) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             priority, output, overrides, task_timeout_secs, state, created_ms, parity_bp, tenant) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 id.to_string(),
                 job.name,
@@ -123,6 +131,7 @@ impl Db {
                 JobState::Queued,
                 now,
                 job.parity_bp,
+                tenant.map_or("", Tenant::as_str),
             ],
         )?;
         {
@@ -172,6 +181,24 @@ impl Db {
             stmt.query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
         };
+        self.job_summaries(ids)
+    }
+
+    /// The jobs of one tenant, newest first, with frame counts.
+    pub fn list_tenant_jobs(&self, tenant: &Tenant) -> Result<Vec<JobSummary>, DbError> {
+        let ids: Vec<String> = {
+            let conn = self.lock();
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM jobs WHERE tenant = ?1 ORDER BY created_ms DESC, id DESC",
+            )?;
+            stmt.query_map([tenant.as_str()], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        self.job_summaries(ids)
+    }
+
+    /// The summaries of these jobs, skipping any that vanished.
+    fn job_summaries(&self, ids: Vec<String>) -> Result<Vec<JobSummary>, DbError> {
         let mut jobs = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(job) = self.job_summary(&id)? {
@@ -290,10 +317,22 @@ impl Db {
         self.job_state(&id.to_string())
     }
 
-    /// Recompute a job's state from its tasks and store it.
+    /// Recompute a job's state from its tasks and store it. A job whose
+    /// tasks are all done is still running while copies of a frame are
+    /// being compared: its frames are not settled (nor its bill).
     pub(super) fn refresh_job(&self, job: &str) -> Result<JobState, DbError> {
         let current = self.job_state(job)?;
-        let next = job_state_from_tasks(current, &self.task_counts(job)?);
+        let mut next = job_state_from_tasks(current, &self.task_counts(job)?);
+        if next == JobState::Done {
+            let comparing: bool = self.lock().query_row(
+                "SELECT EXISTS (SELECT 1 FROM frames WHERE job_id = ?1 AND check_state = 'comparing')",
+                [job],
+                |r| r.get(0),
+            )?;
+            if comparing {
+                next = JobState::Running;
+            }
+        }
         if next != current {
             let finished = next.is_final().then(now_ms);
             // A job that leaves a final state (a frame rendered again) gets

@@ -1,17 +1,22 @@
 //! The coordinator's state in SQLite: the one source of truth for jobs,
 //! tasks, frames, attempts, results and workers. The queue only dispatches.
 
+mod attribution;
 mod billing;
 mod dispatch;
+mod enrollments;
 mod events;
 mod jobs;
 mod parity;
 mod reputation;
 mod results;
 mod schema;
+mod tokens;
 mod verdicts;
 mod workers;
 
+#[cfg(test)]
+mod attribution_tests;
 #[cfg(test)]
 mod parity_tests;
 #[cfg(test)]
@@ -22,10 +27,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+pub use attribution::{Refusal, Sender};
 pub use dispatch::QueuedTask;
+pub use enrollments::{EnrolledWorker, EnrollmentTerms, EnrollmentView, NewEnrollment};
 pub use events::Followup;
 pub use jobs::NewJob;
-pub use verdicts::{ComparisonPlan, PlannedCopy, VerdictNumbers};
+pub use verdicts::{ComparisonPlan, CopyCheck, PlannedCopy, VerdictNumbers};
 
 use crate::config::{BillingConfig, Config};
 
@@ -77,6 +84,9 @@ pub enum DbError {
     /// The operation does not apply in the current state.
     #[error("{0}")]
     Conflict(String),
+    /// An amount of money does not fit (never a wrapped number).
+    #[error(transparent)]
+    Money(#[from] crate::money::MoneyOverflow),
 }
 
 /// The coordinator's database. Cheap to clone.
@@ -135,4 +145,37 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DbError> {
 /// Write a JSON column.
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
+}
+
+/// Helpers for the database's own tests.
+#[cfg(test)]
+impl Db {
+    /// Apply an event as sent by the worker it names (authenticated).
+    pub(crate) fn apply_as_named(
+        &self,
+        event: &protocol::WorkerEvent,
+        policy: &Policy,
+    ) -> Result<Followup, DbError> {
+        self.apply_event(event, Sender::worker(event.worker()), policy)
+    }
+
+    /// Enroll a worker of `owner` (cpu only) and return the id it got.
+    pub(crate) fn enroll_test_worker(&self, name: &str, owner: &str) -> protocol::WorkerId {
+        let id = format!("test-{}", uuid::Uuid::new_v4().simple());
+        self.create_enrollment(&NewEnrollment {
+            id: id.clone(),
+            token_hash: format!("hash-{id}"),
+            terms: EnrollmentTerms {
+                owner: owner.into(),
+                region: "local".into(),
+                node_classes: vec!["standard".into()],
+                device_classes: vec!["cpu".into()],
+            },
+            max_workers: Some(1),
+            expires_ms: None,
+            created_by: "test".into(),
+        })
+        .unwrap();
+        self.enroll_worker(&format!("hash-{id}"), name).unwrap().id
+    }
 }

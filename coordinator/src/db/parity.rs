@@ -163,8 +163,8 @@ impl Db {
 
     /// The worker a copy of a frame goes to: online, not blocklisted, of the
     /// device family of the frame's primary result, not one that delivered
-    /// or failed a copy of it, with the job's renderer, of another owner when
-    /// one is available. Arbitration goes to the longest verified streak;
+    /// or failed a copy of it, with the job's renderer, and of an owner none
+    /// of the frame's copies has (the enrollment's owner). Arbitration goes to the longest verified streak;
     /// parity copies to a random fit (workers cannot predict them).
     fn pick_worker(
         &self,
@@ -234,15 +234,12 @@ impl Db {
             .map(|(candidate, _)| candidate)
             .collect()
         };
-        let other_owner: Vec<&Candidate> = candidates
+        // Never the owner of another copy: one provider running many
+        // workers must not be able to verify itself.
+        let pool: Vec<&Candidate> = candidates
             .iter()
             .filter(|c| !owners.contains(&c.owner))
             .collect();
-        let pool: Vec<&Candidate> = if other_owner.is_empty() {
-            candidates.iter().collect()
-        } else {
-            other_owner
-        };
         let chosen = match kind {
             TaskKind::Arbiter => {
                 let best = pool.iter().map(|c| c.streak).max();

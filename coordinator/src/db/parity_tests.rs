@@ -10,6 +10,8 @@ use protocol::{
     WorkerEvent, WorkerId, WorkerInfo,
 };
 
+use rusqlite::params;
+
 use super::{Db, Followup, NewJob, Policy, VerdictNumbers};
 use crate::money::Money;
 use crate::state::{CheckState, FrameState, JobState, ResultStatus, VerdictKind};
@@ -33,7 +35,7 @@ struct Sim {
 }
 
 fn announce(db: &Db, policy: &Policy, name: &str, owner: &str) -> WorkerId {
-    let id = WorkerId::new();
+    let id = db.enroll_test_worker(name, owner);
     let info = WorkerInfo {
         id,
         name: name.into(),
@@ -48,7 +50,7 @@ fn announce(db: &Db, policy: &Policy, name: &str, owner: &str) -> WorkerId {
         gpus: vec![],
         hostname: "host".into(),
     };
-    db.apply_event(&WorkerEvent::Announce(info), policy)
+    db.apply_as_named(&WorkerEvent::Announce(info), policy)
         .unwrap();
     id
 }
@@ -129,7 +131,7 @@ impl Sim {
             })
             .collect();
         self.db
-            .record_verdicts(job, frame, &verdicts, &self.policy)
+            .record_verdicts(job, frame, &[], &verdicts, &self.policy)
             .unwrap()
     }
 
@@ -143,7 +145,9 @@ impl Sim {
 
     /// Run at most `limit` steps; returns whether everything settled.
     fn run_for(&mut self, limit: usize) -> bool {
-        let mut comparisons = VecDeque::new();
+        // As the watchdog does after a restart: comparisons left unfinished
+        // are redone from the database.
+        let mut comparisons: VecDeque<_> = self.db.frames_to_compare().unwrap().into();
         for _ in 0..limit {
             let placed = self.db.place_waiting_copies().unwrap();
             comparisons.extend(placed.comparisons);
@@ -184,10 +188,8 @@ impl Sim {
                     frame,
                     replica: message.replica,
                     worker: id,
-                    object_key: format!(
-                        "renders/{}/{frame}/{}-{id}.exr",
-                        message.job_id, message.replica
-                    ),
+                    object_key: storage::render_key(message.job_id, frame, message.replica, id)
+                        .to_string(),
                     pixel_hash: if honest {
                         format!("good{frame}")
                     } else {
@@ -196,6 +198,7 @@ impl Sim {
                     render_seconds: 2.0 + f64::from(frame % 3) * 0.25,
                     width: 4,
                     height: 4,
+                    device: protocol::RenderDevice::Cpu,
                     bytes: 100,
                 }));
             }
@@ -205,8 +208,20 @@ impl Sim {
                 worker: id,
             });
             for event in events {
-                let followup = self.db.apply_event(&event, &self.policy).unwrap();
+                let followup = self.db.apply_as_named(&event, &self.policy).unwrap();
                 comparisons.extend(followup.comparisons);
+                if matches!(event, WorkerEvent::TaskStarted { .. }) {
+                    // The simulated render takes a while: the coordinator
+                    // saw the attempt start a minute before its frames.
+                    self.db
+                        .lock()
+                        .execute(
+                            "UPDATE attempts SET started_ms = started_ms - 60000 \
+                             WHERE task_id = ?1 AND attempt = ?2",
+                            params![message.task_id.to_string(), message.attempt],
+                        )
+                        .unwrap();
+                }
             }
         }
         false
@@ -238,21 +253,26 @@ fn honest_workers_at_full_parity_verify_every_frame() {
         assert!(worker.reputation.blocklist_reason.is_none());
     }
     let report = sim.db.cost_report(job, "USD").unwrap();
-    let sum: Money = report.frames.iter().map(|f| f.cost_micros).sum();
+    let sum = Money::checked_sum(report.frames.iter().map(|f| f.cost_micros)).unwrap();
     assert_eq!(report.totals.cost_micros, sum);
     assert_eq!(report.totals.frames_verified, 12);
     assert_eq!(report.totals.replication_percent, 100.0);
     // Each frame is billed at the lower of its two (equal) claims; the copy
     // is overhead of the same size.
     assert_eq!(report.totals.verification_overhead_micros, sum);
-    let paid: Money = sim
-        .db
-        .payouts(1_000_000)
-        .unwrap()
-        .iter()
-        .map(|p| p.earned_micros)
-        .sum();
-    assert_eq!(paid, sum + sum, "both copies of a verified frame are paid");
+    let paid = Money::checked_sum(
+        sim.db
+            .payouts(1_000_000)
+            .unwrap()
+            .iter()
+            .map(|p| p.earned_micros),
+    )
+    .unwrap();
+    assert_eq!(
+        paid,
+        sum.checked_add(sum).unwrap(),
+        "both copies of a verified frame are paid"
+    );
 }
 
 #[test]
@@ -301,7 +321,7 @@ fn a_cheater_is_outvoted_blocklisted_and_paid_nothing() {
             .any(|v| v.numbers.verdict == VerdictKind::Mismatch)
     );
     let report = sim.db.cost_report(job, "USD").unwrap();
-    let sum: Money = report.frames.iter().map(|f| f.cost_micros).sum();
+    let sum = Money::checked_sum(report.frames.iter().map(|f| f.cost_micros)).unwrap();
     assert_eq!(report.totals.cost_micros, sum);
     assert!(report.frames.iter().all(|f| f.worker_id != Some(cheater)));
 }
@@ -401,7 +421,7 @@ fn a_reopened_database_keeps_strikes_verdicts_and_money() {
     sim.run(400);
     let report = sim.db.cost_report(job, "USD").unwrap();
     assert_eq!(report.state, JobState::Done);
-    let sum: Money = report.frames.iter().map(|f| f.cost_micros).sum();
+    let sum = Money::checked_sum(report.frames.iter().map(|f| f.cost_micros)).unwrap();
     assert_eq!(report.totals.cost_micros, sum);
     let copies: u64 = sim
         .db

@@ -70,6 +70,47 @@ impl Db {
         Ok(Some(row.job))
     }
 
+    /// A copy the checker proved false by itself (missing, unreadable, or
+    /// not the pixels its worker reported): it is `wrong`, its worker gets a
+    /// strike, and the frame is rendered or copied again without it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn caught_lying(
+        &self,
+        tx: &Transaction<'_>,
+        job: &str,
+        frame: i32,
+        replica: u32,
+        lie: &str,
+        policy: &Policy,
+        followup: &mut Followup,
+        jobs: &mut Vec<String>,
+    ) -> Result<(), DbError> {
+        let worker: Option<String> = tx
+            .query_row(
+                "SELECT worker_id FROM results WHERE job_id = ?1 AND frame = ?2 AND replica = ?3 \
+                 AND status NOT IN (?4, ?5)",
+                params![
+                    job,
+                    frame,
+                    replica,
+                    ResultStatus::Wrong,
+                    ResultStatus::Rejected
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(worker) = worker else {
+            return Ok(());
+        };
+        tracing::warn!(job_id = job, frame, replica, %worker, lie, "a copy is not what its worker reported");
+        tx.execute(
+            "UPDATE results SET status = ?4 WHERE job_id = ?1 AND frame = ?2 AND replica = ?3",
+            params![job, frame, replica, ResultStatus::Wrong],
+        )?;
+        self.strike(tx, &worker, job, frame, replica, policy, followup, jobs)?;
+        self.after_rejection(tx, job, frame, replica, followup)
+    }
+
     /// Give `worker` a strike for its copy `replica` of a frame (once per
     /// copy); at the policy's limit it is blocklisted.
     #[allow(clippy::too_many_arguments)]
@@ -106,7 +147,8 @@ impl Db {
         tracing::warn!(%worker, strikes, "strike");
         if strikes >= policy.strikes_to_blocklist && !blocked {
             let reason = format!(
-                "outvoted by other workers on {strikes} frames (the limit is {}); last: job {job} frame {frame}",
+                "outvoted by other workers, or caught reporting what it did not deliver, on {strikes} frames \
+                 (the limit is {}); last: job {job} frame {frame}",
                 policy.strikes_to_blocklist
             );
             self.blocklist(tx, worker, &reason, followup, jobs)?;

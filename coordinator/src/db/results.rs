@@ -1,7 +1,7 @@
 //! A delivered frame: storing the result with its price, finishing the task,
 //! and deciding whether the frame is rendered a second time (parity).
 
-use protocol::{FrameDone, now_ms};
+use protocol::{FrameDone, RenderDevice, now_ms};
 use rand::Rng;
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -15,6 +15,37 @@ struct Deliverer {
     family: String,
     class: String,
     streak: u32,
+}
+
+/// The worker's own render time in ms: never negative, never more than a
+/// day (a NaN or infinite figure counts as nothing).
+fn reported_ms(seconds: f64) -> i64 {
+    const DAY_MS: f64 = 86_400_000.0;
+    if seconds.is_finite() {
+        (seconds * 1000.0).round().clamp(0.0, DAY_MS) as i64
+    } else {
+        0
+    }
+}
+
+/// The time the coordinator itself saw a frame take: from the later of the
+/// attempt's start (its `TaskStarted`, which the worker can send only once
+/// it holds the task) and the attempt's previous frame, to now.
+fn observed_ms(
+    tx: &Transaction<'_>,
+    task: &str,
+    attempt: u32,
+    worker: &str,
+) -> Result<i64, DbError> {
+    let since: Option<i64> = tx.query_row(
+        "SELECT MAX(t) FROM ( \
+           SELECT started_ms AS t FROM attempts WHERE task_id = ?1 AND attempt = ?2 AND worker_id = ?3 \
+           UNION ALL SELECT created_ms FROM results WHERE task_id = ?1 AND attempt = ?2 AND worker_id = ?3)",
+        params![task, attempt, worker],
+        |r| r.get(0),
+    )?;
+    let now = now_ms();
+    Ok(since.map_or(0, |since| (now - since).max(0)))
 }
 
 impl Db {
@@ -70,12 +101,27 @@ impl Db {
                 class: "cpu".into(),
                 streak: 0,
             });
-        let render_ms = (done.render_seconds.max(0.0) * 1000.0).round() as i64;
+        let reported_ms = reported_ms(done.render_seconds);
+        let observed_ms = observed_ms(tx, &task, done.attempt, &worker)?;
+        let timeout_ms: i64 = tx.query_row(
+            "SELECT task_timeout_secs FROM jobs WHERE id = ?1",
+            [&job],
+            |r| r.get::<_, i64>(0),
+        )?;
+        let render_ms = reported_ms
+            .min(observed_ms)
+            .min(timeout_ms.saturating_mul(1000));
+        // A frame rendered on the CPU is billed as CPU, whatever GPU the
+        // worker has and its enrollment grants.
+        let class = match done.device {
+            RenderDevice::Cpu => "cpu".to_owned(),
+            RenderDevice::Gpu => deliverer.class.clone(),
+        };
         let inserted = tx.execute(
             "INSERT OR IGNORE INTO results (job_id, frame, replica, task_id, attempt, worker_id, object_key, \
              pixel_hash, render_seconds, width, height, bytes, created_ms, kind, status, render_ms, \
-             device_family, device_class, rate_micros) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+             device_family, device_class, rate_micros, reported_ms, device_used) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             params![
                 job,
                 done.frame,
@@ -85,7 +131,7 @@ impl Db {
                 worker,
                 done.object_key,
                 done.pixel_hash,
-                done.render_seconds,
+                reported_ms as f64 / 1000.0,
                 done.width,
                 done.height,
                 done.bytes,
@@ -94,8 +140,10 @@ impl Db {
                 ResultStatus::Unverified,
                 render_ms,
                 deliverer.family,
-                deliverer.class,
-                policy.billing.rate(&deliverer.class).micros(),
+                class,
+                policy.billing.rate(&class).micros(),
+                reported_ms,
+                done.device.as_str(),
             ],
         )?;
         if inserted == 0 {

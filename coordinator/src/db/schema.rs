@@ -113,7 +113,6 @@ ALTER TABLE frames ADD COLUMN check_state TEXT NOT NULL DEFAULT 'unchecked';
 ALTER TABLE frames ADD COLUMN primary_replica INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE frames ADD COLUMN next_replica INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE frames ADD COLUMN replicated INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX frames_comparing ON frames(job_id) WHERE check_state = 'comparing';
 
 ALTER TABLE results ADD COLUMN kind TEXT NOT NULL DEFAULT 'render';
 ALTER TABLE results ADD COLUMN status TEXT NOT NULL DEFAULT 'unverified';
@@ -150,6 +149,64 @@ CREATE TABLE strikes (
     PRIMARY KEY (worker_id, job_id, frame, replica)
 ) WITHOUT ROWID;
 "#,
+    // A build of migration 2 that was edited after release carried this
+    // index already, hence IF NOT EXISTS.
+    r#"
+CREATE INDEX IF NOT EXISTS frames_comparing ON frames(job_id) WHERE check_state = 'comparing';
+"#,
+    r#"
+ALTER TABLE results ADD COLUMN checked_hash TEXT;
+ALTER TABLE results ADD COLUMN reported_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN device_used TEXT NOT NULL DEFAULT 'cpu';
+
+ALTER TABLE workers ADD COLUMN refused_events INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workers ADD COLUMN last_refusal TEXT;
+ALTER TABLE workers ADD COLUMN last_refusal_ms INTEGER;
+ALTER TABLE workers ADD COLUMN enrolled_ms INTEGER;
+ALTER TABLE workers ADD COLUMN enrollment_id TEXT;
+ALTER TABLE workers ADD COLUMN device_classes TEXT NOT NULL DEFAULT '["cpu"]';
+
+CREATE TABLE enrollments (
+    id             TEXT PRIMARY KEY,
+    token_hash     TEXT NOT NULL UNIQUE,
+    owner          TEXT NOT NULL,
+    region         TEXT NOT NULL,
+    node_classes   TEXT NOT NULL,
+    device_classes TEXT NOT NULL,
+    max_workers    INTEGER,
+    enrolled       INTEGER NOT NULL DEFAULT 0,
+    created_by     TEXT NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    expires_ms     INTEGER,
+    revoked_ms     INTEGER
+);
+"#,
+    // API tokens (only their hashes), and the tenant each job and scene
+    // upload belongs to. Scenes uploaded before belong to no tenant
+    // (admins only).
+    r#"
+CREATE TABLE tokens (
+    id         TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    role       TEXT NOT NULL,
+    tenant     TEXT,
+    owner      TEXT,
+    label      TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER,
+    revoked_ms INTEGER
+);
+
+ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_by_tenant ON jobs(tenant, created_ms);
+
+CREATE TABLE scene_tenants (
+    hash   TEXT NOT NULL REFERENCES scenes(hash),
+    tenant TEXT NOT NULL,
+    PRIMARY KEY (hash, tenant)
+) WITHOUT ROWID;
+INSERT INTO scene_tenants (hash, tenant) SELECT hash, '' FROM scenes;
+"#,
 ];
 
 /// Bring the schema up to date. Returns the version reached.
@@ -168,6 +225,33 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// blake3 of every released migration, in order. A released migration is
+    /// never edited (databases in the field already ran it): append a new
+    /// one, then add its hash here once it ships.
+    const RELEASED: &[&str] = &[
+        "e2e494d1dceb07e6966676f2c6141362fbcd466b47e3b034283568b85702407d",
+        "4bdfda5c50105fa6b0262f1dbac0aefa4e6c1d8c005f8a9f6d9bb2844ce0ea64",
+        "8339c78b100f85cf569296e146ffae2bda6f20f6abe6b760bc4c30aacb500efe",
+        "bba15641850dafa400dd2f39f1fc084850984f88b888d293aafcbd74b79c9f0e",
+        "b5478c31cecd9fd437b470f3cdae344b4b3b81738c217ae1ce31a25a2a3cf95a",
+    ];
+
+    #[test]
+    fn released_migrations_are_never_edited() {
+        assert!(
+            RELEASED.len() <= MIGRATIONS.len(),
+            "a released migration was removed"
+        );
+        for (index, (sql, released)) in MIGRATIONS.iter().zip(RELEASED).enumerate() {
+            assert_eq!(
+                blake3::hash(sql.as_bytes()).to_hex().as_str(),
+                *released,
+                "migration {} was edited after release; restore it and append a new migration",
+                index + 1
+            );
+        }
+    }
 
     #[test]
     fn migrating_twice_is_a_no_op() {

@@ -10,7 +10,7 @@ use protocol::{
 use super::{Db, NewJob, Policy, QueuedTask};
 use crate::state::{FrameState, JobState, WorkerState};
 
-fn info(id: WorkerId, name: &str) -> WorkerInfo {
+pub(super) fn info(id: WorkerId, name: &str) -> WorkerInfo {
     WorkerInfo {
         id,
         name: name.into(),
@@ -27,15 +27,15 @@ fn info(id: WorkerId, name: &str) -> WorkerInfo {
     }
 }
 
-fn worker(db: &Db, name: &str) -> WorkerId {
-    let id = WorkerId::new();
-    db.apply_event(&WorkerEvent::Announce(info(id, name)), &Policy::default())
+pub(super) fn worker(db: &Db, name: &str) -> WorkerId {
+    let id = db.enroll_test_worker(name, &format!("owner-{name}"));
+    db.apply_as_named(&WorkerEvent::Announce(info(id, name)), &Policy::default())
         .unwrap();
     id
 }
 
 /// A job of frames 1-4 in two tasks, published.
-fn job(db: &Db) -> (JobId, Vec<QueuedTask>) {
+pub(super) fn job(db: &Db) -> (JobId, Vec<QueuedTask>) {
     let hash: SceneHash = "ab".repeat(32).parse().unwrap();
     db.record_scene(&hash, "blend", 10).unwrap();
     let id = db
@@ -61,8 +61,8 @@ fn job(db: &Db) -> (JobId, Vec<QueuedTask>) {
     (id, tasks)
 }
 
-fn started(db: &Db, task: &QueuedTask, worker: WorkerId) -> super::Followup {
-    db.apply_event(
+pub(super) fn started(db: &Db, task: &QueuedTask, worker: WorkerId) -> super::Followup {
+    db.apply_as_named(
         &WorkerEvent::TaskStarted {
             task_id: task.message.task_id,
             attempt: task.message.attempt,
@@ -74,7 +74,7 @@ fn started(db: &Db, task: &QueuedTask, worker: WorkerId) -> super::Followup {
     .unwrap()
 }
 
-fn frame_done(task: &QueuedTask, worker: WorkerId, frame: i32) -> WorkerEvent {
+pub(super) fn frame_done(task: &QueuedTask, worker: WorkerId, frame: i32) -> WorkerEvent {
     WorkerEvent::FrameDone(FrameDone {
         task_id: task.message.task_id,
         attempt: task.message.attempt,
@@ -82,16 +82,17 @@ fn frame_done(task: &QueuedTask, worker: WorkerId, frame: i32) -> WorkerEvent {
         frame,
         replica: 0,
         worker,
-        object_key: format!("renders/x/{frame}/0-{worker}.exr"),
+        object_key: storage::render_key(task.message.job_id, frame, 0, worker).to_string(),
         pixel_hash: "00".repeat(32),
         render_seconds: 1.5,
         width: 4,
         height: 4,
         bytes: 100,
+        device: protocol::RenderDevice::Cpu,
     })
 }
 
-fn failed(task: &QueuedTask, worker: WorkerId, attempt: u32) -> WorkerEvent {
+pub(super) fn failed(task: &QueuedTask, worker: WorkerId, attempt: u32) -> WorkerEvent {
     WorkerEvent::TaskFailed(TaskFailed {
         task_id: task.message.task_id,
         attempt,
@@ -112,8 +113,8 @@ fn frames_complete_tasks_and_tasks_complete_the_job_once() {
         started(&db, task, w);
         for frame in &task.message.frames {
             let event = frame_done(task, w, *frame);
-            db.apply_event(&event, &Policy::default()).unwrap();
-            db.apply_event(&event, &Policy::default()).unwrap();
+            db.apply_as_named(&event, &Policy::default()).unwrap();
+            db.apply_as_named(&event, &Policy::default()).unwrap();
         }
     }
     let detail = db.job_detail(id).unwrap();
@@ -139,7 +140,7 @@ fn a_stale_attempt_is_told_to_abandon() {
     let (w1, w2) = (worker(&db, "w1"), worker(&db, "w2"));
     let (_, tasks) = job(&db);
     started(&db, &tasks[0], w1);
-    db.apply_event(&failed(&tasks[0], w1, 1), &Policy::default())
+    db.apply_as_named(&failed(&tasks[0], w1, 1), &Policy::default())
         .unwrap();
     let retry = db.take_pending(10).unwrap();
     assert_eq!(retry.len(), 1);
@@ -168,7 +169,7 @@ fn a_task_fails_its_frames_after_three_different_workers() {
         task.message.attempt = attempt;
         started(&db, &task, *w);
         let followup = db
-            .apply_event(&failed(&task, *w, attempt), &Policy::default())
+            .apply_as_named(&failed(&task, *w, attempt), &Policy::default())
             .unwrap();
         assert_eq!(followup.dispatch, n < 2, "retried until the third worker");
         if n < 2 {
@@ -188,7 +189,7 @@ fn a_task_fails_its_frames_after_three_different_workers() {
     let w = workers[0];
     for frame in &tasks[1].message.frames {
         started(&db, &tasks[1], w);
-        db.apply_event(&frame_done(&tasks[1], w, *frame), &Policy::default())
+        db.apply_as_named(&frame_done(&tasks[1], w, *frame), &Policy::default())
             .unwrap();
     }
     assert_eq!(db.job_detail(id).unwrap().job.state, JobState::Failed);
@@ -198,8 +199,9 @@ fn a_task_fails_its_frames_after_three_different_workers() {
     let again = db.take_pending(10).unwrap();
     assert_eq!(again.len(), 1);
     let w4 = worker(&db, "w4");
+    started(&db, &again[0], w4);
     let followup = db
-        .apply_event(
+        .apply_as_named(
             &failed(&again[0], w4, again[0].message.attempt),
             &Policy::default(),
         )
@@ -225,7 +227,7 @@ fn a_silent_worker_is_lost_and_its_task_goes_back() {
     assert_eq!(db.job_detail(id).unwrap().tasks.pending, 1);
     assert_eq!(db.take_pending(10).unwrap()[0].message.attempt, 2);
 
-    db.apply_event(
+    db.apply_as_named(
         &WorkerEvent::Heartbeat(Heartbeat {
             worker: w,
             task_id: None,
@@ -253,14 +255,14 @@ fn paused_tasks_are_held_and_resumed() {
         worker: w,
         reason: ReturnReason::JobPaused,
     });
-    db.apply_event(&returned, &Policy::default()).unwrap();
+    db.apply_as_named(&returned, &Policy::default()).unwrap();
     assert_eq!(db.job_detail(id).unwrap().tasks.held, 1);
     assert!(
         db.take_pending(10).unwrap().is_empty(),
         "nothing of a paused job is dispatched"
     );
     let announce_followup = db
-        .apply_event(&WorkerEvent::Announce(info(w, "w1")), &Policy::default())
+        .apply_as_named(&WorkerEvent::Announce(info(w, "w1")), &Policy::default())
         .unwrap();
     assert_eq!(
         announce_followup.controls,
@@ -280,7 +282,7 @@ fn a_cancelled_job_takes_no_more_results() {
     db.cancel_job(id).unwrap();
     let followup = started(&db, &tasks[0], w);
     assert_eq!(followup.controls.len(), 1, "told to abandon");
-    db.apply_event(&frame_done(&tasks[0], w, 1), &Policy::default())
+    db.apply_as_named(&frame_done(&tasks[0], w, 1), &Policy::default())
         .unwrap();
     let detail = db.job_detail(id).unwrap();
     assert_eq!(detail.job.state, JobState::Cancelled);

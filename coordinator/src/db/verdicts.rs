@@ -101,10 +101,12 @@ impl VerdictNumbers {
 pub struct PlannedCopy {
     /// Replica number.
     pub replica: u32,
-    /// Where its EXR is.
+    /// Where its EXR is: the key the coordinator derived for the attempt.
     pub object_key: String,
-    /// Its pixel hash as the worker reported it.
+    /// Its pixel hash as the worker reported it (only checked against).
     pub pixel_hash: String,
+    /// Its size as the worker reported it.
+    pub reported_size: (u32, u32),
 }
 
 /// The comparisons a frame still needs.
@@ -114,17 +116,37 @@ pub struct ComparisonPlan {
     pub copies: Vec<PlannedCopy>,
     /// Pairs of replica numbers (lower first) without a verdict yet.
     pub missing: Vec<(u32, u32)>,
+    /// The frame's size: the job's resolution override, or else what the
+    /// frame's first copy reported.
+    pub expected_size: (u32, u32),
+}
+
+/// What the checker found of one copy by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyCheck {
+    /// Replica number.
+    pub replica: u32,
+    /// The pixel hash the checker computed, when the copy decoded.
+    pub checked_hash: Option<String>,
+    /// Why the copy is a lie (missing, unreadable, or not what its worker
+    /// reported), if it is one.
+    pub lie: Option<String>,
+}
+
+/// One live copy as stored.
+struct LiveCopy {
+    replica: u32,
+    object_key: String,
+    pixel_hash: String,
+    worker: String,
+    size: (u32, u32),
 }
 
 /// Copies of a frame that count: not rejected, not found wrong, and one per
 /// worker (its latest), so a worker never outvotes with its own copies.
-fn live_copies(
-    tx: &Transaction<'_>,
-    job: &str,
-    frame: i32,
-) -> Result<Vec<(u32, String, String, String)>, DbError> {
+fn live_copies(tx: &Transaction<'_>, job: &str, frame: i32) -> Result<Vec<LiveCopy>, DbError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT replica, object_key, pixel_hash, worker_id FROM results r \
+        "SELECT replica, object_key, pixel_hash, worker_id, width, height FROM results r \
          WHERE job_id = ?1 AND frame = ?2 AND status NOT IN (?3, ?4) \
          AND NOT EXISTS (SELECT 1 FROM results n WHERE n.job_id = r.job_id AND n.frame = r.frame \
                          AND n.worker_id = r.worker_id AND n.replica > r.replica) \
@@ -133,7 +155,15 @@ fn live_copies(
     let copies = stmt
         .query_map(
             params![job, frame, ResultStatus::Rejected, ResultStatus::Wrong],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            |r| {
+                Ok(LiveCopy {
+                    replica: r.get(0)?,
+                    object_key: r.get(1)?,
+                    pixel_hash: r.get(2)?,
+                    worker: r.get(3)?,
+                    size: (r.get(4)?, r.get(5)?),
+                })
+            },
         )?
         .collect::<Result<_, _>>()?;
     Ok(copies)
@@ -200,31 +230,48 @@ impl Db {
         let mut missing = Vec::new();
         for (i, a) in copies.iter().enumerate() {
             for b in &copies[i + 1..] {
-                if !done.iter().any(|d| (d.0, d.1) == (a.0, b.0)) {
-                    missing.push((a.0, b.0));
+                if !done.iter().any(|d| (d.0, d.1) == (a.replica, b.replica)) {
+                    missing.push((a.replica, b.replica));
                 }
             }
         }
+        let overrides: String =
+            tx.query_row("SELECT overrides FROM jobs WHERE id = ?1", [job], |r| {
+                r.get(0)
+            })?;
+        let overrides: protocol::Overrides = from_json(&overrides)?;
+        let expected_size = match overrides.resolution {
+            Some([width, height]) => (width, height),
+            None => copies.first().map_or((0, 0), |c| c.size),
+        };
         Ok(Some(ComparisonPlan {
             copies: copies
                 .into_iter()
-                .map(|(replica, object_key, pixel_hash, _)| PlannedCopy {
-                    replica,
-                    object_key,
-                    pixel_hash,
+                .map(|copy| PlannedCopy {
+                    replica: copy.replica,
+                    object_key: copy.object_key,
+                    pixel_hash: copy.pixel_hash,
+                    reported_size: copy.size,
                 })
                 .collect(),
             missing,
+            expected_size,
         }))
     }
 
     /// Store verdicts on pairs of copies of a frame, and act on them once
     /// every pair is judged. Recording the same verdicts twice changes
     /// nothing the second time.
+    ///
+    /// First the checker's own findings on each copy are stored: the pixel
+    /// hash it computed, and for a copy that is a lie (missing, unreadable,
+    /// or not what its worker reported) the copy is `wrong`, its worker
+    /// gets a strike and the frame is rendered or copied again without it.
     pub fn record_verdicts(
         &self,
         job: &str,
         frame: i32,
+        checks: &[CopyCheck],
         verdicts: &[(u32, u32, VerdictNumbers)],
         policy: &Policy,
     ) -> Result<Followup, DbError> {
@@ -233,6 +280,28 @@ impl Db {
         {
             let mut conn = self.lock();
             let tx = conn.transaction()?;
+            for check in checks {
+                tx.execute(
+                    "UPDATE results SET checked_hash = ?4 WHERE job_id = ?1 AND frame = ?2 AND replica = ?3",
+                    params![job, frame, check.replica, check.checked_hash],
+                )?;
+            }
+            if check_state(&tx, job, frame)? == Some(CheckState::Comparing) {
+                for check in checks {
+                    if let Some(lie) = &check.lie {
+                        self.caught_lying(
+                            &tx,
+                            job,
+                            frame,
+                            check.replica,
+                            lie,
+                            policy,
+                            &mut followup,
+                            &mut jobs,
+                        )?;
+                    }
+                }
+            }
             for (a, b, numbers) in verdicts {
                 tx.execute(
                     "INSERT OR IGNORE INTO verdicts (job_id, frame, replica_a, replica_b, verdict, numbers, created_ms) \
@@ -266,7 +335,7 @@ impl Db {
     ) -> Result<(), DbError> {
         let copies = live_copies(tx, job, frame)?;
         let agreements = stored_agreements(tx, job, frame)?;
-        let replicas: Vec<u32> = copies.iter().map(|c| c.0).collect();
+        let replicas: Vec<u32> = copies.iter().map(|c| c.replica).collect();
         let judged = |a: u32, b: u32| {
             agreements
                 .iter()
@@ -287,8 +356,8 @@ impl Db {
         let worker_of = |replica: u32| {
             copies
                 .iter()
-                .find(|c| c.0 == replica)
-                .map(|c| c.3.clone())
+                .find(|c| c.replica == replica)
+                .map(|c| c.worker.clone())
                 .unwrap_or_default()
         };
         match resolve(&replicas, |a, b| judged(a, b).unwrap_or(false)) {

@@ -1,20 +1,85 @@
 //! Workers: listing them, and the watchdog's rule for lost ones.
 
-use protocol::{WorkerId, WorkerInfo, now_ms};
-use rusqlite::params;
+use protocol::{Control, WorkerId, WorkerInfo, now_ms};
+use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::events::back_to_pending;
-use super::{Db, DbError, from_json};
+use super::events::{Followup, back_to_pending};
+use super::{Db, DbError, from_json, to_json};
 use crate::model::{Reputation, WorkerView};
 use crate::state::{AttemptState, TaskState, WorkerState};
 
 impl Db {
+    /// An enrolled worker started (or reconnected) and describes itself.
+    /// What its enrollment fixed (name, owner, region, node class) is kept
+    /// over what it says; its billing class is its GPU's only when its
+    /// enrollment grants that class, otherwise `cpu`.
+    pub(super) fn announce(
+        &self,
+        tx: &Transaction<'_>,
+        said: &WorkerInfo,
+        followup: &mut Followup,
+    ) -> Result<(), DbError> {
+        let id = said.id.to_string();
+        let (name, owner, region, node_class, granted): (String, String, String, String, String) =
+            tx.query_row(
+                "SELECT name, owner, region, node_class, device_classes FROM workers WHERE id = ?1",
+                [&id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )?;
+        let granted: Vec<String> = from_json(&granted)?;
+        let claimed = said.device_class();
+        let class = if granted.contains(&claimed) {
+            claimed
+        } else {
+            if claimed != "cpu" {
+                tracing::warn!(worker = %id, %claimed, ?granted,
+                    "the worker's GPU class is not granted by its enrollment; billed as cpu");
+            }
+            "cpu".to_owned()
+        };
+        let info = WorkerInfo {
+            name,
+            owner,
+            region,
+            node_class,
+            ..said.clone()
+        };
+        tx.execute(
+            "UPDATE workers SET info = ?2, state = 'online', last_seen_ms = ?3, device_family = ?4,              device_class = ?5 WHERE id = ?1",
+            params![id, to_json(&info), now_ms(), info.device_family(), class],
+        )?;
+        let reason: Option<String> = tx
+            .query_row(
+                "SELECT blocklist_reason FROM workers WHERE id = ?1 AND blocklisted_ms IS NOT NULL",
+                [&id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(reason) = reason {
+            followup
+                .controls
+                .push((said.id, Control::Blocklisted { reason }));
+        }
+        // A new worker may be the one a parity copy waits for.
+        followup.dispatch = true;
+        let mut stmt = tx.prepare_cached("SELECT id FROM jobs WHERE state = 'paused'")?;
+        for job in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            if let Ok(job_id) = job?.parse() {
+                followup
+                    .controls
+                    .push((said.id, Control::JobPaused { job_id }));
+            }
+        }
+        Ok(())
+    }
+
     /// Every worker ever seen, most recently seen first.
     pub fn list_workers(&self) -> Result<Vec<WorkerView>, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT info, state, task_id, frame, progress, first_seen_ms, last_seen_ms, \
-                    device_family, device_class, verified_streak, strikes, blocklist_reason, blocklisted_ms \
+                    device_family, device_class, verified_streak, strikes, blocklist_reason, blocklisted_ms, \
+                    refused_events, last_refusal \
              FROM workers ORDER BY last_seen_ms DESC",
         )?;
         let rows = stmt
@@ -34,6 +99,8 @@ impl Db {
                         strikes: r.get(10)?,
                         blocklist_reason: r.get(11)?,
                         blocklisted_ms: r.get(12)?,
+                        refused_events: r.get(13)?,
+                        last_refusal: r.get(14)?,
                     },
                 ))
             })?

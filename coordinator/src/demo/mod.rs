@@ -2,6 +2,11 @@
 //! embedded queue and a local-folder store, in-process workers running real
 //! Blender, the sample scene submitted through the HTTP API, its frames
 //! verified by parity copies, and a summary with the cost report at the end.
+//!
+//! The API wants tokens: the demo makes a random admin token for its
+//! coordinator (`auth.admin_token`), asks the API for a submitter token of
+//! tenant `demo`, and uploads, submits and watches with that. Workers talk
+//! to the queue, not the API, and need none.
 
 mod summary;
 
@@ -14,6 +19,7 @@ use queue::QueueConfig;
 use storage::StoreConfig;
 use tokio::sync::watch;
 
+use crate::auth::Token;
 use crate::billing::{CostReport, Payout};
 use crate::config::Config;
 use crate::db::Db;
@@ -75,6 +81,8 @@ pub struct DemoReport {
     pub cost: CostReport,
     /// Every worker's payout.
     pub payouts: Vec<Payout>,
+    /// The admin token of the demo's coordinator.
+    pub admin_token: Token,
 }
 
 /// What the demo fetched before stopping.
@@ -94,8 +102,10 @@ pub async fn run(
     summary::print(&report);
     if args.serve {
         println!(
-            "\nServing the API at {} — press Ctrl-C to stop.",
-            report.api
+            "\nServing the API at {} — press Ctrl-C to stop.\n\
+             Admin token (send as `Authorization: Bearer <token>`): {}",
+            report.api,
+            report.admin_token.expose()
         );
         shutdown.await;
     }
@@ -125,7 +135,8 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
         .chunk_size
         .unwrap_or_else(|| frames.frames().len().div_ceil(workers) as u32);
 
-    let config = Config {
+    let admin_token = Token::generate()?;
+    let mut config = Config {
         listen: args.listen,
         database: dir.join("coordinator.sqlite"),
         queue: QueueConfig::Embedded {
@@ -134,6 +145,8 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
         store: StoreConfig::local(&dir.join("store")),
         ..Config::default()
     };
+    config.auth.admin_token = Some(admin_token.clone());
+    let admin = bearer_client(&admin_token)?;
     let broker = queue::connect(&config.queue).await?;
     let store = storage::open(&config.store)?;
     let db = Db::open(&config.database)?;
@@ -147,7 +160,7 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
     };
     let server = tokio::spawn(crate::server::run(
         listener,
-        farm,
+        farm.clone(),
         wait_stop(stopped.clone()),
     ));
     // Workers sharing this machine share its cores instead of each starting
@@ -156,9 +169,27 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
     let render_threads = (cores / workers).max(1) as u32;
     let mut worker_tasks = Vec::new();
     for n in 1..=workers {
+        // Each demo worker stands for another provider, so parity copies
+        // (which always go to another owner) have somewhere to go.
+        let owner = format!("demo-provider-{n}");
+        let name = format!("demo-worker-{n}");
+        let terms = crate::db::EnrollmentTerms {
+            owner: owner.clone(),
+            region: "local".into(),
+            node_classes: vec!["standard".into()],
+            device_classes: vec!["cpu".into()],
+        };
+        let token = farm
+            .issue_enrollment(terms, Some(1), None, "demo".into())
+            .await?;
+        let enrolled = farm.enroll(&token, &name).await?;
+        let queue::Granted::InProcess(worker_broker) = enrolled.queue else {
+            anyhow::bail!("the demo runs its workers on the embedded queue");
+        };
         let worker_config = worker::WorkerConfig {
-            name: format!("demo-worker-{n}"),
-            owner: "demo".into(),
+            id: Some(enrolled.worker.id),
+            name,
+            owner,
             blender: args.blender.clone(),
             render_threads: Some(render_threads),
             work_dir: dir.join(format!("worker-{n}")),
@@ -171,14 +202,14 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
         };
         worker_tasks.push(tokio::spawn(worker::run(
             worker_config,
-            broker.clone(),
+            worker_broker,
             store.clone(),
             wait_stop(stopped.clone()),
         )));
     }
 
-    let outcome = match wait_for_workers(&api, workers).await {
-        Ok(()) => submit_and_wait(&api, &scene, args, chunk_size, verbose).await,
+    let outcome = match wait_for_workers(&admin, &api, workers).await {
+        Ok(()) => submit_and_wait(&admin, &api, &scene, args, chunk_size, verbose).await,
         Err(error) => Err(error),
     };
     let _ = stop.send(true);
@@ -203,13 +234,42 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
         api,
         cost,
         payouts,
+        admin_token,
     })
+}
+
+/// An HTTP client that sends `token` with every request.
+fn bearer_client(token: &Token) -> anyhow::Result<reqwest::Client> {
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.expose()))?;
+    value.set_sensitive(true);
+    let headers = reqwest::header::HeaderMap::from_iter([(reqwest::header::AUTHORIZATION, value)]);
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
+}
+
+/// Ask the API, as admin, for a submitter token of tenant `demo`.
+async fn submitter_token(admin: &reqwest::Client, api: &str) -> anyhow::Result<Token> {
+    let response = admin
+        .post(format!("{api}/api/v1/tokens"))
+        .json(
+            &serde_json::json!({"role": "submitter", "tenant": "demo", "label": "demo submitter"}),
+        )
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!(
+            "the coordinator refused to make a submitter token: {}",
+            response.text().await?
+        );
+    }
+    let issued: crate::auth::IssuedToken = response.json().await?;
+    Ok(issued.token)
 }
 
 /// Wait until `count` workers have announced themselves, so the measured
 /// time is the farm's, not the workers' start-up.
-async fn wait_for_workers(api: &str, count: usize) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
+async fn wait_for_workers(http: &reqwest::Client, api: &str, count: usize) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let workers: Vec<serde_json::Value> = http
@@ -229,14 +289,17 @@ async fn wait_for_workers(api: &str, count: usize) -> anyhow::Result<()> {
     }
 }
 
+/// Upload and submit as a submitter, wait for the job and its report, and
+/// fetch the payouts as admin.
 async fn submit_and_wait(
+    admin: &reqwest::Client,
     api: &str,
     scene: &[u8],
     args: &DemoArgs,
     chunk_size: u32,
     verbose: bool,
 ) -> anyhow::Result<Finished> {
-    let http = reqwest::Client::new();
+    let http = bearer_client(&submitter_token(admin, api).await?)?;
     let filename = args
         .scene
         .file_name()
@@ -280,20 +343,15 @@ async fn submit_and_wait(
     let detail = wait_for(&http, api, job.id, verbose).await?;
     let wall = started.elapsed();
     let detail = wait_for_report(&http, api, detail).await?;
-    let get = |path: String| {
-        let http = http.clone();
-        async move {
-            http.get(format!("{api}{path}"))
-                .send()
-                .await?
-                .error_for_status()
-        }
+    let get = |http: &reqwest::Client, path: String| {
+        let request = http.get(format!("{api}{path}"));
+        async move { request.send().await?.error_for_status() }
     };
-    let cost: CostReport = get(format!("/api/v1/jobs/{}/report", job.id))
+    let cost: CostReport = get(&http, format!("/api/v1/jobs/{}/report", job.id))
         .await?
         .json()
         .await?;
-    let payouts: Vec<Payout> = get("/api/v1/payouts".into()).await?.json().await?;
+    let payouts: Vec<Payout> = get(admin, "/api/v1/payouts".into()).await?.json().await?;
     Ok(Finished {
         job: detail,
         wall,

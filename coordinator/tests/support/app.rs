@@ -1,10 +1,15 @@
 //! `TestApp`: the real coordinator on `127.0.0.1:0`, and real worker
 //! processes.
+//!
+//! The app's `http` client sends an admin token with every request, so tests
+//! that are not about access see the whole API; `client_as`, `anonymous`,
+//! `submitter` and `provider` are for the tests that are.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use coordinator::auth::Token;
 use coordinator::config::Config;
 use coordinator::model::{JobDetail, JobSummary};
 use protocol::JobId;
@@ -15,14 +20,18 @@ use tokio::sync::watch;
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub api: String,
-    /// HTTP client.
+    /// HTTP client sending the admin token.
     pub http: reqwest::Client,
+    /// The admin token the app was started with.
+    pub admin_token: Token,
     /// The configuration it runs with (reuse it to restart on the same state).
     pub config: Config,
     /// The queue it uses (in-process workers share it in embedded mode).
     pub broker: Arc<dyn queue::Broker>,
     /// The object store it uses.
     pub store: Arc<dyn object_store::ObjectStore>,
+    /// The farm itself (to enroll in-process workers).
+    pub farm: coordinator::farm::Farm,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<Result<(), coordinator::Error>>,
 }
@@ -60,29 +69,47 @@ pub async fn stopped(mut rx: watch::Receiver<bool>) {
 }
 
 impl TestApp {
-    /// Start a coordinator with `config`.
-    pub async fn start(config: Config) -> Self {
+    /// Start a coordinator with `config`, with a random admin token unless
+    /// the config names one.
+    pub async fn start(mut config: Config) -> Self {
+        if config.auth.admin_token.is_none() {
+            config.auth.admin_token = Some(Token::generate().expect("random token"));
+        }
         let farm = coordinator::server::open(config.clone())
             .await
             .expect("coordinator opens");
         Self::start_with(config, farm).await
     }
 
-    /// Start a coordinator on a farm assembled by the caller.
+    /// Start a coordinator on a farm assembled by the caller; its database
+    /// gets the config's admin token, or a random one.
     pub async fn start_with(config: Config, farm: coordinator::farm::Farm) -> Self {
+        let admin_token = match &config.auth.admin_token {
+            Some(token) => token.clone(),
+            None => Token::generate().expect("random token"),
+        };
+        farm.db
+            .ensure_admin_token(&admin_token)
+            .expect("admin token stored");
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .expect("bind");
         let api = format!("http://{}", listener.local_addr().expect("address"));
         let (broker, store) = (farm.broker.clone(), farm.store.clone());
         let (stop, rx) = watch::channel(false);
-        let server = tokio::spawn(coordinator::server::run(listener, farm, stopped(rx)));
+        let server = tokio::spawn(coordinator::server::run(
+            listener,
+            farm.clone(),
+            stopped(rx),
+        ));
         Self {
             api,
-            http: reqwest::Client::new(),
+            http: bearer_client(admin_token.expose()),
+            admin_token,
             config,
             broker,
             store,
+            farm,
             stop,
             server,
         }
@@ -102,14 +129,31 @@ impl TestApp {
         self.stop.subscribe()
     }
 
-    /// Run a worker inside this process on the app's own broker and store
-    /// (the embedded queue is owned by one process); it stops with the app.
+    /// An enrollment token for one worker of `owner` (cpu, this machine's
+    /// region), issued by the farm as a provider's would be.
+    pub async fn enrollment_token(&self, owner: &str) -> Token {
+        let terms = coordinator::db::EnrollmentTerms {
+            owner: owner.into(),
+            region: "local".into(),
+            node_classes: vec!["standard".into()],
+            device_classes: vec!["cpu".into()],
+        };
+        self.farm
+            .issue_enrollment(terms, Some(1), None, "test".into())
+            .await
+            .expect("enrollment token")
+    }
+
+    /// Run a worker inside this process, enrolled (owner `owner-<name>`)
+    /// with an identity bound to it on the app's own queue; it stops with
+    /// the app.
     pub fn spawn_in_process_worker(
         &self,
         name: &str,
         dir: &Path,
     ) -> tokio::task::JoinHandle<Result<(), worker::WorkerError>> {
-        let config = worker::WorkerConfig {
+        let app_farm = self.farm.clone();
+        let mut config = worker::WorkerConfig {
             name: name.into(),
             work_dir: dir.join(name),
             heartbeat_secs: 1,
@@ -117,12 +161,29 @@ impl TestApp {
             store: self.config.store.clone(),
             ..worker::WorkerConfig::default()
         };
-        tokio::spawn(worker::run(
-            config,
-            self.broker.clone(),
-            self.store.clone(),
-            stopped(self.stop_signal()),
-        ))
+        let store = self.store.clone();
+        let stop = stopped(self.stop_signal());
+        let owner = format!("owner-{name}");
+        let name = name.to_owned();
+        tokio::spawn(async move {
+            let terms = coordinator::db::EnrollmentTerms {
+                owner,
+                region: "local".into(),
+                node_classes: vec!["standard".into()],
+                device_classes: vec!["cpu".into()],
+            };
+            let token = app_farm
+                .issue_enrollment(terms, Some(1), None, "test".into())
+                .await
+                .expect("enrollment token");
+            let enrolled = app_farm.enroll(&token, &name).await.expect("enrolled");
+            let queue::Granted::InProcess(broker) = enrolled.queue else {
+                panic!("in-process workers run on the embedded queue");
+            };
+            config.id = Some(enrolled.worker.id);
+            config.owner = enrolled.worker.terms.owner;
+            worker::run(config, broker, store, stop).await
+        })
     }
 
     /// GET the workers.
@@ -146,15 +207,64 @@ impl TestApp {
             .expect("control sent")
     }
 
-    /// Upload a scene file; returns its hash.
+    /// A client that sends `token` (any text) as its bearer token.
+    pub fn client_as(&self, token: &str) -> reqwest::Client {
+        bearer_client(token)
+    }
+
+    /// A client that sends no token.
+    pub fn anonymous(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    /// `POST /api/v1/tokens` as admin; panics unless it is created. Returns
+    /// the answer, `token` included.
+    pub async fn create_token(&self, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/tokens", self.api))
+            .json(&body)
+            .send()
+            .await
+            .expect("token request sent");
+        assert_eq!(
+            response.status(),
+            201,
+            "token refused: {}",
+            response.text().await.unwrap_or_default()
+        );
+        response.json().await.expect("token answer")
+    }
+
+    /// A new submitter token of `tenant`.
+    pub async fn submitter(&self, tenant: &str) -> String {
+        let answer = self
+            .create_token(serde_json::json!({"role": "submitter", "tenant": tenant}))
+            .await;
+        answer["token"].as_str().expect("token").to_owned()
+    }
+
+    /// A new provider token of the workers of `owner`.
+    pub async fn provider(&self, owner: &str) -> String {
+        let answer = self
+            .create_token(serde_json::json!({"role": "provider", "owner": owner}))
+            .await;
+        answer["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Upload a scene file as admin; returns its hash.
     pub async fn upload(&self, path: &Path) -> String {
+        self.upload_as(&self.http, path).await
+    }
+
+    /// Upload a scene file with `http`'s token; returns its hash.
+    pub async fn upload_as(&self, http: &reqwest::Client, path: &Path) -> String {
         let bytes = std::fs::read(path).expect("scene readable");
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
             .expect("file name");
-        let response = self
-            .http
+        let response = http
             .post(format!("{}/api/v1/scenes?filename={name}", self.api))
             .header("content-type", "application/octet-stream")
             .body(bytes)
@@ -170,10 +280,14 @@ impl TestApp {
         body["hash"].as_str().expect("hash").to_owned()
     }
 
-    /// POST a job; panics unless it is accepted.
+    /// POST a job as admin; panics unless it is accepted.
     pub async fn submit(&self, body: Value) -> JobSummary {
-        let response = self
-            .http
+        self.submit_as(&self.http, body).await
+    }
+
+    /// POST a job with `http`'s token; panics unless it is accepted.
+    pub async fn submit_as(&self, http: &reqwest::Client, body: Value) -> JobSummary {
+        let response = http
             .post(format!("{}/api/v1/jobs", self.api))
             .json(&body)
             .send()
@@ -241,6 +355,20 @@ impl TestApp {
     }
 }
 
+/// A client that sends `token` as `Authorization: Bearer <token>`.
+fn bearer_client(token: &str) -> reqwest::Client {
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .expect("a token fits in a header");
+    value.set_sensitive(true);
+    reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            value,
+        )]))
+        .build()
+        .expect("HTTP client")
+}
+
 /// The `worker` binary built next to this test binary.
 pub fn worker_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
@@ -262,44 +390,37 @@ pub struct WorkerProcess {
 }
 
 impl WorkerProcess {
-    /// Start `worker run` with a config file written under `dir`.
-    pub fn spawn(
-        name: &str,
-        dir: &Path,
-        queue: &queue::QueueConfig,
-        store: &storage::StoreConfig,
-    ) -> Self {
-        Self::spawn_with_args(name, dir, queue, store, &[])
+    /// Start `worker run` with a config file written under `dir`, enrolled
+    /// with `app` as a worker of owner `owner-<name>` (on first start; a
+    /// restart in the same `dir` keeps its identity).
+    pub async fn spawn(app: &TestApp, name: &str, dir: &Path) -> Self {
+        Self::spawn_with_args(app, name, dir, &[]).await
     }
 
     /// [`WorkerProcess::spawn`] with more `worker run` arguments.
-    pub fn spawn_with_args(
-        name: &str,
-        dir: &Path,
-        queue: &queue::QueueConfig,
-        store: &storage::StoreConfig,
-        extra: &[&str],
-    ) -> Self {
+    pub async fn spawn_with_args(app: &TestApp, name: &str, dir: &Path, extra: &[&str]) -> Self {
         let work_dir = dir.join(name);
         std::fs::create_dir_all(&work_dir).expect("work dir");
         let config = worker::WorkerConfig {
             name: name.into(),
-            owner: format!("owner-{name}"),
             work_dir: work_dir.clone(),
             cache_dir: Some(work_dir.join("scenes")),
             heartbeat_secs: 1,
             shutdown_grace_secs: 5,
-            queue: queue.clone(),
-            store: store.clone(),
+            queue: app.config.queue.clone(),
+            store: app.config.store.clone(),
             ..worker::WorkerConfig::default()
         };
         let path = work_dir.join("worker.toml");
         std::fs::write(&path, toml::to_string(&config).expect("config serialises"))
             .expect("config written");
+        let token = app.enrollment_token(&format!("owner-{name}")).await;
         let log = std::fs::File::create(work_dir.join("worker.log")).expect("log file");
         let child = tokio::process::Command::new(worker_binary())
             .args(["run", "--config"])
             .arg(&path)
+            .args(["--coordinator", &app.api])
+            .env("WORKER_ENROLL_TOKEN", token.expose())
             .args(extra)
             .env("RUST_LOG", "info,lapin=warn")
             .stdout(log.try_clone().expect("log file"))

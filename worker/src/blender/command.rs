@@ -5,9 +5,16 @@
 //! `-b`, the security switches, the scene, the settings script (it must see
 //! the loaded scene), then output path, format and frames (rendering starts at
 //! `-a` / `-f`, so those come last).
+//!
+//! Blender writes only inside the task's folder: the `-o` pattern is a
+//! [`TaskOutput`], a path checked to resolve inside the canonical task folder
+//! before Blender starts, and the settings script mutes the scene's own
+//! compositor File Output nodes (a scene, from an untrusted client, may point
+//! them anywhere).
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::{Component, Path, PathBuf};
 
 use protocol::{ExrDepth, Overrides};
 
@@ -20,9 +27,143 @@ pub const SETTINGS_SCRIPT_EXIT_CODE: i32 = 3;
 /// Prefix of the line the settings script prints with the output size.
 pub const SIZE_MARKER: &str = "RENDERFARM_SIZE";
 
+/// Folder of the rendered frames inside the task folder.
+pub const OUTPUT_DIR: &str = "out";
+
 /// File name pattern of the rendered frames inside the output folder
 /// (`frame_000012.exr`).
 pub const FRAME_PATTERN: &str = "frame_######";
+
+/// Why an output path was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputPathError {
+    /// The path names no file.
+    #[error("the output path {0:?} is empty")]
+    Empty(PathBuf),
+    /// The path is absolute; it must be relative to the task folder.
+    #[error("the output path {0:?} is absolute; it must be relative to the task folder")]
+    Absolute(PathBuf),
+    /// The path climbs out with `..`.
+    #[error("the output path {0:?} contains `..`")]
+    ParentDir(PathBuf),
+    /// The path holds a NUL, a control character (a line break would forge
+    /// Blender's output lines) or a backslash (a separator to some of
+    /// Blender's path code).
+    #[error("the output path {path:?} contains the forbidden character {character:?}")]
+    ForbiddenCharacter {
+        /// The path.
+        path: PathBuf,
+        /// The first forbidden character.
+        character: char,
+    },
+    /// The path is not UTF-8.
+    #[error("the output path {0:?} is not valid UTF-8")]
+    NotUtf8(PathBuf),
+    /// The path goes through a link that leads outside the task folder.
+    #[error(
+        "the output path {path:?} resolves to {resolved:?}, outside the task folder {task_dir:?}"
+    )]
+    Escapes {
+        /// The path.
+        path: PathBuf,
+        /// Where it leads.
+        resolved: PathBuf,
+        /// The canonical task folder.
+        task_dir: PathBuf,
+    },
+    /// A folder on the way could not be resolved (a dangling link, no access).
+    #[error("cannot resolve {path:?} on the output path: {source}")]
+    Resolve {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Where Blender writes a task's frames: a file name pattern in a folder
+/// that resolves inside the task folder. Only [`TaskOutput::confine`] makes
+/// one, so a [`RenderCommand`] cannot point Blender elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskOutput {
+    /// The folder the frames are written to (canonical where it exists).
+    dir: PathBuf,
+    /// `dir` joined with the file name pattern: Blender's `-o`.
+    pattern: PathBuf,
+}
+
+impl TaskOutput {
+    /// The task's standard output, `OUTPUT_DIR/FRAME_PATTERN` in `task_dir`.
+    pub fn frames_in(task_dir: &Path) -> Result<Self, OutputPathError> {
+        Self::confine(task_dir, &Path::new(OUTPUT_DIR).join(FRAME_PATTERN))
+    }
+
+    /// `relative` (a folder path and a file name pattern) inside `task_dir`,
+    /// refused when it is empty, absolute, contains `..`, a NUL, a control
+    /// character or a backslash, is not UTF-8, or resolves (through links)
+    /// outside the canonical `task_dir`. Folders that do not exist yet are
+    /// allowed (Blender creates them); they cannot lead out, since every part
+    /// of the path is a plain name.
+    pub fn confine(task_dir: &Path, relative: &Path) -> Result<Self, OutputPathError> {
+        let refused = || relative.to_owned();
+        let text = relative
+            .to_str()
+            .ok_or_else(|| OutputPathError::NotUtf8(refused()))?;
+        if let Some(character) = text.chars().find(|c| c.is_control() || *c == '\\') {
+            return Err(OutputPathError::ForbiddenCharacter {
+                path: refused(),
+                character,
+            });
+        }
+        let mut parts = Vec::new();
+        for component in relative.components() {
+            match component {
+                Component::Normal(part) => parts.push(part),
+                Component::CurDir => {}
+                Component::ParentDir => return Err(OutputPathError::ParentDir(refused())),
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(OutputPathError::Absolute(refused()));
+                }
+            }
+        }
+        let Some((file_name, folders)) = parts.split_last() else {
+            return Err(OutputPathError::Empty(refused()));
+        };
+        let root = std::fs::canonicalize(task_dir).map_err(|source| OutputPathError::Resolve {
+            path: task_dir.to_owned(),
+            source,
+        })?;
+        let mut dir = root.clone();
+        for folder in folders {
+            let next = dir.join(folder);
+            dir = match std::fs::symlink_metadata(&next) {
+                Ok(_) => std::fs::canonicalize(&next)
+                    .map_err(|source| OutputPathError::Resolve { path: next, source })?,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => next,
+                Err(source) => return Err(OutputPathError::Resolve { path: next, source }),
+            };
+            if !dir.starts_with(&root) {
+                return Err(OutputPathError::Escapes {
+                    path: refused(),
+                    resolved: dir,
+                    task_dir: root,
+                });
+            }
+        }
+        let pattern = dir.join(file_name);
+        Ok(Self { dir, pattern })
+    }
+
+    /// The folder the frames are written to.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The full pattern given to Blender's `-o`.
+    pub fn pattern(&self) -> &Path {
+        &self.pattern
+    }
+}
 
 /// Why a task's frames cannot be given to Blender.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -107,8 +248,8 @@ pub struct RenderCommand {
     pub blender: PathBuf,
     /// The scene file (inside the task's working directory).
     pub scene: PathBuf,
-    /// Folder the frames are written to.
-    pub output_dir: PathBuf,
+    /// Where the frames are written, confined to the task folder.
+    pub output: TaskOutput,
     /// Frames to render.
     pub frames: FrameSelection,
     /// EXR channel depth.
@@ -137,7 +278,7 @@ impl RenderCommand {
             "--python-expr".into(),
             settings_script(self.depth, &self.overrides).into(),
             "-o".into(),
-            self.output_dir.join(FRAME_PATTERN).into(),
+            self.output.pattern().into(),
             "-F".into(),
             "OPEN_EXR".into(),
         ];
@@ -150,8 +291,10 @@ impl RenderCommand {
 }
 
 /// The Python run on the loaded scene before rendering: deterministic Cycles
-/// on the CPU, no denoising, the requested EXR depth, the overrides; then it
-/// prints the output size so the worker can check the frames.
+/// on the CPU, no denoising, the requested EXR depth, the overrides, every
+/// compositor File Output node muted (in every scene and node group: they
+/// write wherever the scene says, and the worker delivers only `-o`'s
+/// frames); then it prints the output size so the worker can check the frames.
 ///
 /// The scene's own seed is kept (it is a fixed number stored in the file, so
 /// every replica uses the same one); the animated seed makes each frame's
@@ -176,7 +319,11 @@ pub fn settings_script(depth: ExrDepth, overrides: &Overrides) -> String {
          render.use_placeholder = False\n\
          render.use_file_extension = True\n\
          render.image_settings.file_format = 'OPEN_EXR'\n\
-         render.image_settings.exr_codec = 'ZIP'\n",
+         render.image_settings.exr_codec = 'ZIP'\n\
+         for tree in [s.node_tree for s in bpy.data.scenes] + list(bpy.data.node_groups):\n\
+         \x20   for node in (tree.nodes if tree is not None else []):\n\
+         \x20       if node.bl_idname == 'CompositorNodeOutputFile':\n\
+         \x20           node.mute = True\n",
     );
     script.push_str(&format!(
         "render.image_settings.color_depth = '{color_depth}'\n"
@@ -202,11 +349,12 @@ pub fn settings_script(depth: ExrDepth, overrides: &Overrides) -> String {
 mod tests {
     use super::*;
 
-    fn command(frames: &[i32], overrides: Overrides) -> RenderCommand {
+    /// A command for a task in `task`.
+    fn command(task: &tempfile::TempDir, frames: &[i32], overrides: Overrides) -> RenderCommand {
         RenderCommand {
             blender: "blender".into(),
             scene: "/work/task/scene.blend".into(),
-            output_dir: "/work/task/out".into(),
+            output: TaskOutput::frames_in(task.path()).unwrap(),
             frames: FrameSelection::from_frames(frames).unwrap(),
             depth: ExrDepth::Half,
             overrides,
@@ -230,7 +378,8 @@ mod tests {
 
     #[test]
     fn autoexec_is_disabled_and_never_enabled() {
-        let args = strings(&command(&[1, 2, 3], Overrides::default()));
+        let task = tempfile::tempdir().unwrap();
+        let args = strings(&command(&task, &[1, 2, 3], Overrides::default()));
         assert!(args.contains(&"--disable-autoexec".to_owned()));
         for enabling in ["-y", "--enable-autoexec"] {
             assert!(!args.iter().any(|a| a == enabling), "{args:?}");
@@ -241,7 +390,8 @@ mod tests {
 
     #[test]
     fn settings_run_after_the_scene_loads_and_before_rendering() {
-        let args = strings(&command(&[4, 9, 5], Overrides::default()));
+        let task = tempfile::tempdir().unwrap();
+        let args = strings(&command(&task, &[4, 9, 5], Overrides::default()));
         let scene = position(&args, "/work/task/scene.blend");
         let exit_code = position(&args, "--python-exit-code");
         let expr = position(&args, "--python-expr");
@@ -252,9 +402,10 @@ mod tests {
                 "{later} must follow the settings"
             );
         }
+        let canonical = std::fs::canonicalize(task.path()).unwrap();
         assert_eq!(
-            args[position(&args, "-o") + 1],
-            "/work/task/out/frame_######"
+            Path::new(&args[position(&args, "-o") + 1]),
+            canonical.join("out/frame_######")
         );
         assert_eq!(args[position(&args, "-F") + 1], "OPEN_EXR");
         assert_eq!(args.last().unwrap(), "4,9,5");
@@ -262,7 +413,8 @@ mod tests {
 
     #[test]
     fn stepped_runs_use_start_end_jump() {
-        let args = strings(&command(&[10, 12, 14], Overrides::default()));
+        let task = tempfile::tempdir().unwrap();
+        let args = strings(&command(&task, &[10, 12, 14], Overrides::default()));
         let tail: Vec<&str> = args[args.len() - 7..].iter().map(String::as_str).collect();
         assert_eq!(tail, ["-s", "10", "-e", "14", "-j", "2", "-a"]);
     }
@@ -341,13 +493,129 @@ mod tests {
     }
 
     #[test]
+    fn the_standard_output_lies_in_the_canonical_task_folder() {
+        let task = tempfile::tempdir().unwrap();
+        let canonical = std::fs::canonicalize(task.path()).unwrap();
+        let fresh = TaskOutput::frames_in(task.path()).unwrap();
+        assert_eq!(fresh.dir(), canonical.join(OUTPUT_DIR));
+        assert_eq!(fresh.pattern(), canonical.join("out/frame_######"));
+        std::fs::create_dir(task.path().join(OUTPUT_DIR)).unwrap();
+        assert_eq!(TaskOutput::frames_in(task.path()).unwrap(), fresh);
+        // Reached through a link to the task folder, or with `./`, it is the same.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let link = elsewhere.path().join("task");
+        std::os::unix::fs::symlink(task.path(), &link).unwrap();
+        assert_eq!(TaskOutput::frames_in(&link).unwrap(), fresh);
+        assert_eq!(
+            TaskOutput::confine(task.path(), Path::new("./out/./frame_######")).unwrap(),
+            fresh
+        );
+        // A link that stays inside is followed.
+        std::os::unix::fs::symlink(task.path().join(OUTPUT_DIR), task.path().join("alias"))
+            .unwrap();
+        assert_eq!(
+            TaskOutput::confine(task.path(), Path::new("alias/frame_######")).unwrap(),
+            fresh
+        );
+    }
+
+    #[test]
+    fn absolute_parent_and_empty_output_paths_are_refused() {
+        let task = tempfile::tempdir().unwrap();
+        let confine = |path: &str| TaskOutput::confine(task.path(), Path::new(path));
+        for absolute in ["/tmp/frame_######", "//frame_######", "/"] {
+            assert!(
+                matches!(confine(absolute), Err(OutputPathError::Absolute(_))),
+                "{absolute}"
+            );
+        }
+        for climbing in ["../frame_######", "out/../../frame_######", "out/..", ".."] {
+            assert!(
+                matches!(confine(climbing), Err(OutputPathError::ParentDir(_))),
+                "{climbing}"
+            );
+        }
+        for empty in ["", ".", "./"] {
+            assert!(
+                matches!(confine(empty), Err(OutputPathError::Empty(_))),
+                "{empty:?}"
+            );
+        }
+        let error = confine("../frame_######").unwrap_err().to_string();
+        assert!(error.contains("contains `..`"), "{error}");
+    }
+
+    #[test]
+    fn nul_control_backslash_and_non_utf8_output_paths_are_refused() {
+        use std::os::unix::ffi::OsStrExt;
+
+        let task = tempfile::tempdir().unwrap();
+        for (path, forbidden) in [
+            ("out/frame\0_######", '\0'),
+            ("out/frame_######\nSaved: '/etc/passwd'", '\n'),
+            ("out\\..\\..\\frame_######", '\\'),
+        ] {
+            match TaskOutput::confine(task.path(), Path::new(path)) {
+                Err(OutputPathError::ForbiddenCharacter { character, .. }) => {
+                    assert_eq!(character, forbidden, "{path:?}");
+                }
+                other => panic!("{path:?}: {other:?}"),
+            }
+        }
+        let latin1 = Path::new(std::ffi::OsStr::from_bytes(b"out/fr\xe9me_######"));
+        assert!(matches!(
+            TaskOutput::confine(task.path(), latin1),
+            Err(OutputPathError::NotUtf8(_))
+        ));
+    }
+
+    #[test]
+    fn output_paths_through_links_leading_out_are_refused() {
+        let task = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), task.path().join(OUTPUT_DIR)).unwrap();
+        match TaskOutput::frames_in(task.path()) {
+            Err(OutputPathError::Escapes { resolved, .. }) => {
+                assert_eq!(resolved, std::fs::canonicalize(outside.path()).unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+        std::os::unix::fs::symlink(task.path().join("nowhere"), task.path().join("dangling"))
+            .unwrap();
+        assert!(matches!(
+            TaskOutput::confine(task.path(), Path::new("dangling/frame_######")),
+            Err(OutputPathError::Resolve { .. })
+        ));
+        assert!(matches!(
+            TaskOutput::frames_in(&task.path().join("missing")),
+            Err(OutputPathError::Resolve { .. })
+        ));
+    }
+
+    #[test]
+    fn settings_mute_the_scenes_file_output_nodes() {
+        let script = settings_script(ExrDepth::Half, &Overrides::default());
+        for line in [
+            "for tree in [s.node_tree for s in bpy.data.scenes] + list(bpy.data.node_groups):",
+            "        if node.bl_idname == 'CompositorNodeOutputFile':",
+            "            node.mute = True",
+        ] {
+            assert!(
+                script.lines().any(|l| l == line),
+                "{line} missing from\n{script}"
+            );
+        }
+    }
+
+    #[test]
     fn threads_come_before_the_frames() {
-        let mut limited = command(&[1, 2], Overrides::default());
+        let task = tempfile::tempdir().unwrap();
+        let mut limited = command(&task, &[1, 2], Overrides::default());
         limited.threads = Some(1);
         let args = strings(&limited);
         let t = args.iter().position(|a| a == "-t").expect("-t present");
         assert_eq!(args[t + 1], "1");
         assert!(t < args.iter().position(|a| a == "-a").unwrap());
-        assert!(!strings(&command(&[1], Overrides::default())).contains(&"-t".to_owned()));
+        assert!(!strings(&command(&task, &[1], Overrides::default())).contains(&"-t".to_owned()));
     }
 }

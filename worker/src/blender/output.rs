@@ -1,8 +1,13 @@
 //! Reading Blender's console output: which frame is rendering, how far it
 //! is, which file it saved and how long the frame took.
+//!
+//! The output is not trusted: a scene can forge lines (an object's name may
+//! hold a line break and a `Saved: '…'`), so a saved file is taken only
+//! through [`confined_frame`].
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use super::command::SIZE_MARKER;
 
@@ -63,6 +68,67 @@ pub fn parse_line(line: &str) -> Option<OutputLine> {
     Some(OutputLine::FrameTime {
         seconds: parse_clock(clock)?,
     })
+}
+
+/// Why a file Blender reported saving is not taken as a frame.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedFileError {
+    /// The reported path is relative.
+    #[error("blender reported saving {0:?}, which is not an absolute path")]
+    NotAbsolute(PathBuf),
+    /// The file cannot be inspected (it does not exist, no access).
+    #[error("blender reported saving {path:?}, which cannot be inspected: {source}")]
+    Inspect {
+        /// The reported path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is a link, a folder or another special file.
+    #[error("blender reported saving {0:?}, which is not a regular file")]
+    NotRegularFile(PathBuf),
+    /// The file lies outside the task's output folder.
+    #[error(
+        "blender reported saving {path:?}, which resolves to {resolved:?}, outside the output folder {dir:?}"
+    )]
+    Outside {
+        /// The reported path.
+        path: PathBuf,
+        /// Where it leads.
+        resolved: PathBuf,
+        /// The canonical output folder.
+        dir: PathBuf,
+    },
+}
+
+/// The canonical path of the file Blender reported saving, when it is a
+/// regular file (not a link) inside the output folder `dir`. Blocking, but
+/// only a few metadata calls.
+pub fn confined_frame(dir: &Path, reported: &Path) -> Result<PathBuf, SavedFileError> {
+    if !reported.is_absolute() {
+        return Err(SavedFileError::NotAbsolute(reported.to_owned()));
+    }
+    let inspect = |source| SavedFileError::Inspect {
+        path: reported.to_owned(),
+        source,
+    };
+    if !std::fs::symlink_metadata(reported)
+        .map_err(inspect)?
+        .file_type()
+        .is_file()
+    {
+        return Err(SavedFileError::NotRegularFile(reported.to_owned()));
+    }
+    let dir = std::fs::canonicalize(dir).map_err(inspect)?;
+    let resolved = std::fs::canonicalize(reported).map_err(inspect)?;
+    if !resolved.starts_with(&dir) {
+        return Err(SavedFileError::Outside {
+            path: reported.to_owned(),
+            resolved,
+            dir,
+        });
+    }
+    Ok(resolved)
 }
 
 /// `Sample 3/16` anywhere in a status line, as 3/16.
@@ -208,6 +274,96 @@ Blender quit";
                 progress: Some(0.25)
             })
         );
+    }
+
+    #[test]
+    fn a_regular_frame_file_in_the_output_folder_is_taken() {
+        let task = tempfile::tempdir().unwrap();
+        let out = task.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("frame_000001.exr"), b"exr").unwrap();
+        let canonical = std::fs::canonicalize(&out)
+            .unwrap()
+            .join("frame_000001.exr");
+        assert_eq!(
+            confined_frame(&out, &out.join("frame_000001.exr")).unwrap(),
+            canonical
+        );
+        // Reported through a link to the task folder, it is the same file.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let link = elsewhere.path().join("task");
+        std::os::unix::fs::symlink(task.path(), &link).unwrap();
+        assert_eq!(
+            confined_frame(&out, &link.join("out/frame_000001.exr")).unwrap(),
+            canonical
+        );
+    }
+
+    #[test]
+    fn files_outside_the_output_folder_are_refused() {
+        let task = tempfile::tempdir().unwrap();
+        let out = task.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(task.path().join("scene.blend"), b"scene").unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.exr"), b"secret").unwrap();
+        for reported in [
+            outside.path().join("secret.exr"),
+            task.path().join("scene.blend"),
+            out.join("../scene.blend"),
+        ] {
+            assert!(
+                matches!(
+                    confined_frame(&out, &reported),
+                    Err(SavedFileError::Outside { .. })
+                ),
+                "{reported:?}"
+            );
+        }
+        // A folder inside that links out.
+        std::os::unix::fs::symlink(outside.path(), out.join("sub")).unwrap();
+        let error = confined_frame(&out, &out.join("sub/secret.exr")).unwrap_err();
+        assert!(matches!(error, SavedFileError::Outside { .. }), "{error}");
+        assert!(
+            error.to_string().contains("outside the output folder"),
+            "{error}"
+        );
+        assert!(matches!(
+            confined_frame(&out, Path::new("out/frame_000001.exr")),
+            Err(SavedFileError::NotAbsolute(_))
+        ));
+    }
+
+    #[test]
+    fn links_folders_and_missing_files_are_refused() {
+        let task = tempfile::tempdir().unwrap();
+        let out = task.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.exr"), b"secret").unwrap();
+        std::fs::write(out.join("frame_000001.exr"), b"exr").unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.exr"),
+            out.join("frame_000002.exr"),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(out.join("frame_000001.exr"), out.join("frame_000003.exr"))
+            .unwrap();
+        std::fs::create_dir(out.join("frame_000004.exr")).unwrap();
+        for frame in [2, 3, 4] {
+            let reported = out.join(format!("frame_{frame:06}.exr"));
+            assert!(
+                matches!(
+                    confined_frame(&out, &reported),
+                    Err(SavedFileError::NotRegularFile(_))
+                ),
+                "{reported:?}"
+            );
+        }
+        assert!(matches!(
+            confined_frame(&out, &out.join("frame_000005.exr")),
+            Err(SavedFileError::Inspect { .. })
+        ));
     }
 
     #[test]

@@ -1,0 +1,271 @@
+//! Who sent an event. The coordinator applies a worker event only when the
+//! broker's authenticated sender is the worker the event names, and an event
+//! about a task attempt only from the worker that holds that attempt, once,
+//! while the attempt is live. Anything else is dropped, logged with its
+//! sender, and counted against that sender (`workers.refused_events`).
+
+use protocol::{Control, TaskId, WorkerEvent, WorkerId, now_ms};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::DbError;
+use super::events::Followup;
+use crate::state::{AttemptState, TaskState};
+
+/// Who the transport says published an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sender {
+    /// The authenticated worker; `None` when the publisher is not one.
+    pub worker: Option<WorkerId>,
+    /// Whether the queue delivered the event before (the coordinator
+    /// stopped between applying and acknowledging it).
+    pub redelivered: bool,
+}
+
+impl Sender {
+    /// The broker-authenticated publisher of a delivery: a worker's broker
+    /// identity is its id.
+    pub fn from_transport(user: Option<&str>, redelivered: bool) -> Self {
+        Self {
+            worker: user.and_then(|user| user.parse().ok()),
+            redelivered,
+        }
+    }
+
+    /// `worker`, delivered for the first time.
+    pub fn worker(worker: WorkerId) -> Self {
+        Self {
+            worker: Some(worker),
+            redelivered: false,
+        }
+    }
+}
+
+/// Why an event was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The transport said nothing about who published it.
+    #[error("no authenticated sender")]
+    Anonymous,
+    /// The event names another worker than the one that sent it.
+    #[error("the event names worker {claimed}")]
+    Impersonation {
+        /// The worker the event claims to come from.
+        claimed: WorkerId,
+    },
+    /// The sender never enrolled (or was removed).
+    #[error("the sender is not an enrolled worker")]
+    NotEnrolled,
+    /// The event is about a task that does not exist.
+    #[error("task {0} does not exist")]
+    UnknownTask(TaskId),
+    /// A copy directed at another worker.
+    #[error("task {0} is directed at another worker")]
+    NotTarget(TaskId),
+    /// Another online worker holds the attempt.
+    #[error("attempt {attempt} of task {task} is held by worker {holder}")]
+    HeldByAnother {
+        /// The task.
+        task: TaskId,
+        /// The attempt.
+        attempt: u32,
+        /// Who holds it.
+        holder: String,
+    },
+    /// The sender does not hold a live attempt of this number.
+    #[error("the sender holds no live attempt {attempt} of task {task}")]
+    NotLive {
+        /// The task.
+        task: TaskId,
+        /// The attempt.
+        attempt: u32,
+    },
+    /// A result stored under another key than the coordinator's for it.
+    #[error("frame {frame} was reported at {reported}, not at its key {issued}")]
+    ForeignKey {
+        /// The frame.
+        frame: i32,
+        /// The key the worker reported.
+        reported: String,
+        /// The key the coordinator derives for the attempt.
+        issued: String,
+    },
+    /// The frame was already delivered by this attempt.
+    #[error("frame {frame} of task {task} was already delivered")]
+    Replay {
+        /// The task.
+        task: TaskId,
+        /// The frame.
+        frame: i32,
+    },
+}
+
+/// The outcome of checking an event's sender.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Verdict {
+    /// Apply the event.
+    Accept,
+    /// Drop it.
+    Refuse(Refusal),
+}
+
+/// Who holds a task now, as the database has it.
+struct Holding {
+    state: TaskState,
+    attempt: u32,
+    holder: Option<String>,
+    target: Option<String>,
+}
+
+fn holding(tx: &Transaction<'_>, task: TaskId) -> Result<Option<Holding>, DbError> {
+    Ok(tx
+        .query_row(
+            "SELECT state, attempt, worker_id, target_worker FROM tasks WHERE id = ?1",
+            [task.to_string()],
+            |r| {
+                Ok(Holding {
+                    state: r.get(0)?,
+                    attempt: r.get(1)?,
+                    holder: r.get(2)?,
+                    target: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Whether `worker` has a row in `workers`, and whether it is online.
+fn worker_status(tx: &Transaction<'_>, worker: &str) -> Result<Option<bool>, DbError> {
+    Ok(tx
+        .query_row(
+            "SELECT state = 'online' FROM workers WHERE id = ?1",
+            [worker],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Check `event` against the broker-authenticated `sender`.
+pub(super) fn check(
+    tx: &Transaction<'_>,
+    event: &WorkerEvent,
+    sender: Option<WorkerId>,
+) -> Result<Verdict, DbError> {
+    let Some(sender) = sender else {
+        return Ok(Verdict::Refuse(Refusal::Anonymous));
+    };
+    let claimed = event.worker();
+    if claimed != sender {
+        return Ok(Verdict::Refuse(Refusal::Impersonation { claimed }));
+    }
+    let me = sender.to_string();
+    let enrolled: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM workers WHERE id = ?1 AND enrolled_ms IS NOT NULL)",
+        [&me],
+        |r| r.get(0),
+    )?;
+    if !enrolled {
+        return Ok(Verdict::Refuse(Refusal::NotEnrolled));
+    }
+    let Some((task, attempt)) = event.task_attempt() else {
+        return Ok(Verdict::Accept);
+    };
+    let Some(now) = holding(tx, task)? else {
+        return Ok(Verdict::Refuse(Refusal::UnknownTask(task)));
+    };
+    if let WorkerEvent::TaskStarted { redelivered, .. } = event {
+        if now.target.as_ref().is_some_and(|target| *target != me) {
+            return Ok(Verdict::Refuse(Refusal::NotTarget(task)));
+        }
+        // A stale start (an old attempt, a finished task) is answered with
+        // "abandon it" by the event itself; only a live attempt can be
+        // taken from someone.
+        let live = now.state == TaskState::Running && now.attempt == attempt;
+        if let Some(holder) = now.holder.filter(|holder| live && *holder != me) {
+            // The queue redelivers a task whose holder's connection broke;
+            // while the holder is still online that is not what happened.
+            let holder_online = worker_status(tx, &holder)?.unwrap_or(false);
+            if !*redelivered || holder_online {
+                return Ok(Verdict::Refuse(Refusal::HeldByAnother {
+                    task,
+                    attempt,
+                    holder,
+                }));
+            }
+        }
+        return Ok(Verdict::Accept);
+    }
+    let attempt_live: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM attempts WHERE task_id = ?1 AND attempt = ?2 AND worker_id = ?3 AND state = ?4)",
+        params![task.to_string(), attempt, me, AttemptState::Running],
+        |r| r.get(0),
+    )?;
+    let holds = now.attempt == attempt && now.holder.as_deref() == Some(me.as_str());
+    // A worker hands back a task of a paused job without starting it: it
+    // may return the queued attempt it was delivered (one directed at it,
+    // or any shared one).
+    let returns_unstarted = matches!(event, WorkerEvent::TaskReturned(_))
+        && now.state == TaskState::Queued
+        && now.attempt == attempt
+        && now.target.as_ref().is_none_or(|target| *target == me);
+    if returns_unstarted {
+        return Ok(Verdict::Accept);
+    }
+    if !attempt_live || !holds {
+        return Ok(Verdict::Refuse(Refusal::NotLive { task, attempt }));
+    }
+    if let WorkerEvent::FrameDone(done) = event {
+        let issued = storage::render_key(done.job_id, done.frame, done.replica, sender).to_string();
+        if done.object_key != issued {
+            return Ok(Verdict::Refuse(Refusal::ForeignKey {
+                frame: done.frame,
+                reported: done.object_key.clone(),
+                issued,
+            }));
+        }
+        let delivered: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM results WHERE task_id = ?1 AND attempt = ?2 AND frame = ?3 AND worker_id = ?4)",
+            params![task.to_string(), attempt, done.frame, me],
+            |r| r.get(0),
+        )?;
+        if delivered {
+            return Ok(Verdict::Refuse(Refusal::Replay {
+                task,
+                frame: done.frame,
+            }));
+        }
+    }
+    Ok(Verdict::Accept)
+}
+
+/// Record a refused event: logged with its sender and, unless the queue
+/// itself redelivered it (the coordinator's own crash between applying and
+/// acknowledging), counted against the sender. A refused start is answered
+/// with "abandon it", so the sender does not render for nothing.
+pub(super) fn refuse(
+    tx: &Transaction<'_>,
+    event: &WorkerEvent,
+    from: Sender,
+    refusal: &Refusal,
+    followup: &mut Followup,
+) -> Result<(), DbError> {
+    tracing::warn!(sender = ?from.worker.map(|s| s.to_string()), claimed = %event.worker(),
+        reason = %refusal, "worker event refused");
+    let Some(sender) = from.worker else {
+        return Ok(());
+    };
+    if !from.redelivered {
+        tx.execute(
+            "UPDATE workers SET refused_events = refused_events + 1, last_refusal = ?2, \
+             last_refusal_ms = ?3 WHERE id = ?1",
+            params![sender.to_string(), refusal.to_string(), now_ms()],
+        )?;
+    }
+    if let (WorkerEvent::TaskStarted { .. }, Some((task_id, attempt))) =
+        (event, event.task_attempt())
+    {
+        followup
+            .controls
+            .push((sender, Control::AbandonTask { task_id, attempt }));
+    }
+    Ok(())
+}

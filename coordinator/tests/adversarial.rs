@@ -1,0 +1,357 @@
+//! A hostile worker against the real farm (RabbitMQ, the S3 server, two
+//! honest worker processes running Blender). The hostile worker enrolls like
+//! any worker, then speaks only the wire protocol with its own broker
+//! credentials: it tries the broker's other queues, speaks for the honest
+//! workers, reports at another worker's key, replays, claims an hour of GPU
+//! time for a frame it never uploaded, and asks the API for what it may not
+//! see. Each attempt is refused; the honest workers' frames, verdicts and pay
+//! are what they would be without it; it is paid nothing.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use coordinator::billing::Payout;
+use coordinator::money::Money;
+use coordinator::state::{CheckState, FrameState, JobState};
+use protocol::{
+    EnrollRequest, EnrollResponse, FrameDone, Heartbeat, RenderDevice, Renderer, TaskFailed,
+    TaskMessage, WorkerEvent, WorkerId, queues,
+};
+use queue::{Broker, Outgoing, RabbitMq, RabbitMqOptions};
+use serde_json::{Value, json};
+use support::app::{WorkerProcess, test_config};
+use support::{TestApp, real_services, sample_scene};
+
+/// The hostile worker: enrolled, with its own broker user.
+struct Hostile {
+    id: WorkerId,
+    broker: RabbitMq,
+}
+
+impl Hostile {
+    /// Enroll through the public API with a token of owner `mallory`.
+    async fn enroll(app: &TestApp) -> Self {
+        let token = app.enrollment_token("mallory").await;
+        let answer: EnrollResponse = reqwest::Client::new()
+            .post(format!("{}/api/v1/workers/enroll", app.api))
+            .json(&EnrollRequest {
+                token: token.expose().to_owned(),
+                name: "mallory".into(),
+            })
+            .send()
+            .await
+            .expect("enrollment sent")
+            .error_for_status()
+            .expect("enrolled")
+            .json()
+            .await
+            .expect("identity");
+        let options = RabbitMqOptions {
+            reconnect_for: Duration::from_secs(2),
+            ..RabbitMqOptions::default()
+        };
+        let broker = RabbitMq::connect_with(&answer.queue_url, options)
+            .await
+            .expect("the hostile worker connects with its own user");
+        Self {
+            id: answer.worker_id,
+            broker,
+        }
+    }
+
+    /// Publish an event on the results queue, as its own broker user.
+    async fn say(&self, event: &WorkerEvent) {
+        self.broker
+            .publish(vec![Outgoing {
+                queue: queues::RESULTS.to_owned(),
+                payload: serde_json::to_vec(event).unwrap(),
+                priority: 0,
+            }])
+            .await
+            .expect("the results queue takes its events");
+    }
+}
+
+/// A worker as the API lists it.
+fn worker_view<'a>(workers: &'a [Value], name: &str) -> &'a Value {
+    workers
+        .iter()
+        .find(|w| w["name"] == name)
+        .unwrap_or_else(|| panic!("{name} listed: {workers:?}"))
+}
+
+/// Wait until the API lists `count` workers online.
+async fn wait_online(app: &TestApp, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let workers = app.workers().await;
+        if workers.iter().filter(|w| w["state"] == "online").count() >= count {
+            return workers;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "workers did not come online: {workers:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_worker_is_refused_everything_and_paid_nothing() {
+    let Some((vhost, s3, dir)) = real_services().await else {
+        return;
+    };
+    let app = TestApp::start(test_config(
+        dir.path(),
+        vhost.queue_config(),
+        s3.store_config(),
+    ))
+    .await;
+    let honest = [
+        WorkerProcess::spawn(&app, "honest-a", dir.path()).await,
+        WorkerProcess::spawn(&app, "honest-b", dir.path()).await,
+    ];
+    // Enrolling takes a valid token, once.
+    let enroll = |token: String| {
+        let url = format!("{}/api/v1/workers/enroll", app.api);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .json(&EnrollRequest {
+                    token,
+                    name: "guesser".into(),
+                })
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let guessed = format!("rf_{}_{}", "0".repeat(12), "0".repeat(64));
+    assert_eq!(enroll(guessed).await, 401);
+    let once = app.enrollment_token("mallory").await;
+    assert_eq!(enroll(once.expose().to_owned()).await, 201);
+    assert_eq!(
+        enroll(once.expose().to_owned()).await,
+        401,
+        "a used-up token"
+    );
+    let hostile = Hostile::enroll(&app).await;
+    let workers = wait_online(&app, 2).await;
+    let honest_ids: Vec<WorkerId> = ["honest-a", "honest-b"]
+        .iter()
+        .map(|name| {
+            worker_view(&workers, name)["id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+
+    // The broker itself refuses another worker's queues and the task queues.
+    let victim = honest_ids[0];
+    for queue in [queues::worker_tasks(victim), queues::worker_control(victim)] {
+        assert!(
+            hostile
+                .broker
+                .consume(std::slice::from_ref(&queue), 1)
+                .await
+                .is_err(),
+            "the broker let it consume {queue}"
+        );
+    }
+    for queue in [
+        queues::tasks(Renderer::Blender),
+        queues::worker_tasks(victim),
+    ] {
+        let fake = Outgoing {
+            queue: queue.clone(),
+            payload: b"{}".to_vec(),
+            priority: 0,
+        };
+        assert!(
+            hostile.broker.publish(vec![fake]).await.is_err(),
+            "the broker let it publish to {queue}"
+        );
+    }
+
+    // The API: a provider token sees no job, reinstates nobody.
+    let provider = app.client_as(&app.provider("mallory").await);
+    let hash = app.upload(&sample_scene()).await;
+    let job = app
+        .submit(
+            json!({"scene": hash, "renderer": "blender", "frames": "1-4", "chunk_size": 1,
+                       "parity_percent": 100, "overrides": {"resolution": [80, 45]}}),
+        )
+        .await;
+    let status = |response: reqwest::Response| response.status().as_u16();
+    let shown = provider
+        .get(format!("{}/api/v1/jobs/{}", app.api, job.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(shown), 403);
+    let reinstated = provider
+        .post(format!(
+            "{}/api/v1/workers/{}/reinstate",
+            app.api, hostile.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(reinstated), 403);
+
+    // It takes one shared task itself and lies about it.
+    let mut tasks = hostile
+        .broker
+        .consume(&[queues::tasks(Renderer::Blender)], 1)
+        .await
+        .expect("it may take shared tasks");
+    let delivery = tasks.next().await.expect("a task");
+    tasks.stop().await.unwrap();
+    let task: TaskMessage = serde_json::from_slice(&delivery.payload).unwrap();
+    let frame = task.frames[0];
+    hostile
+        .say(&WorkerEvent::TaskStarted {
+            task_id: task.task_id,
+            attempt: task.attempt,
+            worker: hostile.id,
+            redelivered: false,
+        })
+        .await;
+    let done = FrameDone {
+        task_id: task.task_id,
+        attempt: task.attempt,
+        job_id: task.job_id,
+        frame,
+        replica: task.replica,
+        worker: hostile.id,
+        object_key: storage::render_key(task.job_id, frame, task.replica, victim).to_string(),
+        pixel_hash: "00".repeat(32),
+        render_seconds: 3600.0,
+        width: 80,
+        height: 45,
+        bytes: 1_000,
+        device: RenderDevice::Gpu,
+    };
+    // At another worker's key: refused.
+    hostile.say(&WorkerEvent::FrameDone(done.clone())).await;
+    // At its own key, never uploaded, an hour on a GPU: taken as a claim,
+    // then found missing by the checker.
+    let own = FrameDone {
+        object_key: storage::render_key(task.job_id, frame, task.replica, hostile.id).to_string(),
+        ..done.clone()
+    };
+    hostile.say(&WorkerEvent::FrameDone(own.clone())).await;
+    // The same result again: a replay.
+    hostile.say(&WorkerEvent::FrameDone(own)).await;
+    hostile
+        .say(&WorkerEvent::TaskDone {
+            task_id: task.task_id,
+            attempt: task.attempt,
+            worker: hostile.id,
+        })
+        .await;
+    delivery.ack().await.unwrap();
+
+    // It speaks for the honest workers.
+    for &worker in &honest_ids {
+        hostile
+            .say(&WorkerEvent::Heartbeat(Heartbeat {
+                worker,
+                task_id: None,
+                attempt: None,
+                frame: None,
+                progress: None,
+                sent_at_ms: protocol::now_ms(),
+            }))
+            .await;
+        hostile.say(&WorkerEvent::Leaving { worker }).await;
+        for attempt in 1..=3 {
+            hostile
+                .say(&WorkerEvent::TaskFailed(TaskFailed {
+                    task_id: task.task_id,
+                    attempt,
+                    worker,
+                    error: "forged failure".into(),
+                    log_tail: String::new(),
+                }))
+                .await;
+        }
+    }
+
+    let done = app.wait_final(job.id, Duration::from_secs(300)).await;
+    assert_eq!(done.job.state, JobState::Done, "{done:?}");
+    for frame in &done.frame_list {
+        assert_eq!(frame.state, FrameState::Done, "{frame:?}");
+        assert_eq!(frame.verification, CheckState::Verified, "{frame:?}");
+        assert!(
+            honest_ids.contains(&frame.worker_id.expect("a worker")),
+            "frame {} is the hostile worker's",
+            frame.frame
+        );
+    }
+    let verdicts: Vec<Value> = app
+        .http
+        .get(format!("{}/api/v1/jobs/{}/verdicts", app.api, job.id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        verdicts
+            .iter()
+            .filter(|v| v["worker_a"] != hostile.id.to_string()
+                && v["worker_b"] != hostile.id.to_string())
+            .all(|v| v["verdict"] == "identical"),
+        "{verdicts:?}"
+    );
+
+    let workers = app.workers().await;
+    let mallory = worker_view(&workers, "mallory");
+    let refused = mallory["reputation"]["refused_events"].as_u64().unwrap();
+    assert!(
+        refused >= 2 + 5 * 2,
+        "refusals counted against it: {mallory}"
+    );
+    assert_eq!(
+        mallory["reputation"]["strikes"], 1,
+        "its missing frame: {mallory}"
+    );
+    for name in ["honest-a", "honest-b"] {
+        let view = worker_view(&workers, name);
+        assert_eq!(view["state"], "online", "nobody made it leave: {view}");
+        assert_eq!(view["reputation"]["refused_events"], 0, "{view}");
+        assert_eq!(view["reputation"]["strikes"], 0, "{view}");
+    }
+    let payouts: Vec<Payout> = app
+        .http
+        .get(format!("{}/api/v1/payouts", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hostile_pay = payouts
+        .iter()
+        .find(|p| p.worker_id == hostile.id)
+        .expect("its claim is listed");
+    assert_eq!(hostile_pay.earned_micros, Money::ZERO);
+    assert_eq!(hostile_pay.held_micros, Money::ZERO);
+    assert_eq!(hostile_pay.frames_wrong, 1);
+    for id in &honest_ids {
+        let pay = payouts.iter().find(|p| p.worker_id == *id).expect("paid");
+        assert!(pay.earned_micros > Money::ZERO, "{pay:?}");
+        assert_eq!(pay.frames_wrong, 0);
+    }
+    for worker in honest {
+        assert!(worker.terminate().await.success());
+    }
+    app.stop().await;
+}
