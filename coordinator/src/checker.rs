@@ -20,7 +20,7 @@ use crate::farm::Farm;
 
 /// Why a comparison could not be made now (it is retried later).
 #[derive(Debug, thiserror::Error)]
-enum CheckError {
+pub enum CheckError {
     /// The object store failed (not: the object is missing).
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
@@ -43,7 +43,7 @@ struct Examined {
 
 /// The width and height in an EXR's header, read without decoding it, or
 /// why the header is unreadable.
-fn header_size(bytes: &[u8]) -> Result<(u32, u32), String> {
+pub(crate) fn header_size(bytes: &[u8]) -> Result<(u32, u32), String> {
     let meta = exr::meta::MetaData::read_from_buffered(std::io::Cursor::new(bytes), false)
         .map_err(|e| format!("not an OpenEXR file: {e}"))?;
     let header = meta
@@ -124,17 +124,22 @@ async fn examine(
 }
 
 /// What the checker established about a frame's copies.
-struct Judged {
+#[derive(Debug)]
+pub struct Judged {
     /// Per copy: its replica, the pixel hash the checker computed, and why
     /// it is a lie, if it is one.
-    checks: Vec<CopyCheck>,
+    pub checks: Vec<CopyCheck>,
     /// Verdicts on pairs of honest copies.
-    verdicts: Vec<(u32, u32, VerdictNumbers)>,
+    pub verdicts: Vec<(u32, u32, VerdictNumbers)>,
 }
 
 /// Examine every copy of the plan and judge every missing pair of copies
-/// that are not lies, by the hashes the checker computed itself.
-async fn judge(store: &Arc<dyn ObjectStore>, plan: &ComparisonPlan) -> Result<Judged, CheckError> {
+/// that are not lies, by the hashes the checker computed itself. Public for
+/// the checker's benchmark; the farm calls it through its comparisons.
+pub async fn judge(
+    store: &Arc<dyn ObjectStore>,
+    plan: &ComparisonPlan,
+) -> Result<Judged, CheckError> {
     let mut examined = Vec::with_capacity(plan.copies.len());
     for copy in &plan.copies {
         examined.push(Arc::new(examine(store, copy, plan.expected_size).await?));
@@ -264,7 +269,8 @@ impl Farm {
     }
 
     /// Redo what may have been interrupted (by a restart or an outage):
-    /// comparisons not recorded, reports not written, copies not placed.
+    /// comparisons and intake checks not recorded, reports not written,
+    /// copies not placed.
     pub async fn catch_up(&self) {
         match self.db.call(|db| db.frames_to_compare()).await {
             Ok(frames) => {
@@ -273,6 +279,16 @@ impl Farm {
                 }
             }
             Err(error) => tracing::error!(%error, "cannot list frames to compare"),
+        }
+        match self.db.call(|db| db.results_awaiting_intake()).await {
+            Ok(results) => {
+                for (job, frame, replica) in results {
+                    self.spawn_intake(job, frame, replica);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot list results awaiting their intake check")
+            }
         }
         match self.db.call(|db| db.jobs_missing_report()).await {
             Ok(jobs) => {

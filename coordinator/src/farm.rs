@@ -55,6 +55,8 @@ pub struct Farm {
     dispatch: Arc<Notify>,
     /// Frames being compared now (job, frame), so each is compared once.
     pub(crate) comparing: Arc<Mutex<HashSet<(String, i32)>>>,
+    /// Results whose upload is being looked at now (job, frame, replica).
+    pub(crate) intaking: Arc<Mutex<HashSet<(String, i32, u32)>>>,
     /// Slots for frames the checker examines at once.
     pub(crate) checks: Arc<tokio::sync::Semaphore>,
     /// Worker queues already declared by this coordinator.
@@ -95,6 +97,7 @@ impl Farm {
             config: Arc::new(config),
             dispatch: Arc::new(Notify::new()),
             comparing: Arc::default(),
+            intaking: Arc::default(),
             checks,
             declared: Arc::default(),
         })
@@ -296,6 +299,9 @@ impl Farm {
             self.wake_dispatcher();
         }
         self.send_controls(followup.controls).await;
+        for (job, frame, replica) in followup.intakes {
+            self.spawn_intake(job, frame, replica);
+        }
         for (job, frame) in followup.comparisons {
             self.spawn_comparison(job, frame);
         }

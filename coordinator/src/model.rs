@@ -125,9 +125,11 @@ pub struct FrameView {
     pub task_id: TaskId,
     /// Who rendered it (or is rendering it).
     pub worker_id: Option<WorkerId>,
-    /// Object key of the EXR once done.
+    /// Object key of the accepted EXR: shown once the frame is verified,
+    /// or settled unreplicated in a finished job.
     pub object_key: Option<String>,
-    /// blake3 of the pixel data once done.
+    /// blake3 of its pixel data (as the checker computed it when it did),
+    /// shown when the key is.
     pub pixel_hash: Option<String>,
     /// Render time once done.
     pub render_seconds: Option<f64>,

@@ -355,3 +355,95 @@ async fn a_hostile_worker_is_refused_everything_and_paid_nothing() {
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_never_uploaded_is_caught_without_parity() {
+    let Some((vhost, s3, dir)) = real_services().await else {
+        return;
+    };
+    let app = TestApp::start(test_config(
+        dir.path(),
+        vhost.queue_config(),
+        s3.store_config(),
+    ))
+    .await;
+    let hostile = Hostile::enroll(&app).await;
+    let hash = app.upload(&sample_scene()).await;
+    let job = app
+        .submit(
+            json!({"scene": hash, "renderer": "blender", "frames": "1-2", "chunk_size": 1,
+                       "parity_percent": 0, "overrides": {"resolution": [80, 45]}}),
+        )
+        .await;
+    // It takes the first task before any honest worker is up, and reports
+    // a frame it never uploaded, at its own key.
+    let mut tasks = hostile
+        .broker
+        .consume(&[queues::tasks(Renderer::Blender)], 1)
+        .await
+        .unwrap();
+    let delivery = tasks.next().await.expect("a task");
+    tasks.stop().await.unwrap();
+    let task: TaskMessage = serde_json::from_slice(&delivery.payload).unwrap();
+    let frame = task.frames[0];
+    hostile
+        .say(&WorkerEvent::TaskStarted {
+            task_id: task.task_id,
+            attempt: task.attempt,
+            worker: hostile.id,
+            redelivered: false,
+        })
+        .await;
+    hostile
+        .say(&WorkerEvent::FrameDone(FrameDone {
+            task_id: task.task_id,
+            attempt: task.attempt,
+            job_id: task.job_id,
+            frame,
+            replica: task.replica,
+            worker: hostile.id,
+            object_key: storage::render_key(task.job_id, frame, task.replica, hostile.id)
+                .to_string(),
+            pixel_hash: "00".repeat(32),
+            render_seconds: 1.0,
+            width: 80,
+            height: 45,
+            bytes: 1_000,
+            device: RenderDevice::Cpu,
+        }))
+        .await;
+    hostile
+        .say(&WorkerEvent::TaskDone {
+            task_id: task.task_id,
+            attempt: task.attempt,
+            worker: hostile.id,
+        })
+        .await;
+    delivery.ack().await.unwrap();
+    let honest = WorkerProcess::spawn(&app, "honest", dir.path()).await;
+
+    let done = app.wait_final(job.id, Duration::from_secs(300)).await;
+    assert_eq!(done.job.state, JobState::Done, "{done:?}");
+    for frame in &done.frame_list {
+        assert_eq!(frame.state, FrameState::Done);
+        assert_ne!(frame.worker_id, Some(hostile.id), "{frame:?}");
+    }
+    let workers = app.workers().await;
+    let mallory = worker_view(&workers, "mallory");
+    assert_eq!(mallory["reputation"]["strikes"], 1, "{mallory}");
+    let payouts: Vec<Payout> = app
+        .http
+        .get(format!("{}/api/v1/payouts", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hostile_pay = payouts.iter().find(|p| p.worker_id == hostile.id).unwrap();
+    assert_eq!(hostile_pay.frames_wrong, 1);
+    assert_eq!(hostile_pay.earned_micros, Money::ZERO);
+    assert_eq!(hostile_pay.held_micros, Money::ZERO);
+    assert!(honest.terminate().await.success());
+    app.stop().await;
+}

@@ -22,6 +22,9 @@ pub struct Followup {
     pub dispatch: bool,
     /// Frames (job, frame) whose copies are all in and must be compared.
     pub comparisons: Vec<(String, i32)>,
+    /// Results (job, frame, replica) just delivered, whose upload the
+    /// coordinator must look at.
+    pub intakes: Vec<(String, i32, u32)>,
     /// Jobs that are now in a final state (their cost report is due).
     pub finished_jobs: Vec<String>,
 }
@@ -32,6 +35,7 @@ impl Followup {
         self.controls.extend(other.controls);
         self.dispatch |= other.dispatch;
         self.comparisons.extend(other.comparisons);
+        self.intakes.extend(other.intakes);
         self.finished_jobs.extend(other.finished_jobs);
     }
 }

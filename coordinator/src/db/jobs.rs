@@ -8,7 +8,7 @@ use super::{Db, DbError, from_json, to_json};
 use crate::auth::Tenant;
 use crate::model::{FrameCounts, FrameView, JobDetail, JobSummary, VerificationCounts};
 use crate::split;
-use crate::state::{CheckState, FrameState, JobState, TaskCounts, TaskState, job_state_from_tasks};
+use crate::state::{CheckState, FrameState, JobState, TaskCounts, TaskState};
 
 /// A validated job submission.
 #[derive(Debug, Clone)]
@@ -253,7 +253,7 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT f.frame, f.state, f.task_id, COALESCE(r.worker_id, CASE WHEN f.state = 'rendering' THEN t.worker_id END), \
-                    r.object_key, r.pixel_hash, r.render_seconds, f.error, f.check_state, f.primary_replica, \
+                    r.object_key, COALESCE(r.checked_hash, r.pixel_hash), r.render_seconds, f.error, f.check_state, f.primary_replica, \
                     (SELECT COUNT(*) FROM results c WHERE c.job_id = f.job_id AND c.frame = f.frame) \
              FROM frames f JOIN tasks t ON t.id = f.task_id \
              LEFT JOIN results r ON r.job_id = f.job_id AND r.frame = f.frame AND r.replica = f.primary_replica \
@@ -283,7 +283,27 @@ impl Db {
                     copies: r.get(10)?,
                 })
             })?
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<FrameView>, _>>()?;
+        // Where a copy is and what it hashes to are shown once the frame is
+        // accepted (verified, or settled unreplicated in a finished job), so
+        // nobody learns what a copy still being checked must look like.
+        let settled = job.state.is_final();
+        let frames = frames
+            .into_iter()
+            .map(|mut frame| {
+                let accepted = frame.verification == CheckState::Verified
+                    || (settled
+                        && matches!(
+                            frame.verification,
+                            CheckState::Unchecked | CheckState::Unverifiable
+                        ));
+                if !accepted {
+                    frame.object_key = None;
+                    frame.pixel_hash = None;
+                }
+                frame
+            })
+            .collect();
         Ok(JobDetail {
             job,
             tasks,
@@ -292,160 +312,6 @@ impl Db {
     }
 
     pub(super) fn task_counts(&self, job: &str) -> Result<TaskCounts, DbError> {
-        let conn = self.lock();
-        let mut stmt = conn
-            .prepare_cached("SELECT state, COUNT(*) FROM tasks WHERE job_id = ?1 GROUP BY state")?;
-        let mut counts = TaskCounts::default();
-        for row in stmt.query_map([job], |r| {
-            Ok((r.get::<_, TaskState>(0)?, r.get::<_, u64>(1)?))
-        })? {
-            let (state, n) = row?;
-            counts.add(state, n);
-        }
-        Ok(counts)
-    }
-
-    pub(super) fn job_state(&self, job: &str) -> Result<JobState, DbError> {
-        self.lock()
-            .query_row("SELECT state FROM jobs WHERE id = ?1", [job], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| DbError::NotFound(format!("job {job}")))
-    }
-
-    /// A job's state (not found if there is no such job).
-    pub fn job_state_of(&self, id: JobId) -> Result<JobState, DbError> {
-        self.job_state(&id.to_string())
-    }
-
-    /// Recompute a job's state from its tasks and store it. A job whose
-    /// tasks are all done is still running while copies of a frame are
-    /// being compared: its frames are not settled (nor its bill).
-    pub(super) fn refresh_job(&self, job: &str) -> Result<JobState, DbError> {
-        let current = self.job_state(job)?;
-        let mut next = job_state_from_tasks(current, &self.task_counts(job)?);
-        if next == JobState::Done {
-            let comparing: bool = self.lock().query_row(
-                "SELECT EXISTS (SELECT 1 FROM frames WHERE job_id = ?1 AND check_state = 'comparing')",
-                [job],
-                |r| r.get(0),
-            )?;
-            if comparing {
-                next = JobState::Running;
-            }
-        }
-        if next != current {
-            let finished = next.is_final().then(now_ms);
-            // A job that leaves a final state (a frame rendered again) gets
-            // a new report when it ends again.
-            self.lock().execute(
-                "UPDATE jobs SET state = ?2, finished_ms = ?3, report_key = NULL WHERE id = ?1",
-                params![job, next, finished],
-            )?;
-            tracing::info!(job_id = job, from = %current, to = %next, "job state changed");
-        }
-        Ok(next)
-    }
-
-    /// Pause a queued or running job: no new task of it starts.
-    pub fn pause_job(&self, id: JobId) -> Result<JobState, DbError> {
-        let key = id.to_string();
-        let state = self.job_state(&key)?;
-        if !state.can_pause() {
-            return Err(DbError::Conflict(format!(
-                "job {id} is {state}; only queued or running jobs can be paused"
-            )));
-        }
-        self.lock().execute(
-            "UPDATE jobs SET state = ?2 WHERE id = ?1",
-            params![key, JobState::Paused],
-        )?;
-        Ok(JobState::Paused)
-    }
-
-    /// Resume a paused job: tasks returned while it was paused are dispatched again.
-    pub fn resume_job(&self, id: JobId) -> Result<JobState, DbError> {
-        let key = id.to_string();
-        let state = self.job_state(&key)?;
-        if state != JobState::Paused {
-            return Err(DbError::Conflict(format!(
-                "job {id} is {state}, not paused"
-            )));
-        }
-        let now = now_ms();
-        {
-            let mut conn = self.lock();
-            let tx = conn.transaction()?;
-            tx.execute(
-                "UPDATE jobs SET state = ?2 WHERE id = ?1",
-                params![key, JobState::Queued],
-            )?;
-            tx.execute(
-                "UPDATE tasks SET state = ?2, updated_ms = ?3 WHERE job_id = ?1 AND state = ?4",
-                params![key, TaskState::Pending, now, TaskState::Held],
-            )?;
-            tx.commit()?;
-        }
-        self.refresh_job(&key)
-    }
-
-    /// Cancel a job: every unfinished task and frame is cancelled.
-    pub fn cancel_job(&self, id: JobId) -> Result<JobState, DbError> {
-        let key = id.to_string();
-        let state = self.job_state(&key)?;
-        if state.is_final() {
-            return Err(DbError::Conflict(format!("job {id} is already {state}")));
-        }
-        let now = now_ms();
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE id = ?1",
-            params![key, JobState::Cancelled, now],
-        )?;
-        tx.execute(
-            "UPDATE tasks SET state = ?2, updated_ms = ?3 WHERE job_id = ?1 AND state NOT IN ('done', 'failed')",
-            params![key, TaskState::Cancelled, now],
-        )?;
-        tx.execute(
-            "UPDATE frames SET state = ?2 WHERE job_id = ?1 AND state IN ('pending', 'rendering')",
-            params![key, FrameState::Cancelled],
-        )?;
-        tx.commit()?;
-        Ok(JobState::Cancelled)
-    }
-
-    /// Put a job's failed tasks back in the queue, with a fresh failure count.
-    /// Returns how many frames were requeued.
-    pub fn requeue_failed(&self, id: JobId) -> Result<u64, DbError> {
-        let key = id.to_string();
-        let state = self.job_state(&key)?;
-        if state == JobState::Cancelled {
-            return Err(DbError::Conflict(format!(
-                "job {id} is cancelled; submit it again instead"
-            )));
-        }
-        let now = now_ms();
-        let frames = {
-            let mut conn = self.lock();
-            let tx = conn.transaction()?;
-            let frames = tx.execute(
-                "UPDATE frames SET state = ?2, error = NULL WHERE job_id = ?1 AND state = ?3",
-                params![key, FrameState::Pending, FrameState::Failed],
-            )?;
-            tx.execute(
-                "UPDATE tasks SET state = ?2, failures_from = attempt + 1, updated_ms = ?3 \
-                 WHERE job_id = ?1 AND state = ?4",
-                params![key, TaskState::Pending, now, TaskState::Failed],
-            )?;
-            if frames > 0 && state.is_final() {
-                tx.execute(
-                    "UPDATE jobs SET state = ?2, finished_ms = NULL WHERE id = ?1",
-                    params![key, JobState::Running],
-                )?;
-            }
-            tx.commit()?;
-            frames
-        };
-        Ok(frames as u64)
+        super::transitions::counts_of(&self.lock(), job)
     }
 }

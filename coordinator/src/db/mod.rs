@@ -6,12 +6,14 @@ mod billing;
 mod dispatch;
 mod enrollments;
 mod events;
+mod intake;
 mod jobs;
 mod parity;
 mod reputation;
 mod results;
 mod schema;
 mod tokens;
+mod transitions;
 mod verdicts;
 mod workers;
 
@@ -31,6 +33,7 @@ pub use attribution::{Refusal, Sender};
 pub use dispatch::QueuedTask;
 pub use enrollments::{EnrolledWorker, EnrollmentTerms, EnrollmentView, NewEnrollment};
 pub use events::Followup;
+pub use intake::IntakePlan;
 pub use jobs::NewJob;
 pub use verdicts::{ComparisonPlan, CopyCheck, PlannedCopy, VerdictNumbers};
 

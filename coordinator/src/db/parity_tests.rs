@@ -407,6 +407,28 @@ fn without_a_second_worker_frames_stay_unverifiable_and_the_job_ends() {
 }
 
 #[test]
+fn one_owners_workers_never_verify_each_other() {
+    let mut sim = Sim::new(Db::in_memory().unwrap(), &[true, true]);
+    // Both workers belong to one provider: neither may copy the other's frames.
+    sim.db
+        .lock()
+        .execute("UPDATE workers SET owner = 'one-provider'", [])
+        .unwrap();
+    let job = sim.job("1-4", 10_000);
+    sim.run(40);
+    let detail = sim.db.job_detail(job).unwrap();
+    assert_eq!(detail.job.state, JobState::Done);
+    assert!(
+        detail
+            .frame_list
+            .iter()
+            .all(|f| f.copies == 1 && f.verification == CheckState::Unverifiable),
+        "{:?}",
+        detail.frame_list
+    );
+}
+
+#[test]
 fn a_reopened_database_keeps_strikes_verdicts_and_money() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.sqlite");

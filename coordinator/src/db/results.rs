@@ -150,6 +150,9 @@ impl Db {
             tracing::debug!(job_id = %job, frame = done.frame, "duplicate frame result ignored");
             return Ok(None);
         }
+        followup
+            .intakes
+            .push((job.clone(), done.frame, done.replica));
         if missing_frames(tx, &task)?.is_empty() {
             tx.execute(
                 "UPDATE tasks SET state = ?2, updated_ms = ?3 WHERE id = ?1 AND state != ?4",

@@ -158,6 +158,8 @@ CREATE INDEX IF NOT EXISTS frames_comparing ON frames(job_id) WHERE check_state 
 ALTER TABLE results ADD COLUMN checked_hash TEXT;
 ALTER TABLE results ADD COLUMN reported_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE results ADD COLUMN device_used TEXT NOT NULL DEFAULT 'cpu';
+ALTER TABLE results ADD COLUMN intake_ms INTEGER;
+CREATE INDEX results_awaiting_intake ON results(job_id) WHERE intake_ms IS NULL;
 
 ALTER TABLE workers ADD COLUMN refused_events INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE workers ADD COLUMN last_refusal TEXT;
@@ -233,7 +235,7 @@ mod tests {
         "e2e494d1dceb07e6966676f2c6141362fbcd466b47e3b034283568b85702407d",
         "4bdfda5c50105fa6b0262f1dbac0aefa4e6c1d8c005f8a9f6d9bb2844ce0ea64",
         "8339c78b100f85cf569296e146ffae2bda6f20f6abe6b760bc4c30aacb500efe",
-        "bba15641850dafa400dd2f39f1fc084850984f88b888d293aafcbd74b79c9f0e",
+        "ecf16fe0a7b769bb35b51f5b52d02698548b0997ffd219e067f5b62cc2ecc482",
         "b5478c31cecd9fd437b470f3cdae344b4b3b81738c217ae1ce31a25a2a3cf95a",
     ];
 

@@ -295,3 +295,32 @@ fn a_cancelled_job_takes_no_more_results() {
     assert_eq!(detail.tasks.cancelled, 2);
     assert!(db.cancel_job(id).is_err());
 }
+
+#[test]
+fn where_a_frame_is_shows_only_once_it_is_accepted() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "w1");
+    let (id, tasks) = job(&db);
+    started(&db, &tasks[0], w);
+    for frame in &tasks[0].message.frames {
+        db.apply_as_named(&frame_done(&tasks[0], w, *frame), &Policy::default())
+            .unwrap();
+    }
+    let running = db.job_detail(id).unwrap();
+    assert!(
+        running
+            .frame_list
+            .iter()
+            .all(|f| f.object_key.is_none() && f.pixel_hash.is_none()),
+        "not while the job runs: {:?}",
+        running.frame_list
+    );
+    started(&db, &tasks[1], w);
+    for frame in &tasks[1].message.frames {
+        db.apply_as_named(&frame_done(&tasks[1], w, *frame), &Policy::default())
+            .unwrap();
+    }
+    let done = db.job_detail(id).unwrap();
+    assert_eq!(done.job.state, JobState::Done);
+    assert!(done.frame_list.iter().all(|f| f.object_key.is_some()));
+}

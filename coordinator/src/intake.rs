@@ -1,0 +1,115 @@
+//! The coordinator looks at every delivered result, replicated or not: the
+//! object must be at the key it derived, of the size its worker reported,
+//! and its header must say the frame's size. Only the start of the file is
+//! read (a ranged GET); the parity checker decodes the copies it compares.
+
+use std::sync::Arc;
+
+use object_store::{ObjectStore, ObjectStoreExt};
+use tracing::Instrument;
+
+use crate::checker::header_size;
+use crate::db::IntakePlan;
+use crate::farm::Farm;
+
+/// Bytes read from the start of an EXR for its header; a larger header is
+/// read whole.
+const HEADER_BYTES: u64 = 256 * 1024;
+
+/// Why the upload is not what its worker reported, or `None` when it is.
+/// A store outage is an error (the check is retried).
+async fn inspect(
+    store: &Arc<dyn ObjectStore>,
+    plan: &IntakePlan,
+) -> Result<Option<String>, object_store::Error> {
+    let path = object_store::path::Path::from(plan.object_key.as_str());
+    let meta = match store.head(&path).await {
+        Ok(meta) => meta,
+        Err(object_store::Error::NotFound { .. }) => {
+            return Ok(Some(format!("nothing was uploaded at {}", plan.object_key)));
+        }
+        Err(error) => return Err(error),
+    };
+    if meta.size != plan.bytes {
+        return Ok(Some(format!(
+            "the upload is {} bytes, its worker reported {}",
+            meta.size, plan.bytes
+        )));
+    }
+    let start = store
+        .get_range(&path, 0..meta.size.min(HEADER_BYTES))
+        .await?;
+    let size = match header_size(&start) {
+        Ok(size) => size,
+        Err(_) if meta.size > HEADER_BYTES => {
+            let whole = store.get(&path).await?.bytes().await?;
+            match header_size(&whole) {
+                Ok(size) => size,
+                Err(why) => return Ok(Some(why)),
+            }
+        }
+        Err(why) => return Ok(Some(why)),
+    };
+    if size != plan.reported_size {
+        return Ok(Some(format!(
+            "the upload is {}x{}, its worker reported {}x{}",
+            size.0, size.1, plan.reported_size.0, plan.reported_size.1
+        )));
+    }
+    if let Some(expected) = plan.expected_size.filter(|expected| *expected != size) {
+        return Ok(Some(format!(
+            "the upload is {}x{}, the job renders {}x{}",
+            size.0, size.1, expected.0, expected.1
+        )));
+    }
+    Ok(None)
+}
+
+impl Farm {
+    /// Look at a delivered result in the background (once at a time).
+    pub fn spawn_intake(&self, job: String, frame: i32, replica: u32) {
+        let key = (job.clone(), frame, replica);
+        if !self
+            .intaking
+            .lock()
+            .expect("not poisoned")
+            .insert(key.clone())
+        {
+            return;
+        }
+        let farm = self.clone();
+        let span = tracing::info_span!("intake", job_id = %job, frame, replica);
+        tokio::spawn(
+            async move {
+                if let Err(error) = farm.intake(&job, frame, replica).await {
+                    tracing::warn!(%error, "intake check failed; it is retried at the next watchdog round");
+                }
+                farm.intaking.lock().expect("not poisoned").remove(&key);
+            }
+            .instrument(span),
+        );
+    }
+
+    /// Check one result's upload and record what was found.
+    async fn intake(&self, job: &str, frame: i32, replica: u32) -> Result<(), crate::Error> {
+        let key = job.to_owned();
+        let Some(plan) = self
+            .db
+            .call(move |db| db.intake_plan(&key, frame, replica))
+            .await?
+        else {
+            return Ok(());
+        };
+        let lie = inspect(&self.store, &plan)
+            .await
+            .map_err(storage::StoreError::from)?;
+        let policy = Arc::clone(&self.policy);
+        let key = job.to_owned();
+        let followup = self
+            .db
+            .call(move |db| db.record_intake(&key, frame, replica, lie.as_deref(), &policy))
+            .await?;
+        self.follow(followup).await;
+        Ok(())
+    }
+}
