@@ -153,13 +153,19 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 /// Helpers for the database's own tests.
 #[cfg(test)]
 impl Db {
-    /// Apply an event as sent by the worker it names (authenticated).
+    /// Apply an event as sent by the worker it names (authenticated); the
+    /// uploads of the results it delivers pass their intake check, as an
+    /// honest worker's do.
     pub(crate) fn apply_as_named(
         &self,
         event: &protocol::WorkerEvent,
         policy: &Policy,
     ) -> Result<Followup, DbError> {
-        self.apply_event(event, Sender::worker(event.worker()), policy)
+        let mut followup = self.apply_event(event, Sender::worker(event.worker()), policy)?;
+        for (job, frame, replica) in std::mem::take(&mut followup.intakes) {
+            followup.merge(self.record_intake(&job, frame, replica, None, policy)?);
+        }
+        Ok(followup)
     }
 
     /// Enroll a worker of `owner` (cpu only) and return the id it got.

@@ -31,18 +31,21 @@ pub(super) fn state_of(conn: &Connection, job: &str) -> Result<JobState, DbError
 }
 
 /// Recompute a job's state from its tasks inside `tx` and store it. A job
-/// whose tasks are all done is still running while copies of a frame are
-/// being compared: its frames are not settled (nor its bill).
+/// whose tasks are all done is still running while a delivered result waits
+/// for its intake check or copies of a frame are being compared: its frames
+/// are not settled (nor its bill).
 fn refresh_in(tx: &Transaction<'_>, job: &str) -> Result<JobState, DbError> {
     let current = state_of(tx, job)?;
     let mut next = job_state_from_tasks(current, &counts_of(tx, job)?);
     if next == JobState::Done {
-        let comparing: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM frames WHERE job_id = ?1 AND check_state = 'comparing')",
+        let unsettled: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM frames WHERE job_id = ?1 AND check_state = 'comparing') \
+             OR EXISTS (SELECT 1 FROM results WHERE job_id = ?1 AND intake_ms IS NULL \
+                        AND status NOT IN ('wrong', 'rejected'))",
             [job],
             |r| r.get(0),
         )?;
-        if comparing {
+        if unsettled {
             next = JobState::Running;
         }
     }
