@@ -223,8 +223,16 @@ pub(super) fn check(
             }));
         }
         let delivered: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM results WHERE task_id = ?1 AND attempt = ?2 AND frame = ?3 AND worker_id = ?4)",
-            params![task.to_string(), attempt, done.frame, me],
+            "SELECT EXISTS (SELECT 1 FROM results WHERE job_id = ?1 AND frame = ?2 AND replica = ?3 \
+             AND task_id = ?4 AND attempt = ?5 AND worker_id = ?6)",
+            params![
+                done.job_id.to_string(),
+                done.frame,
+                done.replica,
+                task.to_string(),
+                attempt,
+                me
+            ],
             |r| r.get(0),
         )?;
         if delivered {

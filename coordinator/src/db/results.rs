@@ -30,21 +30,27 @@ fn reported_ms(seconds: f64) -> i64 {
 
 /// The time the coordinator itself saw a frame take: from the later of the
 /// attempt's start (its `TaskStarted`, which the worker can send only once
-/// it holds the task) and the attempt's previous frame, to now.
+/// it holds the task) and the attempt's previous frame, to now; and notes
+/// now as that attempt's latest frame.
 fn observed_ms(
     tx: &Transaction<'_>,
     task: &str,
     attempt: u32,
     worker: &str,
 ) -> Result<i64, DbError> {
-    let since: Option<i64> = tx.query_row(
-        "SELECT MAX(t) FROM ( \
-           SELECT started_ms AS t FROM attempts WHERE task_id = ?1 AND attempt = ?2 AND worker_id = ?3 \
-           UNION ALL SELECT created_ms FROM results WHERE task_id = ?1 AND attempt = ?2 AND worker_id = ?3)",
-        params![task, attempt, worker],
-        |r| r.get(0),
-    )?;
+    let since: Option<i64> = tx
+        .query_row(
+            "SELECT MAX(started_ms, COALESCE(last_result_ms, 0)) FROM attempts \
+             WHERE task_id = ?1 AND attempt = ?2 AND worker_id = ?3",
+            params![task, attempt, worker],
+            |r| r.get(0),
+        )
+        .optional()?;
     let now = now_ms();
+    tx.execute(
+        "UPDATE attempts SET last_result_ms = ?4 WHERE task_id = ?1 AND attempt = ?2 AND worker_id = ?3",
+        params![task, attempt, worker, now],
+    )?;
     Ok(since.map_or(0, |since| (now - since).max(0)))
 }
 

@@ -159,6 +159,7 @@ ALTER TABLE results ADD COLUMN checked_hash TEXT;
 ALTER TABLE results ADD COLUMN reported_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE results ADD COLUMN device_used TEXT NOT NULL DEFAULT 'cpu';
 ALTER TABLE results ADD COLUMN intake_ms INTEGER;
+ALTER TABLE attempts ADD COLUMN last_result_ms INTEGER;
 CREATE INDEX results_awaiting_intake ON results(job_id) WHERE intake_ms IS NULL;
 
 ALTER TABLE workers ADD COLUMN refused_events INTEGER NOT NULL DEFAULT 0;
@@ -235,7 +236,7 @@ mod tests {
         "e2e494d1dceb07e6966676f2c6141362fbcd466b47e3b034283568b85702407d",
         "4bdfda5c50105fa6b0262f1dbac0aefa4e6c1d8c005f8a9f6d9bb2844ce0ea64",
         "8339c78b100f85cf569296e146ffae2bda6f20f6abe6b760bc4c30aacb500efe",
-        "ecf16fe0a7b769bb35b51f5b52d02698548b0997ffd219e067f5b62cc2ecc482",
+        "1ff2b9251b0f7982b9f25f1787fb48823886927dfd5175e45e86f1eac11ecffb",
         "b5478c31cecd9fd437b470f3cdae344b4b3b81738c217ae1ce31a25a2a3cf95a",
     ];
 
