@@ -106,28 +106,13 @@ async fn plan(
     }
 }
 
-/// Peak resident memory of this process so far, in MiB (Linux).
-fn peak_rss_mib() -> f64 {
+/// A memory figure of this process from `/proc/self/status` (`VmHWM`:
+/// peak resident, `VmRSS`: resident now), in MiB; 0 off Linux.
+fn memory_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| {
-            rest.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(0.0, |kib| kib / 1024.0)
-}
-
-/// Current resident memory, in MiB (Linux).
-fn rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| {
             rest.trim()
                 .trim_end_matches("kB")
@@ -184,7 +169,7 @@ async fn main() {
     }
     let store: Arc<dyn ObjectStore> = Arc::new(memory);
     drop((a, b));
-    let before = rss_mib();
+    let before = memory_mib("VmRSS");
     let started = Instant::now();
     let checks: Vec<_> = plans
         .into_iter()
@@ -201,6 +186,6 @@ async fn main() {
          (the farm runs verification.max_concurrent_checks of them at once; default 2)",
         started.elapsed().as_secs_f64(),
         before,
-        peak_rss_mib()
+        memory_mib("VmHWM")
     );
 }

@@ -23,6 +23,12 @@ use serde_json::{Value, json};
 use support::app::{WorkerProcess, test_config};
 use support::{TestApp, real_services, sample_scene};
 
+/// A task delivery in hand, with the consumer it came on.
+struct Taken {
+    delivery: queue::Delivery,
+    _consumer: Box<dyn queue::Consumer>,
+}
+
 /// The hostile worker: enrolled, with its own broker user.
 struct Hostile {
     id: WorkerId,
@@ -60,6 +66,69 @@ impl Hostile {
         }
     }
 
+    /// Take one shared task (holding nothing else) and report it started;
+    /// the consumer must live until the delivery is acknowledged.
+    async fn take_task(&self) -> (TaskMessage, Taken) {
+        let mut tasks = self
+            .broker
+            .consume(&[queues::tasks(Renderer::Blender)], 1)
+            .await
+            .expect("it may take shared tasks");
+        let delivery = tasks.next().await.expect("a task");
+        tasks.stop().await.unwrap();
+        let task: TaskMessage = serde_json::from_slice(&delivery.payload).unwrap();
+        self.say(&WorkerEvent::TaskStarted {
+            task_id: task.task_id,
+            attempt: task.attempt,
+            worker: self.id,
+            redelivered: false,
+        })
+        .await;
+        (
+            task,
+            Taken {
+                delivery,
+                _consumer: tasks,
+            },
+        )
+    }
+
+    /// A result for the task's first frame at `key`, uploaded or not.
+    fn claim(
+        &self,
+        task: &TaskMessage,
+        key: String,
+        seconds: f64,
+        device: RenderDevice,
+    ) -> FrameDone {
+        FrameDone {
+            task_id: task.task_id,
+            attempt: task.attempt,
+            job_id: task.job_id,
+            frame: task.frames[0],
+            replica: task.replica,
+            worker: self.id,
+            object_key: key,
+            pixel_hash: "00".repeat(32),
+            render_seconds: seconds,
+            width: 80,
+            height: 45,
+            bytes: 1_000,
+            device,
+        }
+    }
+
+    /// Report the task done and acknowledge its delivery.
+    async fn finish(&self, task: &TaskMessage, taken: Taken) {
+        self.say(&WorkerEvent::TaskDone {
+            task_id: task.task_id,
+            attempt: task.attempt,
+            worker: self.id,
+        })
+        .await;
+        taken.delivery.ack().await.unwrap();
+    }
+
     /// Publish an event on the results queue, as its own broker user.
     async fn say(&self, event: &WorkerEvent) {
         self.broker
@@ -71,6 +140,18 @@ impl Hostile {
             .await
             .expect("the results queue takes its events");
     }
+}
+
+/// Every worker's payout, as an admin reads them.
+async fn payouts(app: &TestApp) -> Vec<Payout> {
+    app.http
+        .get(format!("{}/api/v1/payouts", app.api))
+        .send()
+        .await
+        .expect("payouts asked")
+        .json()
+        .await
+        .expect("payouts")
 }
 
 /// A worker as the API lists it.
@@ -205,57 +286,19 @@ async fn a_hostile_worker_is_refused_everything_and_paid_nothing() {
     assert_eq!(status(reinstated), 403);
 
     // It takes one shared task itself and lies about it.
-    let mut tasks = hostile
-        .broker
-        .consume(&[queues::tasks(Renderer::Blender)], 1)
-        .await
-        .expect("it may take shared tasks");
-    let delivery = tasks.next().await.expect("a task");
-    tasks.stop().await.unwrap();
-    let task: TaskMessage = serde_json::from_slice(&delivery.payload).unwrap();
+    let (task, taken) = hostile.take_task().await;
     let frame = task.frames[0];
-    hostile
-        .say(&WorkerEvent::TaskStarted {
-            task_id: task.task_id,
-            attempt: task.attempt,
-            worker: hostile.id,
-            redelivered: false,
-        })
-        .await;
-    let done = FrameDone {
-        task_id: task.task_id,
-        attempt: task.attempt,
-        job_id: task.job_id,
-        frame,
-        replica: task.replica,
-        worker: hostile.id,
-        object_key: storage::render_key(task.job_id, frame, task.replica, victim).to_string(),
-        pixel_hash: "00".repeat(32),
-        render_seconds: 3600.0,
-        width: 80,
-        height: 45,
-        bytes: 1_000,
-        device: RenderDevice::Gpu,
-    };
+    let key = |worker| storage::render_key(task.job_id, frame, task.replica, worker).to_string();
     // At another worker's key: refused.
-    hostile.say(&WorkerEvent::FrameDone(done.clone())).await;
+    let foreign = hostile.claim(&task, key(victim), 3600.0, RenderDevice::Gpu);
+    hostile.say(&WorkerEvent::FrameDone(foreign)).await;
     // At its own key, never uploaded, an hour on a GPU: taken as a claim,
-    // then found missing by the checker.
-    let own = FrameDone {
-        object_key: storage::render_key(task.job_id, frame, task.replica, hostile.id).to_string(),
-        ..done.clone()
-    };
+    // then found missing.
+    let own = hostile.claim(&task, key(hostile.id), 3600.0, RenderDevice::Gpu);
     hostile.say(&WorkerEvent::FrameDone(own.clone())).await;
     // The same result again: a replay.
     hostile.say(&WorkerEvent::FrameDone(own)).await;
-    hostile
-        .say(&WorkerEvent::TaskDone {
-            task_id: task.task_id,
-            attempt: task.attempt,
-            worker: hostile.id,
-        })
-        .await;
-    delivery.ack().await.unwrap();
+    hostile.finish(&task, taken).await;
 
     // It speaks for the honest workers.
     for &worker in &honest_ids {
@@ -329,15 +372,7 @@ async fn a_hostile_worker_is_refused_everything_and_paid_nothing() {
         assert_eq!(view["reputation"]["refused_events"], 0, "{view}");
         assert_eq!(view["reputation"]["strikes"], 0, "{view}");
     }
-    let payouts: Vec<Payout> = app
-        .http
-        .get(format!("{}/api/v1/payouts", app.api))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let payouts = payouts(&app).await;
     let hostile_pay = payouts
         .iter()
         .find(|p| p.worker_id == hostile.id)
@@ -377,49 +412,11 @@ async fn a_frame_never_uploaded_is_caught_without_parity() {
         .await;
     // It takes the first task before any honest worker is up, and reports
     // a frame it never uploaded, at its own key.
-    let mut tasks = hostile
-        .broker
-        .consume(&[queues::tasks(Renderer::Blender)], 1)
-        .await
-        .unwrap();
-    let delivery = tasks.next().await.expect("a task");
-    tasks.stop().await.unwrap();
-    let task: TaskMessage = serde_json::from_slice(&delivery.payload).unwrap();
-    let frame = task.frames[0];
-    hostile
-        .say(&WorkerEvent::TaskStarted {
-            task_id: task.task_id,
-            attempt: task.attempt,
-            worker: hostile.id,
-            redelivered: false,
-        })
-        .await;
-    hostile
-        .say(&WorkerEvent::FrameDone(FrameDone {
-            task_id: task.task_id,
-            attempt: task.attempt,
-            job_id: task.job_id,
-            frame,
-            replica: task.replica,
-            worker: hostile.id,
-            object_key: storage::render_key(task.job_id, frame, task.replica, hostile.id)
-                .to_string(),
-            pixel_hash: "00".repeat(32),
-            render_seconds: 1.0,
-            width: 80,
-            height: 45,
-            bytes: 1_000,
-            device: RenderDevice::Cpu,
-        }))
-        .await;
-    hostile
-        .say(&WorkerEvent::TaskDone {
-            task_id: task.task_id,
-            attempt: task.attempt,
-            worker: hostile.id,
-        })
-        .await;
-    delivery.ack().await.unwrap();
+    let (task, taken) = hostile.take_task().await;
+    let key = storage::render_key(task.job_id, task.frames[0], task.replica, hostile.id);
+    let claim = hostile.claim(&task, key.to_string(), 1.0, RenderDevice::Cpu);
+    hostile.say(&WorkerEvent::FrameDone(claim)).await;
+    hostile.finish(&task, taken).await;
     let honest = WorkerProcess::spawn(&app, "honest", dir.path()).await;
 
     let done = app.wait_final(job.id, Duration::from_secs(300)).await;
@@ -431,15 +428,7 @@ async fn a_frame_never_uploaded_is_caught_without_parity() {
     let workers = app.workers().await;
     let mallory = worker_view(&workers, "mallory");
     assert_eq!(mallory["reputation"]["strikes"], 1, "{mallory}");
-    let payouts: Vec<Payout> = app
-        .http
-        .get(format!("{}/api/v1/payouts", app.api))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let payouts = payouts(&app).await;
     let hostile_pay = payouts.iter().find(|p| p.worker_id == hostile.id).unwrap();
     assert_eq!(hostile_pay.frames_wrong, 1);
     assert_eq!(hostile_pay.earned_micros, Money::ZERO);

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use protocol::{JobId, now_ms};
 
 use super::ApiError;
-use crate::auth::{self, AuthError, Grant, Principal, Role, Tenant};
+use crate::auth::{self, AuthError, Grant, Owner, Principal, Role, Tenant};
 use crate::db::DbError;
 use crate::farm::Farm;
 
@@ -136,6 +136,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
             .get::<Principal>()
             .cloned()
             .ok_or(Unauthenticated(AuthError::Missing))
+    }
+}
+
+/// Whose workers a principal may see or manage: `None` for all (an
+/// admin), a provider's own owner; a submitter gets 403 for `action`.
+pub(super) fn owner_scope(principal: &Principal, action: &str) -> Result<Option<Owner>, ApiError> {
+    match &principal.grant {
+        Grant::Admin => Ok(None),
+        Grant::Provider { owner } => Ok(Some(owner.clone())),
+        Grant::Submitter { .. } => {
+            Err(forbidden(principal, action, &[Role::Provider, Role::Admin]))
+        }
     }
 }
 

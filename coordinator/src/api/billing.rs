@@ -7,9 +7,9 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::ApiError;
-use super::auth::{check_job, forbidden};
+use super::auth::{check_job, owner_scope};
 use super::jobs::job_id;
-use crate::auth::{Grant, Principal, Role};
+use crate::auth::Principal;
 use crate::billing::{CostReport, Payout};
 use crate::farm::Farm;
 use crate::model::VerdictView;
@@ -67,17 +67,7 @@ pub async fn payouts(
     State(farm): State<Farm>,
     principal: Principal,
 ) -> Result<Json<Vec<Payout>>, ApiError> {
-    let owner = match &principal.grant {
-        Grant::Admin => None,
-        Grant::Provider { owner } => Some(owner.clone()),
-        Grant::Submitter { .. } => {
-            return Err(forbidden(
-                &principal,
-                "read payouts",
-                &[Role::Provider, Role::Admin],
-            ));
-        }
-    };
+    let owner = owner_scope(&principal, "read payouts")?;
     let window_ms = farm
         .config
         .billing

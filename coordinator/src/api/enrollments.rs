@@ -14,8 +14,8 @@ use queue::Granted;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
-use super::auth::forbidden;
-use crate::auth::{Grant, Owner, Principal, Role, Token};
+use super::auth::owner_scope;
+use crate::auth::{Owner, Principal, Token};
 use crate::db::{EnrollmentTerms, EnrollmentView};
 use crate::enroll::EnrollError;
 use crate::farm::Farm;
@@ -53,17 +53,6 @@ pub struct IssuedEnrollment {
     pub enrollment: EnrollmentView,
 }
 
-/// Whose enrollments a principal manages: `None` for all (admin).
-fn managed_owner(principal: &Principal, action: &str) -> Result<Option<Owner>, ApiError> {
-    match &principal.grant {
-        Grant::Admin => Ok(None),
-        Grant::Provider { owner } => Ok(Some(owner.clone())),
-        Grant::Submitter { .. } => {
-            Err(forbidden(principal, action, &[Role::Provider, Role::Admin]))
-        }
-    }
-}
-
 /// A class or region name: 1 to 64 lowercase letters, digits, `-` or `_`.
 fn checked_name(what: &str, name: &str) -> Result<String, ApiError> {
     let fine = !name.is_empty()
@@ -90,7 +79,7 @@ pub async fn create(
     principal: Principal,
     body: Result<Json<CreateEnrollment>, JsonRejection>,
 ) -> Result<(StatusCode, Json<IssuedEnrollment>), ApiError> {
-    let own = managed_owner(&principal, "issue enrollment tokens")?;
+    let own = owner_scope(&principal, "issue enrollment tokens")?;
     let Json(body) = body?;
     let owner = match (own, &body.owner) {
         (Some(own), Some(asked)) if asked != own.as_str() => {
@@ -175,7 +164,7 @@ pub async fn list(
     State(farm): State<Farm>,
     principal: Principal,
 ) -> Result<Json<Vec<EnrollmentView>>, ApiError> {
-    let owner = managed_owner(&principal, "list enrollment tokens")?;
+    let owner = owner_scope(&principal, "list enrollment tokens")?;
     let listed = farm
         .db
         .call(move |db| db.list_enrollments(owner.as_ref().map(Owner::as_str)))
@@ -190,7 +179,7 @@ pub async fn revoke(
     principal: Principal,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let owner = managed_owner(&principal, "revoke enrollment tokens")?;
+    let owner = owner_scope(&principal, "revoke enrollment tokens")?;
     let Path(id) = path?;
     farm.db
         .call(move |db| db.revoke_enrollment(&id, owner.as_ref().map(Owner::as_str)))

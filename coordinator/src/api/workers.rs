@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use protocol::WorkerId;
 
 use super::ApiError;
-use super::auth::{forbidden, require};
-use crate::auth::{Grant, Principal, Role};
+use super::auth::{owner_scope, require};
+use crate::auth::{Principal, Role};
 use crate::farm::Farm;
 use crate::model::WorkerView;
 
@@ -17,17 +17,7 @@ pub async fn list(
     State(farm): State<Farm>,
     principal: Principal,
 ) -> Result<Json<Vec<WorkerView>>, ApiError> {
-    let owner = match &principal.grant {
-        Grant::Admin => None,
-        Grant::Provider { owner } => Some(owner.clone()),
-        Grant::Submitter { .. } => {
-            return Err(forbidden(
-                &principal,
-                "list workers",
-                &[Role::Provider, Role::Admin],
-            ));
-        }
-    };
+    let owner = owner_scope(&principal, "list workers")?;
     let mut workers = farm.db.call(|db| db.list_workers()).await?;
     if let Some(owner) = owner {
         workers.retain(|worker| worker.info.owner == owner.as_str());

@@ -204,18 +204,23 @@ fn billed(db: &Db) -> (i64, i64, String) {
         .unwrap()
 }
 
-#[test]
-fn billing_believes_the_clock_and_the_grant_not_the_worker() {
-    let db = Db::in_memory().unwrap();
-    let w = worker(&db, "boaster");
-    let mut info = super::tests::info(w, "boaster");
+/// `worker` announces itself with an RTX 4090.
+fn announce_rtx4090(db: &Db, worker: WorkerId, name: &str) {
+    let mut info = super::tests::info(worker, name);
     info.gpus = vec![protocol::GpuInfo {
         name: "NVIDIA GeForce RTX 4090".into(),
         vendor: "nvidia".into(),
         backend: "cuda".into(),
         memory_mib: 24_576,
     }];
-    send(&db, &WorkerEvent::Announce(info), w);
+    send(db, &WorkerEvent::Announce(info), worker);
+}
+
+#[test]
+fn billing_believes_the_clock_and_the_grant_not_the_worker() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "boaster");
+    announce_rtx4090(&db, w, "boaster");
     let (_, tasks) = job(&db);
     started(&db, &tasks[0], w);
     let WorkerEvent::FrameDone(mut done) = frame_done(&tasks[0], w, 1) else {
@@ -247,14 +252,7 @@ fn a_render_on_the_cpu_is_billed_as_cpu_even_on_a_granted_gpu() {
             [w.to_string()],
         )
         .unwrap();
-    let mut info = super::tests::info(w, "gpu-box");
-    info.gpus = vec![protocol::GpuInfo {
-        name: "NVIDIA GeForce RTX 4090".into(),
-        vendor: "nvidia".into(),
-        backend: "cuda".into(),
-        memory_mib: 24_576,
-    }];
-    send(&db, &WorkerEvent::Announce(info), w);
+    announce_rtx4090(&db, w, "gpu-box");
     let (_, tasks) = job(&db);
     started(&db, &tasks[0], w);
     let WorkerEvent::FrameDone(mut done) = frame_done(&tasks[0], w, 1) else {
