@@ -345,6 +345,30 @@ async fn granted_users_are_held_to_their_grant() {
             .unwrap(),
     );
 
+    // A message naming another user than the connection's is refused by
+    // the broker itself (PRECONDITION_FAILED closes the channel).
+    let raw = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = raw.create_channel().await.unwrap();
+    channel
+        .confirm_select(lapin::options::ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let forged = channel
+        .basic_publish(
+            format!("farm.{results}").as_str().into(),
+            results.as_str().into(),
+            lapin::options::BasicPublishOptions::default(),
+            b"forged",
+            lapin::BasicProperties::default().with_user_id("guest".into()),
+        )
+        .await;
+    let confirmed = match forged {
+        Ok(confirm) => matches!(confirm.await, Ok(lapin::Confirmation::Ack(None))),
+        Err(_) => false,
+    };
+    assert!(!confirmed, "the broker relayed a forged user_id");
     let mut consumer = admin
         .consume(std::slice::from_ref(&results), 1)
         .await
@@ -354,6 +378,11 @@ async fn granted_users_are_held_to_their_grant() {
     delivery.ack().await.unwrap();
     assert_eq!(admin.ready_count(&tasks).await.unwrap(), 0);
     assert_eq!(admin.ready_count(&other).await.unwrap(), 0);
+    assert_eq!(
+        admin.ready_count(&results).await.unwrap(),
+        0,
+        "the forged message is not there"
+    );
 
     admin.revoke(&user).await.unwrap();
     assert!(RabbitMq::connect_with(&url, options).await.is_err());
