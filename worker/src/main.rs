@@ -167,10 +167,15 @@ async fn termination() {
     }
 }
 
-/// Take on the identity the coordinator gave when this worker enrolled,
-/// enrolling now when `args` carry a token and the work folder has none.
-async fn identify(args: &RunArgs, config: &mut WorkerConfig) -> anyhow::Result<()> {
-    let identity = match worker::enroll::load(&config.work_dir)? {
+/// Take on the identity the coordinator gave when this worker enrolled
+/// (`kept`, from the work folder), enrolling now when there is none and
+/// `args` carry a token.
+async fn identify(
+    args: &RunArgs,
+    config: &mut WorkerConfig,
+    kept: Option<protocol::EnrollResponse>,
+) -> anyhow::Result<()> {
+    let identity = match kept {
         Some(identity) => identity,
         None => {
             let (Some(coordinator), Some(token)) = (&args.coordinator, &args.enroll_token) else {
@@ -208,12 +213,12 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut config = args.config()?;
     // A worker that enrolled before, or is told to enroll now, uses its own
     // broker user; only one on an embedded queue file of its own does not.
-    let enrolled_before = worker::enroll::load(&config.work_dir)?.is_some();
+    let kept = worker::enroll::load(&config.work_dir)?;
     let owns_queue = matches!(config.queue, QueueConfig::Embedded { .. })
         && args.coordinator.is_none()
-        && !enrolled_before;
+        && kept.is_none();
     if !owns_queue {
-        identify(&args, &mut config).await?;
+        identify(&args, &mut config, kept).await?;
     }
     let store = storage::open(&config.store)
         .with_context(|| format!("cannot open the object store {}", config.store.url))?;
