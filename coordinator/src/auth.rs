@@ -340,6 +340,9 @@ pub struct TokenRequest {
     pub label: String,
     /// Expiry, ms since the epoch.
     pub expires_ms: Option<i64>,
+    /// When it was asked for, ms since the epoch: the token's creation
+    /// time, the one its expiry counts from.
+    pub created_ms: i64,
 }
 
 impl TokenRequest {
@@ -364,6 +367,7 @@ impl TokenRequest {
             grant,
             label: label.to_owned(),
             expires_ms,
+            created_ms: now_ms,
         })
     }
 }

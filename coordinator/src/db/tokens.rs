@@ -49,7 +49,7 @@ impl Db {
             id: token.id(),
             grant: request.grant.clone(),
             label: request.label.clone(),
-            created_ms: now_ms(),
+            created_ms: request.created_ms,
             expires_ms: request.expires_ms,
             revoked_ms: None,
         };
@@ -137,6 +137,7 @@ impl Db {
             grant: Grant::Admin,
             label: BOOTSTRAP_LABEL.to_owned(),
             expires_ms: None,
+            created_ms: now_ms(),
         };
         self.insert_token(token, &request)?;
         Ok(Bootstrap::Created)
@@ -202,6 +203,7 @@ mod tests {
             grant,
             label: "test".into(),
             expires_ms: None,
+            created_ms: now_ms(),
         }
     }
 

@@ -54,6 +54,7 @@ async fn revoked_and_expired_tokens_stop_working() {
         grant: Grant::Admin,
         label: "old".into(),
         expires_ms: Some(protocol::now_ms() - 1_000),
+        created_ms: protocol::now_ms() - 2_000,
     };
     db.insert_token(&token, &request).unwrap();
     let message = expect_unauthenticated(
