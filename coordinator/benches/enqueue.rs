@@ -83,7 +83,7 @@ async fn round(frames: usize) -> Round {
         ..Config::default()
     };
     let broker = queue::connect(&queue_config).await.unwrap();
-    let store = storage::open(&config.store).unwrap();
+    let store = storage::open_granting(&config.store, None).unwrap();
     let db = Db::open(&config.database).unwrap();
     let farm = Farm::new(config, db.clone(), Arc::clone(&broker), store)
         .await

@@ -1,7 +1,8 @@
 //! How many worker events per second the result consumer's database step
 //! applies, attribution included (sender check, live-attempt check, replay
 //! and key checks): one enrolled worker renders a job of one-frame tasks,
-//! three events each (started, frame done, task done), on a SQLite file as
+//! five events each (started, scene and frame grant requests, frame done,
+//! task done), on a SQLite file as
 //! in production. Prints figures; asserts nothing about time.
 //!
 //! `cargo bench -p coordinator --bench events`; `BENCH_TASKS` (default
@@ -11,7 +12,8 @@ use std::time::Instant;
 
 use coordinator::db::{Db, EnrollmentTerms, NewEnrollment, NewJob, Policy, Sender};
 use protocol::{
-    FrameDone, FrameSpec, OutputSpec, Overrides, RenderDevice, Renderer, SceneHash, WorkerEvent,
+    FrameDone, FrameSpec, GrantObject, GrantRequest, OutputSpec, Overrides, RenderDevice, Renderer,
+    SceneHash, WorkerEvent,
 };
 
 fn main() {
@@ -68,13 +70,27 @@ fn main() {
     for task in &queued {
         let message = &task.message;
         let frame = message.frames[0];
-        let batch = [
-            WorkerEvent::TaskStarted {
+        let start = WorkerEvent::TaskStarted {
+            task_id: message.task_id,
+            attempt: message.attempt,
+            worker,
+            redelivered: false,
+        };
+        db.apply_event(&start, sender, &policy).expect("applied");
+        // The worker asks for its scene and its frame's upload key, as a
+        // real one does, and reports the frame at the key it was granted.
+        let mut key = String::new();
+        for object in [GrantObject::Scene, GrantObject::Frame { frame }] {
+            let request = WorkerEvent::GrantRequest(GrantRequest {
                 task_id: message.task_id,
                 attempt: message.attempt,
                 worker,
-                redelivered: false,
-            },
+                object,
+            });
+            let followup = db.apply_event(&request, sender, &policy).expect("applied");
+            key = followup.grants.first().expect("granted").key.clone();
+        }
+        let batch = [
             WorkerEvent::FrameDone(FrameDone {
                 task_id: message.task_id,
                 attempt: message.attempt,
@@ -82,7 +98,7 @@ fn main() {
                 frame,
                 replica: 0,
                 worker,
-                object_key: storage::render_key(job, frame, 0, worker).to_string(),
+                object_key: key,
                 pixel_hash: "00".repeat(32),
                 render_seconds: 1.0,
                 width: 1920,
@@ -96,6 +112,7 @@ fn main() {
                 worker,
             },
         ];
+        events += 3;
         for event in &batch {
             db.apply_event(event, sender, &policy).expect("applied");
             events += 1;
@@ -106,7 +123,7 @@ fn main() {
     assert_eq!(delivered, tasks as u64, "every frame was accepted");
     println!(
         "result consumer, database step with attribution: {events} events in {seconds:.2} s = {:.0} events/s \
-         ({tasks} one-frame tasks, every frame accepted)",
+         ({tasks} one-frame tasks: start, two grant requests, frame, done; every frame accepted)",
         events as f64 / seconds
     );
 }

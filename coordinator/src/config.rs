@@ -54,6 +54,36 @@ pub struct Config {
     /// API tokens.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Short-lived storage URLs for workers and submitters, who hold no
+    /// store credentials.
+    #[serde(default)]
+    pub grants: GrantsConfig,
+}
+
+/// How long storage grants last, and where a local-folder store is served.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantsConfig {
+    /// The URL workers and submitters reach this coordinator at
+    /// (`https://farm.example/`); a local-folder store's grants point there.
+    /// Unset, it is `http://` and the address the coordinator listens on.
+    /// S3 grants point at the bucket and ignore it.
+    #[serde(default)]
+    pub public_url: Option<url::Url>,
+    /// Lifetime of a worker's grant (its scene to read, a frame to write),
+    /// in seconds; a worker asks for each grant just before it uses it.
+    #[serde(default = "defaults::worker_grant_secs")]
+    pub worker_grant_secs: u64,
+    /// Lifetime of a submitter's download link of an accepted frame, in
+    /// seconds.
+    #[serde(default = "defaults::download_link_secs")]
+    pub download_link_secs: u64,
+}
+
+impl Default for GrantsConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
 }
 
 /// The environment variable that overrides `auth.admin_token`.
@@ -245,6 +275,12 @@ mod defaults {
     }
     pub fn verification_window_secs() -> u64 {
         24 * 3600
+    }
+    pub fn worker_grant_secs() -> u64 {
+        15 * 60
+    }
+    pub fn download_link_secs() -> u64 {
+        5 * 60
     }
 }
 

@@ -48,6 +48,9 @@ pub struct Farm {
     pub broker: Arc<dyn Broker>,
     /// Object storage.
     pub store: Arc<dyn ObjectStore>,
+    /// The store with its grants (workers and submitters get URLs, never
+    /// credentials).
+    pub storage: storage::GrantingStore,
     /// Configuration.
     pub config: Arc<Config>,
     /// The rules events are applied under (from the configuration).
@@ -69,7 +72,7 @@ impl Farm {
         config: Config,
         db: Db,
         broker: Arc<dyn Broker>,
-        store: Arc<dyn ObjectStore>,
+        storage: storage::GrantingStore,
     ) -> Result<Self, queue::QueueError> {
         for renderer in Renderer::ALL {
             broker
@@ -92,7 +95,8 @@ impl Farm {
         Ok(Self {
             db,
             broker,
-            store,
+            store: Arc::clone(&storage.store),
+            storage,
             policy: Arc::new(Policy::from_config(&config)),
             config: Arc::new(config),
             dispatch: Arc::new(Notify::new()),
@@ -299,6 +303,7 @@ impl Farm {
             self.wake_dispatcher();
         }
         self.send_controls(followup.controls).await;
+        self.send_grants(followup.grants).await;
         for (job, frame, replica) in followup.intakes {
             self.spawn_intake(job, frame, replica);
         }

@@ -1,7 +1,10 @@
-//! The coordinator looks at every delivered result, replicated or not: the
-//! object must be at the key it derived, of the size its worker reported,
-//! and its header must say the frame's size. Only the start of the file is
-//! read (a ranged GET); the parity checker decodes the copies it compares.
+//! The coordinator looks at every delivered result, replicated or not. It
+//! first copies the upload (at the key it granted the worker) to a key no
+//! worker is ever granted, so what it checks, compares and hands to the
+//! submitter cannot be replaced afterwards; then that copy must be of the
+//! size its worker reported, with a header saying the frame's size. Only the
+//! start of the file is read (a ranged GET); the parity checker decodes the
+//! copies it compares.
 
 use std::sync::Arc;
 
@@ -16,20 +19,14 @@ use crate::farm::Farm;
 /// read whole.
 const HEADER_BYTES: u64 = 256 * 1024;
 
-/// Why the upload is not what its worker reported, or `None` when it is.
-/// A store outage is an error (the check is retried).
+/// Why the coordinator's copy is not what its worker reported, or `None`
+/// when it is. A store outage is an error (the check is retried).
 async fn inspect(
     store: &Arc<dyn ObjectStore>,
     plan: &IntakePlan,
 ) -> Result<Option<String>, object_store::Error> {
-    let path = object_store::path::Path::from(plan.object_key.as_str());
-    let meta = match store.head(&path).await {
-        Ok(meta) => meta,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Ok(Some(format!("nothing was uploaded at {}", plan.object_key)));
-        }
-        Err(error) => return Err(error),
-    };
+    let path = object_store::path::Path::from(plan.stored_key.as_str());
+    let meta = store.head(&path).await?;
     if meta.size != plan.bytes {
         return Ok(Some(format!(
             "the upload is {} bytes, its worker reported {}",
@@ -100,15 +97,41 @@ impl Farm {
         else {
             return Ok(());
         };
-        let lie = inspect(&self.store, &plan)
-            .await
-            .map_err(storage::StoreError::from)?;
+        let upload = object_store::path::Path::from(plan.object_key.as_str());
+        let stored = object_store::path::Path::from(plan.stored_key.as_str());
+        let (stored_key, lie) = match self.store.copy(&upload, &stored).await {
+            Ok(()) => {
+                let lie = inspect(&self.store, &plan)
+                    .await
+                    .map_err(storage::StoreError::from)?;
+                (Some(plan.stored_key.clone()), lie)
+            }
+            Err(object_store::Error::NotFound { .. }) => (
+                None,
+                Some(format!("nothing was uploaded at {}", plan.object_key)),
+            ),
+            Err(error) => return Err(storage::StoreError::from(error).into()),
+        };
         let policy = Arc::clone(&self.policy);
         let key = job.to_owned();
         let followup = self
             .db
-            .call(move |db| db.record_intake(&key, frame, replica, lie.as_deref(), &policy))
+            .call(move |db| {
+                db.record_intake(
+                    &key,
+                    frame,
+                    replica,
+                    stored_key.as_deref(),
+                    lie.as_deref(),
+                    &policy,
+                )
+            })
             .await?;
+        // The worker's grant may still be good for a while; what it writes
+        // there now is never read.
+        if let Err(error) = self.store.delete(&upload).await {
+            tracing::debug!(%error, key = %plan.object_key, "the upload could not be removed");
+        }
         self.follow(followup).await;
         Ok(())
     }

@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod enroll;
 pub mod farm;
+mod grants;
 pub mod intake;
 pub mod model;
 pub mod money;

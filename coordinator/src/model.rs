@@ -125,11 +125,12 @@ pub struct FrameView {
     pub task_id: TaskId,
     /// Who rendered it (or is rendering it).
     pub worker_id: Option<WorkerId>,
-    /// Object key of the accepted EXR: shown once the frame is verified,
-    /// or settled unreplicated in a finished job.
-    pub object_key: Option<String>,
+    /// Where to download the accepted EXR (an API path that answers with a
+    /// short-lived link): shown once the frame is verified, or settled
+    /// unreplicated in a finished job.
+    pub download: Option<String>,
     /// blake3 of its pixel data (as the checker computed it when it did),
-    /// shown when the key is.
+    /// shown when the download is.
     pub pixel_hash: Option<String>,
     /// Render time once done.
     pub render_seconds: Option<f64>,

@@ -16,17 +16,17 @@ use crate::{Error, api};
 pub async fn open(config: Config) -> Result<Farm, Error> {
     let db = Db::open(&config.database)?;
     let broker = queue::connect(&config.queue).await?;
-    let store = storage::open(&config.store)?;
-    open_with(config, db, broker, store).await
+    let storage = storage::open_granting(&config.store, config.grants.public_url.clone())?;
+    open_with(config, db, broker, storage).await
 }
 
-/// Assemble a farm from parts already opened (the demo shares the broker and
-/// store with in-process workers), storing the configured admin token.
+/// Assemble a farm from parts already opened (the demo shares the broker
+/// with in-process workers), storing the configured admin token.
 pub async fn open_with(
     config: Config,
     db: Db,
     broker: Arc<dyn queue::Broker>,
-    store: Arc<dyn object_store::ObjectStore>,
+    storage: storage::GrantingStore,
 ) -> Result<Farm, Error> {
     if let Some(token) = config.auth.admin_token.clone() {
         let id = token.id();
@@ -41,7 +41,7 @@ pub async fn open_with(
             ),
         }
     }
-    Ok(Farm::new(config, db, broker, store).await?)
+    Ok(Farm::new(config, db, broker, storage).await?)
 }
 
 /// Serve the API on `listener` and run the background loops until
@@ -56,6 +56,9 @@ pub async fn run(
     let mut background = farm.spawn_background(&notify);
     let address = listener.local_addr().map_err(Error::Http)?;
     tracing::info!(%address, "coordinator listening");
+    let base =
+        url::Url::parse(&format!("http://{address}/")).expect("a socket address makes a URL");
+    farm.storage.grants.serve_at(&base);
     let stop = notify.clone();
     axum::serve(listener, api::router(farm))
         .with_graceful_shutdown(async move {

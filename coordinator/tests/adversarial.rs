@@ -15,8 +15,9 @@ use coordinator::billing::Payout;
 use coordinator::money::Money;
 use coordinator::state::{CheckState, FrameState, JobState};
 use protocol::{
-    EnrollRequest, EnrollResponse, FrameDone, Heartbeat, RenderDevice, Renderer, TaskFailed,
-    TaskMessage, WorkerEvent, WorkerId, queues,
+    Control, EnrollRequest, EnrollResponse, FrameDone, GrantObject, GrantRequest, Heartbeat,
+    RenderDevice, Renderer, StorageGrant, TaskFailed, TaskId, TaskMessage, WorkerEvent, WorkerId,
+    queues,
 };
 use queue::{Broker, Outgoing, RabbitMq, RabbitMqOptions};
 use serde_json::{Value, json};
@@ -33,6 +34,7 @@ struct Taken {
 struct Hostile {
     id: WorkerId,
     broker: RabbitMq,
+    control: tokio::sync::Mutex<Box<dyn queue::Consumer>>,
 }
 
 impl Hostile {
@@ -60,9 +62,51 @@ impl Hostile {
         let broker = RabbitMq::connect_with(&answer.queue_url, options)
             .await
             .expect("the hostile worker connects with its own user");
+        let control = broker
+            .consume(&[queues::worker_control(answer.worker_id)], 16)
+            .await
+            .expect("it may read its own control queue");
         Self {
             id: answer.worker_id,
             broker,
+            control: tokio::sync::Mutex::new(control),
+        }
+    }
+
+    /// Ask for a storage grant and wait for the answer on its control queue:
+    /// `Ok` with the grant, `Err` with the refusal's reason.
+    async fn grant(
+        &self,
+        task_id: TaskId,
+        attempt: u32,
+        object: GrantObject,
+    ) -> Result<StorageGrant, String> {
+        self.say(&WorkerEvent::GrantRequest(GrantRequest {
+            task_id,
+            attempt,
+            worker: self.id,
+            object,
+        }))
+        .await;
+        let mut control = self.control.lock().await;
+        loop {
+            let delivery = tokio::time::timeout(Duration::from_secs(60), control.next())
+                .await
+                .expect("the coordinator answers a grant request")
+                .expect("control message");
+            let control: Control = serde_json::from_slice(&delivery.payload).unwrap();
+            delivery.ack().await.unwrap();
+            match control {
+                Control::Grant(grant) if grant.task_id == task_id && grant.object == object => {
+                    return Ok(grant);
+                }
+                Control::GrantRefused(refused)
+                    if refused.task_id == task_id && refused.object == object =>
+                {
+                    return Err(refused.reason);
+                }
+                _ => {}
+            }
         }
     }
 
@@ -140,6 +184,16 @@ impl Hostile {
             .await
             .expect("the results queue takes its events");
     }
+}
+
+/// A grey 32-bit float RGBA EXR of `size`, as bytes.
+fn plain_exr(dir: &std::path::Path, (width, height): (u32, u32)) -> Vec<u8> {
+    let path = dir.join("plain.exr");
+    exr::prelude::write_rgba_file(&path, width as usize, height as usize, |_, _| {
+        (0.5f32, 0.5f32, 0.5f32, 1.0f32)
+    })
+    .expect("EXR written");
+    std::fs::read(path).unwrap()
 }
 
 /// Every worker's payout, as an admin reads them.
@@ -288,13 +342,51 @@ async fn a_hostile_worker_is_refused_everything_and_paid_nothing() {
     // It takes one shared task itself and lies about it.
     let (task, taken) = hostile.take_task().await;
     let frame = task.frames[0];
-    let key = |worker| storage::render_key(task.job_id, frame, task.replica, worker).to_string();
-    // At another worker's key: refused.
-    let foreign = hostile.claim(&task, key(victim), 3600.0, RenderDevice::Gpu);
+    // Storage grants only for the attempt it holds, and only its frames.
+    let others = app
+        .http
+        .get(format!("{}/api/v1/jobs/{}", app.api, job.id))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let other_task: TaskId = others["frame_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["task_id"].as_str().unwrap().parse().unwrap())
+        .find(|t| *t != task.task_id)
+        .unwrap();
+    let other_frame = GrantObject::Frame { frame: frame + 1 };
+    for (task_id, object) in [
+        (other_task, GrantObject::Scene),
+        (task.task_id, other_frame),
+    ] {
+        let refused = hostile.grant(task_id, task.attempt, object).await;
+        assert!(
+            refused.is_err(),
+            "granted {object:?} of {task_id}: {refused:?}"
+        );
+    }
+    let granted = hostile
+        .grant(task.task_id, task.attempt, GrantObject::Frame { frame })
+        .await
+        .expect("its own frame's upload is granted");
+    assert!(
+        granted
+            .key
+            .starts_with(&format!("uploads/{}/{frame}/", task.job_id)),
+        "{granted:?}"
+    );
+    // Where another worker's copy would be: refused.
+    let foreign = format!("renders/{}/{frame}/0-{victim}.exr", task.job_id);
+    let foreign = hostile.claim(&task, foreign, 3600.0, RenderDevice::Gpu);
     hostile.say(&WorkerEvent::FrameDone(foreign)).await;
-    // At its own key, never uploaded, an hour on a GPU: taken as a claim,
-    // then found missing.
-    let own = hostile.claim(&task, key(hostile.id), 3600.0, RenderDevice::Gpu);
+    // At its granted key, never uploaded, an hour on a GPU: taken as a
+    // claim, then found missing.
+    let own = hostile.claim(&task, granted.key.clone(), 3600.0, RenderDevice::Gpu);
     hostile.say(&WorkerEvent::FrameDone(own.clone())).await;
     // The same result again: a replay.
     hostile.say(&WorkerEvent::FrameDone(own)).await;
@@ -359,7 +451,7 @@ async fn a_hostile_worker_is_refused_everything_and_paid_nothing() {
     let mallory = worker_view(&workers, "mallory");
     let refused = mallory["reputation"]["refused_events"].as_u64().unwrap();
     assert!(
-        refused >= 2 + 5 * 2,
+        refused >= 2 + 2 + 5 * 2,
         "refusals counted against it: {mallory}"
     );
     assert_eq!(
@@ -406,33 +498,73 @@ async fn a_frame_never_uploaded_is_caught_without_parity() {
     let hash = app.upload(&sample_scene()).await;
     let job = app
         .submit(
-            json!({"scene": hash, "renderer": "blender", "frames": "1-2", "chunk_size": 1,
+            json!({"scene": hash, "renderer": "blender", "frames": "1-3", "chunk_size": 1,
                        "parity_percent": 0, "overrides": {"resolution": [80, 45]}}),
         )
         .await;
     // It takes the first task before any honest worker is up, and reports
-    // a frame it never uploaded, at its own key.
+    // a frame it never uploaded, at the key it was granted.
     let (task, taken) = hostile.take_task().await;
-    let key = storage::render_key(task.job_id, task.frames[0], task.replica, hostile.id);
-    let claim = hostile.claim(&task, key.to_string(), 1.0, RenderDevice::Cpu);
+    let object = GrantObject::Frame {
+        frame: task.frames[0],
+    };
+    let granted = hostile.grant(task.task_id, task.attempt, object).await;
+    let claim = hostile.claim(&task, granted.unwrap().key, 1.0, RenderDevice::Cpu);
     hostile.say(&WorkerEvent::FrameDone(claim)).await;
     hostile.finish(&task, taken).await;
+    // It renders the second one (a plain frame of the right size, which
+    // passes unreplicated), and keeps its upload grant.
+    let (second, taken) = hostile.take_task().await;
+    let object = GrantObject::Frame {
+        frame: second.frames[0],
+    };
+    let upload = hostile
+        .grant(second.task_id, second.attempt, object)
+        .await
+        .unwrap();
+    let exr = plain_exr(dir.path(), (80, 45));
+    let put = |bytes: Vec<u8>| {
+        let url = upload.url.clone();
+        async move { reqwest::Client::new().put(url).body(bytes).send().await }
+    };
+    assert!(put(exr.clone()).await.unwrap().status().is_success());
+    let mut delivered = hostile.claim(&second, upload.key.clone(), 1.0, RenderDevice::Cpu);
+    delivered.bytes = exr.len() as u64;
+    delivered.pixel_hash = frame_diff::read_image_bytes(&exr, std::path::Path::new("f.exr"))
+        .unwrap()
+        .pixel_hash()
+        .to_hex()
+        .to_string();
+    hostile.say(&WorkerEvent::FrameDone(delivered)).await;
+    hostile.finish(&second, taken).await;
     let honest = WorkerProcess::spawn(&app, "honest", dir.path()).await;
 
     let done = app.wait_final(job.id, Duration::from_secs(300)).await;
     assert_eq!(done.job.state, JobState::Done, "{done:?}");
     for frame in &done.frame_list {
         assert_eq!(frame.state, FrameState::Done);
-        assert_ne!(frame.worker_id, Some(hostile.id), "{frame:?}");
+        let hostiles = frame.frame == second.frames[0];
+        assert_eq!(frame.worker_id == Some(hostile.id), hostiles, "{frame:?}");
     }
+    // The accepted copy is the coordinator's: writing the upload key again,
+    // with the grant still good, changes nothing anyone downloads.
+    assert_eq!(app.download(job.id, second.frames[0]).await, exr);
+    let _ = put(b"not the frame it delivered".to_vec()).await;
+    assert_eq!(app.download(job.id, second.frames[0]).await, exr);
     let workers = app.workers().await;
     let mallory = worker_view(&workers, "mallory");
     assert_eq!(mallory["reputation"]["strikes"], 1, "{mallory}");
     let payouts = payouts(&app).await;
     let hostile_pay = payouts.iter().find(|p| p.worker_id == hostile.id).unwrap();
     assert_eq!(hostile_pay.frames_wrong, 1);
-    assert_eq!(hostile_pay.earned_micros, Money::ZERO);
-    assert_eq!(hostile_pay.held_micros, Money::ZERO);
+    assert!(
+        hostile_pay
+            .earned_micros
+            .checked_add(hostile_pay.held_micros)
+            .unwrap()
+            > Money::ZERO,
+        "the frame it did deliver is paid: {hostile_pay:?}"
+    );
     assert!(honest.terminate().await.success());
     app.stop().await;
 }

@@ -37,13 +37,13 @@ async fn two_workers_render_every_frame_into_the_local_store() {
     assert_eq!(workers_used.len(), 2, "both workers rendered");
     for frame in &done.frame_list {
         assert_eq!(frame.state, FrameState::Done);
-        let key = frame.object_key.as_deref().expect("object key");
-        assert!(
-            key.starts_with(&format!("renders/{}/{}/0-", job.id, frame.frame)),
-            "{key}"
+        assert_eq!(
+            frame.download.as_deref(),
+            Some(format!("/api/v1/jobs/{}/frames/{}/download", job.id, frame.frame).as_str())
         );
-        let path = dir.path().join("store").join(key);
-        let image = frame_diff::read_image(&path).expect("the EXR decodes");
+        let bytes = app.download(job.id, frame.frame).await;
+        let image = frame_diff::read_image_bytes(&bytes, std::path::Path::new("f.exr"))
+            .expect("the EXR decodes");
         assert_eq!((image.width, image.height), (64, 36));
         assert_eq!(image.non_finite_count(), 0);
         assert_eq!(

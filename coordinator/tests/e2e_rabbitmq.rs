@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use coordinator::model::JobDetail;
 use coordinator::state::{FrameState, JobState};
-use object_store::ObjectStoreExt;
 use serde_json::json;
 use support::app::{SIGCONT, SIGSTOP, WorkerProcess, test_config};
 use support::{TestApp, real_services, sample_scene};
@@ -24,15 +23,8 @@ async fn assert_all_frames_stored(app: &TestApp, job: &JobDetail, frames: usize,
     let scratch = tempfile::tempdir().unwrap();
     for frame in &job.frame_list {
         assert_eq!(frame.state, FrameState::Done);
-        let key = frame.object_key.clone().expect("object key");
-        let bytes = app
-            .store
-            .get(&key.as_str().into())
-            .await
-            .unwrap_or_else(|e| panic!("{key} not in the bucket: {e}"))
-            .bytes()
-            .await
-            .unwrap();
+        // Downloaded as the submitter does, through a presigned link.
+        let bytes = app.download(job.job.id, frame.frame).await;
         let path = scratch.path().join(format!("{}.exr", frame.frame));
         std::fs::write(&path, &bytes).unwrap();
         let image = frame_diff::read_image(&path).expect("the EXR decodes");

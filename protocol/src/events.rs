@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::grants::{GrantRefused, GrantRequest, StorageGrant};
 use crate::ids::{JobId, TaskId, WorkerId};
 use crate::worker::WorkerInfo;
 
@@ -25,6 +26,8 @@ pub enum WorkerEvent {
         /// Whether the broker redelivered the message (a previous holder died).
         redelivered: bool,
     },
+    /// The worker asks for a storage grant for an object of its attempt.
+    GrantRequest(GrantRequest),
     /// One frame is rendered, checked and uploaded.
     FrameDone(FrameDone),
     /// Every frame of the task is done; sent before the task is acknowledged.
@@ -59,6 +62,7 @@ impl WorkerEvent {
             | WorkerEvent::TaskDone { worker, .. }
             | WorkerEvent::Leaving { worker } => *worker,
             WorkerEvent::FrameDone(done) => done.worker,
+            WorkerEvent::GrantRequest(request) => request.worker,
             WorkerEvent::TaskFailed(failed) => failed.worker,
             WorkerEvent::TaskReturned(returned) => returned.worker,
         }
@@ -74,6 +78,7 @@ impl WorkerEvent {
                 task_id, attempt, ..
             } => Some((*task_id, *attempt)),
             WorkerEvent::FrameDone(done) => Some((done.task_id, done.attempt)),
+            WorkerEvent::GrantRequest(request) => Some((request.task_id, request.attempt)),
             WorkerEvent::TaskFailed(failed) => Some((failed.task_id, failed.attempt)),
             WorkerEvent::TaskReturned(returned) => Some((returned.task_id, returned.attempt)),
             WorkerEvent::Announce(_) | WorkerEvent::Heartbeat(_) | WorkerEvent::Leaving { .. } => {
@@ -229,4 +234,8 @@ pub enum Control {
     },
     /// The worker is taken off the blocklist and may take tasks again.
     Reinstated,
+    /// A storage grant the worker asked for.
+    Grant(StorageGrant),
+    /// A storage grant the worker asked for and may not have.
+    GrantRefused(GrantRefused),
 }

@@ -8,6 +8,7 @@
 pub mod enroll;
 pub mod events;
 pub mod frames;
+pub mod grants;
 pub mod ids;
 pub mod queues;
 pub mod task;
@@ -19,6 +20,7 @@ pub use events::{
     WorkerEvent,
 };
 pub use frames::{FrameSpec, FrameSpecError};
+pub use grants::{GrantObject, GrantRefused, GrantRequest, StorageGrant};
 pub use ids::{JobId, SceneHash, SceneHashError, TaskId, WorkerId};
 pub use task::{ExrDepth, OutputSpec, Overrides, Renderer, SceneRef, TaskMessage};
 pub use worker::{CpuInfo, GpuInfo, RendererInfo, WorkerInfo};

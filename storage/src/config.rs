@@ -5,7 +5,10 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
+use object_store::signer::Signer;
 use serde::{Deserialize, Serialize};
+
+use crate::grant::{Grants, LocalGrants, S3Grants};
 
 /// Where frames, scenes and reports are stored.
 ///
@@ -98,6 +101,28 @@ pub enum StoreError {
         /// Why it failed.
         source: std::io::Error,
     },
+    /// A local-folder store's grants were asked for before the coordinator
+    /// knew where it serves them.
+    #[error("the store's grants are not served yet: the coordinator has not started listening")]
+    NotServed,
+    /// A granted URL could not be reached.
+    #[error("cannot reach {url}: {source}")]
+    Http {
+        /// The URL, without its grant.
+        url: String,
+        /// Why.
+        source: reqwest::Error,
+    },
+    /// The server refused a granted transfer.
+    #[error("{url} answered {status}: {body}")]
+    Refused {
+        /// The URL, without its grant.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The start of its answer.
+        body: String,
+    },
     /// A downloaded object did not have the expected blake3 hash.
     #[error("{key}: expected blake3 {expected}, got {actual}")]
     HashMismatch {
@@ -112,6 +137,36 @@ pub enum StoreError {
 
 /// Open the store the config names.
 pub fn open(config: &StoreConfig) -> Result<Arc<dyn ObjectStore>, StoreError> {
+    Ok(open_granting(config, None)?.store)
+}
+
+/// A store and the grants for it, as the coordinator opens it.
+#[derive(Clone)]
+pub struct GrantingStore {
+    /// The store, with full access.
+    pub store: Arc<dyn ObjectStore>,
+    /// Issues URLs for one object at a time.
+    pub grants: Arc<dyn Grants>,
+    local: Option<Arc<LocalGrants>>,
+}
+
+impl GrantingStore {
+    /// The routes the coordinator must serve for its grants to work: a
+    /// local folder's `/storage/` server; `None` for S3.
+    pub fn router(&self) -> Option<axum::Router> {
+        self.local
+            .as_ref()
+            .map(|local| crate::serve::router(Arc::clone(&self.store), Arc::clone(local)))
+    }
+}
+
+/// Open the store the config names with its grants: presigned URLs for S3;
+/// for a local folder, URLs of the coordinator's own `/storage/` routes at
+/// `base` (or where it listens, once [`Grants::serve_at`] says).
+pub fn open_granting(
+    config: &StoreConfig,
+    base: Option<url::Url>,
+) -> Result<GrantingStore, StoreError> {
     let url = url::Url::parse(&config.url).map_err(|_| StoreError::BadUrl(config.url.clone()))?;
     match url.scheme() {
         "file" => {
@@ -122,7 +177,12 @@ pub fn open(config: &StoreConfig) -> Result<Arc<dyn ObjectStore>, StoreError> {
                 path: folder.display().to_string(),
                 source,
             })?;
-            Ok(Arc::new(LocalFileSystem::new_with_prefix(folder)?))
+            let local = Arc::new(LocalGrants::new(base));
+            Ok(GrantingStore {
+                store: Arc::new(LocalFileSystem::new_with_prefix(folder)?),
+                grants: local.clone(),
+                local: Some(local),
+            })
         }
         "s3" => {
             let bucket = url
@@ -142,13 +202,20 @@ pub fn open(config: &StoreConfig) -> Result<Arc<dyn ObjectStore>, StoreError> {
             if let Some(secret) = &config.secret_access_key {
                 builder = builder.with_secret_access_key(secret);
             }
-            let s3: Arc<dyn ObjectStore> = Arc::new(builder.build()?);
+            let s3 = builder.build()?;
             let prefix = url.path().trim_matches('/');
-            if prefix.is_empty() {
-                Ok(s3)
+            let (store, signer): (Arc<dyn ObjectStore>, Arc<dyn Signer>) = if prefix.is_empty() {
+                let s3 = Arc::new(s3);
+                (s3.clone(), s3)
             } else {
-                Ok(Arc::new(object_store::prefix::PrefixStore::new(s3, prefix)))
-            }
+                let prefixed = Arc::new(object_store::prefix::PrefixStore::new(s3, prefix));
+                (prefixed.clone(), prefixed)
+            };
+            Ok(GrantingStore {
+                store,
+                grants: Arc::new(S3Grants::new(signer)),
+                local: None,
+            })
         }
         _ => Err(StoreError::BadUrl(config.url.clone())),
     }

@@ -1,7 +1,7 @@
 //! Object keys of the storage layout.
 
 use object_store::path::Path;
-use protocol::{JobId, SceneHash, WorkerId};
+use protocol::{JobId, SceneHash};
 
 /// Whether `ext` is a safe scene file extension: 1 to 12 lowercase letters or digits.
 pub fn valid_extension(ext: &str) -> bool {
@@ -17,9 +17,41 @@ pub fn scene_key(hash: &SceneHash, ext: &str) -> Path {
     Path::from(format!("scenes/{hash}.{ext}"))
 }
 
-/// `renders/<job>/<frame>/<replica>-<worker>.exr`.
-pub fn render_key(job: JobId, frame: i32, replica: u32, worker: WorkerId) -> Path {
-    Path::from(format!("renders/{job}/{frame}/{replica}-{worker}.exr"))
+/// The unguessable part of a task attempt's keys: 128 random bits in hex,
+/// chosen by the coordinator when the attempt starts and told only to the
+/// worker holding it (in its grants).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyNonce(String);
+
+impl KeyNonce {
+    /// A fresh random nonce.
+    pub fn random() -> Self {
+        Self(format!("{:032x}", rand::random::<u128>()))
+    }
+
+    /// A nonce as stored; `None` unless it is 32 lowercase hex digits.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(text.to_owned()))
+    }
+
+    /// The nonce's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `uploads/<job>/<frame>/<nonce>-<replica>.exr`: where the worker holding
+/// an attempt may write one frame (through a grant).
+pub fn upload_key(job: JobId, frame: i32, replica: u32, nonce: &KeyNonce) -> Path {
+    Path::from(format!("uploads/{job}/{frame}/{}-{replica}.exr", nonce.0))
+}
+
+/// `renders/<job>/<frame>/<replica>-<nonce>.exr`: the coordinator's own
+/// copy of an upload, taken when it looks at the result; no worker is ever
+/// granted it, so an accepted copy cannot be replaced.
+pub fn render_key(job: JobId, frame: i32, replica: u32, nonce: &KeyNonce) -> Path {
+    Path::from(format!("renders/{job}/{frame}/{replica}-{}.exr", nonce.0))
 }
 
 /// `previews/<job>/<frame>.png`.
@@ -39,16 +71,30 @@ mod tests {
     #[test]
     fn keys_follow_the_layout() {
         let job: JobId = "0190a1b2-0000-7000-8000-000000000001".parse().unwrap();
-        let worker: WorkerId = "0190a1b2-0000-7000-8000-000000000002".parse().unwrap();
+        let nonce = KeyNonce::parse("0123456789abcdef0123456789abcdef").unwrap();
         assert_eq!(
-            render_key(job, -3, 1, worker).as_ref(),
-            "renders/0190a1b2-0000-7000-8000-000000000001/-3/1-0190a1b2-0000-7000-8000-000000000002.exr"
+            render_key(job, -3, 1, &nonce).as_ref(),
+            "renders/0190a1b2-0000-7000-8000-000000000001/-3/1-0123456789abcdef0123456789abcdef.exr"
+        );
+        assert_eq!(
+            upload_key(job, -3, 1, &nonce).as_ref(),
+            "uploads/0190a1b2-0000-7000-8000-000000000001/-3/0123456789abcdef0123456789abcdef-1.exr"
         );
         let hash: SceneHash = "ab".repeat(32).parse().unwrap();
         assert_eq!(
             scene_key(&hash, "blend").as_ref(),
             format!("scenes/{hash}.blend")
         );
+    }
+
+    #[test]
+    fn nonces_are_random_hex() {
+        let (a, b) = (KeyNonce::random(), KeyNonce::random());
+        assert_ne!(a, b);
+        assert_eq!(KeyNonce::parse(a.as_str()), Some(a));
+        for bad in ["", "0123", "../x", &"G".repeat(32), &"a".repeat(33)] {
+            assert_eq!(KeyNonce::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -13,10 +13,11 @@
 //! [queue]
 //! kind = "rabbitmq"
 //! url = "amqp://guest:guest@127.0.0.1:5672/%2f"
-//!
-//! [store]
-//! url = "file:///var/lib/renderfarm/store"
 //! ```
+//!
+//! There is no store section: a worker holds no store credentials. It gets a
+//! short-lived URL from the coordinator for each scene it downloads and each
+//! frame it uploads.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,7 +25,6 @@ use std::time::Duration;
 use protocol::WorkerId;
 use queue::QueueConfig;
 use serde::{Deserialize, Serialize};
-use storage::StoreConfig;
 
 use crate::error::WorkerError;
 use crate::tamper::Tamper;
@@ -79,9 +79,11 @@ pub struct WorkerConfig {
     /// The task queue to connect to.
     #[serde(default)]
     pub queue: QueueConfig,
-    /// The object store scenes come from and frames go to.
-    #[serde(default)]
-    pub store: StoreConfig,
+    /// Seconds to wait for the coordinator's answer to a storage grant
+    /// request (the worker holds no store credentials: every scene download
+    /// and frame upload goes through a short-lived grant).
+    #[serde(default = "default_grant_wait_secs")]
+    pub grant_wait_secs: u64,
     /// Test only: deliver deliberately wrong frames (a cheating worker for the
     /// parity tests). Never read from the file; only `worker run --tamper
     /// <MODE> --i-am-a-test-cheater` or code embedding a worker sets it.
@@ -129,6 +131,11 @@ fn default_shutdown_grace_secs() -> u64 {
     30
 }
 
+/// Two minutes.
+fn default_grant_wait_secs() -> u64 {
+    120
+}
+
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
@@ -144,7 +151,7 @@ impl Default for WorkerConfig {
             heartbeat_secs: default_heartbeat_secs(),
             shutdown_grace_secs: default_shutdown_grace_secs(),
             queue: QueueConfig::default(),
-            store: StoreConfig::default(),
+            grant_wait_secs: default_grant_wait_secs(),
             tamper: None,
         }
     }
@@ -178,6 +185,11 @@ impl WorkerConfig {
     /// Time between heartbeats (at least one second).
     pub fn heartbeat_interval(&self) -> Duration {
         Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+
+    /// How long to wait for a storage grant (at least one second).
+    pub fn grant_wait(&self) -> Duration {
+        Duration::from_secs(self.grant_wait_secs.max(1))
     }
 
     /// How long a running task may go on after shutdown is requested.
@@ -252,15 +264,12 @@ mod tests {
             [queue]
             kind = "rabbitmq"
             url = "amqp://farm:secret@queue:5672/%2f"
-            [store]
-            url = "s3://renders"
             "#,
         )
         .unwrap();
         assert_eq!(config.name, "render-07");
         assert_eq!(config.scene_cache_dir(), PathBuf::from("/srv/scenes"));
         assert!(matches!(config.queue, QueueConfig::RabbitMq { .. }));
-        assert_eq!(config.store.url, "s3://renders");
         assert_eq!(config.heartbeat_interval(), Duration::from_secs(2));
     }
 
@@ -268,6 +277,11 @@ mod tests {
     fn unknown_fields_are_refused() {
         let error = toml::from_str::<WorkerConfig>("heartbeat = 5").unwrap_err();
         assert!(error.to_string().contains("heartbeat"), "{error}");
+        let error = toml::from_str::<WorkerConfig>("[store]\nurl = \"s3://renders\"").unwrap_err();
+        assert!(
+            error.to_string().contains("store"),
+            "a worker holds no store credentials: {error}"
+        );
     }
 
     #[test]

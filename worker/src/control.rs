@@ -9,6 +9,8 @@ use queue::Consumer;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::grants::GrantClient;
+
 /// What the worker must do with a task instead of rendering it (or instead of
 /// finishing it, when it is already rendering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +105,8 @@ impl JobStates {
                 tracing::warn!("reinstated by the coordinator: taking shared tasks again");
                 self.set_blocklisted(false);
             }
+            // Answers to this worker's own requests: see `GrantClient`.
+            Control::Grant(_) | Control::GrantRefused(_) => {}
         }
     }
 
@@ -176,8 +180,14 @@ impl JobStates {
 }
 
 /// Apply messages from the control queue until `stop` is cancelled or the
-/// queue fails. Unreadable messages are logged and dropped.
-pub async fn listen(mut consumer: Box<dyn Consumer>, states: JobStates, stop: CancellationToken) {
+/// queue fails; storage grants go to `grants`. Unreadable messages are
+/// logged and dropped.
+pub async fn listen(
+    mut consumer: Box<dyn Consumer>,
+    states: JobStates,
+    grants: GrantClient,
+    stop: CancellationToken,
+) {
     loop {
         let delivery = tokio::select! {
             () = stop.cancelled() => return,
@@ -192,8 +202,12 @@ pub async fn listen(mut consumer: Box<dyn Consumer>, states: JobStates, stop: Ca
         };
         match serde_json::from_slice::<Control>(&delivery.payload) {
             Ok(control) => {
-                tracing::info!(?control, "control message");
-                states.apply(&control);
+                if grants.answer(&control) {
+                    tracing::debug!("storage grant answered");
+                } else {
+                    tracing::info!(?control, "control message");
+                    states.apply(&control);
+                }
             }
             Err(error) => tracing::warn!(%error, "unreadable control message dropped"),
         }

@@ -15,6 +15,7 @@ pub mod control;
 pub mod enroll;
 pub mod error;
 pub mod gpu;
+pub mod grants;
 pub mod heartbeat;
 pub mod probe;
 pub mod report;

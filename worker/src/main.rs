@@ -1,7 +1,7 @@
 //! `worker`: run a render node.
 //!
 //! ```text
-//! worker run --coordinator http://farm:8080 --enroll-token rf_… [--name render-07] [--store-url …]
+//! worker run --coordinator http://farm:8080 --enroll-token rf_… [--name render-07]
 //! worker run --config worker.toml            # enrolled before: identity in the work folder
 //! ```
 //!
@@ -62,12 +62,6 @@ struct RunArgs {
     /// SQLite file of the embedded queue; selects the embedded queue.
     #[arg(long)]
     queue_path: Option<PathBuf>,
-    /// Object store URL (`file:///folder` or `s3://bucket`).
-    #[arg(long, env = "WORKER_STORE_URL")]
-    store_url: Option<String>,
-    /// S3 endpoint of an S3-compatible server.
-    #[arg(long)]
-    store_endpoint: Option<String>,
     /// Blender executable.
     #[arg(long)]
     blender: Option<PathBuf>,
@@ -114,10 +108,6 @@ impl RunArgs {
         set(&mut config.owner, &self.owner);
         set(&mut config.region, &self.region);
         set(&mut config.node_class, &self.node_class);
-        set(&mut config.store.url, &self.store_url);
-        if let Some(endpoint) = &self.store_endpoint {
-            config.store.endpoint = Some(endpoint.clone());
-        }
         if let Some(url) = &self.queue_url {
             match &mut config.queue {
                 QueueConfig::RabbitMq { url: target, .. } => target.clone_from(url),
@@ -208,7 +198,7 @@ async fn identify(
     Ok(())
 }
 
-/// `worker run`: open the store and the queue, then run until a signal.
+/// `worker run`: connect to the queue, then run until a signal.
 async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut config = args.config()?;
     // A worker that enrolled before, or is told to enroll now, uses its own
@@ -220,8 +210,6 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if !owns_queue {
         identify(&args, &mut config, kept).await?;
     }
-    let store = storage::open(&config.store)
-        .with_context(|| format!("cannot open the object store {}", config.store.url))?;
     let queue_target = match &config.queue {
         QueueConfig::RabbitMq { url, .. } => format!("RabbitMQ at {}", redact(url)),
         QueueConfig::Embedded { path } => format!("embedded queue {}", path.display()),
@@ -234,7 +222,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         // declared the queues in it.
         worker::declare_own_queues(&*broker, config.resolve_id()?).await?;
     }
-    worker::run(config, broker, store, termination()).await?;
+    worker::run(config, broker, termination()).await?;
     Ok(())
 }
 
@@ -296,8 +284,6 @@ mod tests {
             "render-07",
             "--queue-url",
             "amqp://farm:secret@queue:5672/%2f",
-            "--store-url",
-            "file:///tmp/store",
             "--heartbeat-secs",
             "2",
         ]);
@@ -305,7 +291,6 @@ mod tests {
         let config = args.config().unwrap();
         assert_eq!(config.name, "render-07");
         assert_eq!(config.heartbeat_secs, 2);
-        assert_eq!(config.store.url, "file:///tmp/store");
         assert!(
             matches!(&config.queue, QueueConfig::RabbitMq { url, .. } if url.contains("queue:5672"))
         );

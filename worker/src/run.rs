@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use object_store::ObjectStore;
 use protocol::{
     Renderer, TaskFailed, TaskMessage, TaskReturned, WorkerEvent, WorkerId, WorkerInfo, queues,
 };
@@ -19,6 +18,7 @@ use tracing::Instrument;
 use crate::config::WorkerConfig;
 use crate::control::{self, Halt, JobStates};
 use crate::error::WorkerError;
+use crate::grants::GrantClient;
 use crate::heartbeat::{self, Activity};
 use crate::report::Reporter;
 use crate::scene_cache::SceneCache;
@@ -34,7 +34,6 @@ use crate::{gpu, probe};
 pub async fn run(
     config: WorkerConfig,
     broker: Arc<dyn Broker>,
-    store: Arc<dyn ObjectStore>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), WorkerError> {
     let id = config.resolve_id()?;
@@ -55,7 +54,7 @@ pub async fn run(
             std::future::pending::<std::convert::Infallible>().await
         };
         tokio::select! {
-            result = serve(id, &config, broker, store, &stop, &abort) => result,
+            result = serve(id, &config, broker, &stop, &abort) => result,
             never = watch_shutdown => match never {},
         }
     }
@@ -94,7 +93,6 @@ async fn serve(
     id: WorkerId,
     config: &WorkerConfig,
     broker: Arc<dyn Broker>,
-    store: Arc<dyn ObjectStore>,
     stop: &CancellationToken,
     abort: &CancellationToken,
 ) -> Result<(), WorkerError> {
@@ -144,9 +142,16 @@ async fn serve(
         )
         .in_current_span(),
     );
+    let grants = GrantClient::new(reporter.clone(), config.grant_wait());
     let control_consumer = broker.consume(&[control_queue], 1).await?;
     let controls = tokio::spawn(
-        control::listen(control_consumer, states.clone(), background.clone()).in_current_span(),
+        control::listen(
+            control_consumer,
+            states.clone(),
+            grants.clone(),
+            background.clone(),
+        )
+        .in_current_span(),
     );
 
     let worker = Worker {
@@ -155,7 +160,7 @@ async fn serve(
             render_threads: config.render_threads,
             tasks_dir: config.tasks_dir(),
             scenes: SceneCache::new(config.scene_cache_dir()),
-            store,
+            grants,
             reporter: reporter.clone(),
             activity,
             tamper: config

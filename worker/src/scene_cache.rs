@@ -12,10 +12,10 @@
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use object_store::ObjectStore;
-use protocol::{SceneHash, SceneRef};
+use protocol::{GrantObject, SceneHash, SceneRef, TaskId};
+
+use crate::grants::{GrantClient, GrantError};
 
 /// Why a scene could not be provided.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +23,9 @@ pub enum SceneError {
     /// The extension is not a plain word; it would make an unsafe path.
     #[error("scene extension {0:?} is not 1 to 12 lowercase letters or digits")]
     BadExtension(String),
+    /// No grant to download it.
+    #[error("cannot fetch the scene: {0}")]
+    Grant(#[from] GrantError),
     /// Download or verification failed.
     #[error("cannot fetch the scene {key}: {source}")]
     Fetch {
@@ -39,6 +42,47 @@ pub enum SceneError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// Where a scene that is not cached yet comes from.
+pub trait SceneSource: Sync {
+    /// Download `scene` into `file`, checking that it hashes to its name.
+    fn download(
+        &self,
+        scene: &SceneRef,
+        file: &Path,
+    ) -> impl Future<Output = Result<(), SceneError>> + Send;
+}
+
+/// A task attempt's scene, through a grant from the coordinator.
+pub struct GrantedScene<'a> {
+    /// Asks for the grant.
+    pub grants: &'a GrantClient,
+    /// The task.
+    pub task: TaskId,
+    /// The attempt the worker holds.
+    pub attempt: u32,
+}
+
+impl SceneSource for GrantedScene<'_> {
+    async fn download(&self, scene: &SceneRef, file: &Path) -> Result<(), SceneError> {
+        let granted = self
+            .grants
+            .request(self.task, self.attempt, GrantObject::Scene)
+            .await?;
+        storage::http::get_file(
+            self.grants.http(),
+            &granted.url,
+            file,
+            Some(scene.hash.as_str()),
+        )
+        .await
+        .map_err(|source| SceneError::Fetch {
+            key: granted.key,
+            source,
+        })?;
+        Ok(())
+    }
 }
 
 /// A folder of scenes named by their blake3 hash.
@@ -62,7 +106,7 @@ impl SceneCache {
     /// cached yet.
     pub async fn fetch(
         &self,
-        store: &Arc<dyn ObjectStore>,
+        source: &impl SceneSource,
         scene: &SceneRef,
     ) -> Result<PathBuf, SceneError> {
         if !storage::valid_extension(&scene.ext) {
@@ -92,17 +136,11 @@ impl SceneCache {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(cache_error(&self.dir))?;
-        let key = storage::scene_key(&scene.hash, &scene.ext);
         let download = self
             .dir
             .join(format!("{}.{}.download", scene.hash, uuid::Uuid::new_v4()));
         tracing::info!(scene = %scene.hash, "downloading the scene");
-        storage::download_to_file(store, &key, &download, Some(scene.hash.as_str()))
-            .await
-            .map_err(|source| SceneError::Fetch {
-                key: key.to_string(),
-                source,
-            })?;
+        source.download(scene, &download).await?;
         tokio::fs::rename(&download, &path)
             .await
             .map_err(cache_error(&path))?;
@@ -168,7 +206,22 @@ fn look_up_blocking(path: &Path, expected: &SceneHash) -> io::Result<Lookup> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use object_store::ObjectStoreExt;
+    use object_store::{ObjectStore, ObjectStoreExt};
+    use std::sync::Arc;
+
+    /// Scenes straight from a store (the cache's own logic under test).
+    impl SceneSource for Arc<dyn ObjectStore> {
+        async fn download(&self, scene: &SceneRef, file: &Path) -> Result<(), SceneError> {
+            let key = storage::scene_key(&scene.hash, &scene.ext);
+            storage::download_to_file(self, &key, file, Some(scene.hash.as_str()))
+                .await
+                .map_err(|source| SceneError::Fetch {
+                    key: key.to_string(),
+                    source,
+                })?;
+            Ok(())
+        }
+    }
 
     async fn store_with(bytes: &[u8]) -> (tempfile::TempDir, Arc<dyn ObjectStore>, SceneRef) {
         let dir = tempfile::tempdir().unwrap();

@@ -3,10 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::ObjectStore;
 use protocol::{Renderer, TaskMessage};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -14,9 +12,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::blender::{FrameSelection, Render, RenderCommand, RenderEvent, command, output};
+use crate::grants::GrantClient;
 use crate::heartbeat::Activity;
 use crate::report::Reporter;
-use crate::scene_cache::SceneCache;
+use crate::scene_cache::{GrantedScene, SceneCache};
 use crate::tamper::Tamperer;
 use crate::upload::{DeliveryError, FrameSink, SavedFrame};
 
@@ -59,8 +58,8 @@ pub struct TaskRunner {
     pub tasks_dir: PathBuf,
     /// Scene cache.
     pub scenes: SceneCache,
-    /// Object store.
-    pub store: Arc<dyn ObjectStore>,
+    /// Storage grants (the worker holds no store credentials).
+    pub grants: GrantClient,
     /// Results publisher.
     pub reporter: Reporter,
     /// Progress shared with the heartbeats.
@@ -96,10 +95,15 @@ impl TaskRunner {
             Ok(frames) => frames,
             Err(error) => return TaskOutcome::failed(error),
         };
+        let source = GrantedScene {
+            grants: &self.grants,
+            task: task.task_id,
+            attempt: task.attempt,
+        };
         let scene = tokio::select! {
             () = cancel.cancelled() => return TaskOutcome::Cancelled,
             () = abort.cancelled() => return TaskOutcome::Interrupted,
-            scene = self.scenes.fetch(&self.store, &task.scene) => match scene {
+            scene = self.scenes.fetch(&source, &task.scene) => match scene {
                 Ok(scene) => scene,
                 Err(error) => return TaskOutcome::failed(error),
             },
@@ -169,7 +173,7 @@ impl TaskRunner {
         };
         tracing::info!(frames = ?task.frames, "blender started");
         let sink = FrameSink {
-            store: Arc::clone(&self.store),
+            grants: self.grants.clone(),
             reporter: self.reporter.clone(),
             task_id: task.task_id,
             attempt: task.attempt,

@@ -1,16 +1,15 @@
-//! Delivering rendered frames: check, upload to the object store, report
-//! `FrameDone`. Frames are delivered one by one as Blender saves them, while
+//! Delivering rendered frames: check, upload through a grant for the key
+//! the coordinator chose, report `FrameDone`. Frames are delivered one by one as Blender saves them, while
 //! it renders the next.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use object_store::ObjectStore;
-use protocol::{FrameDone, JobId, TaskId, WorkerEvent, WorkerId};
+use protocol::{FrameDone, GrantObject, JobId, TaskId, WorkerEvent, WorkerId};
 use tokio::sync::mpsc;
 
 use crate::check::{CheckError, check_frame};
 use crate::error::WorkerError;
+use crate::grants::{GrantClient, GrantError};
 use crate::report::Reporter;
 use crate::tamper::{TamperError, Tamperer};
 
@@ -48,6 +47,14 @@ pub enum DeliveryError {
         /// What is wrong with it.
         source: CheckError,
     },
+    /// No grant to upload it.
+    #[error("frame {frame} could not be uploaded: {source}")]
+    Grant {
+        /// The frame.
+        frame: i32,
+        /// Why.
+        source: GrantError,
+    },
     /// The upload failed.
     #[error("frame {frame} could not be uploaded: {source}")]
     Upload {
@@ -77,8 +84,8 @@ pub enum DeliveryError {
 /// Where a task's frames go and how they are reported.
 #[derive(Clone)]
 pub struct FrameSink {
-    /// The object store.
-    pub store: Arc<dyn ObjectStore>,
+    /// Grants for each frame's upload.
+    pub grants: GrantClient,
     /// The results publisher.
     pub reporter: Reporter,
     /// The task.
@@ -120,8 +127,12 @@ impl FrameSink {
             frame,
             reason: e.to_string(),
         })??;
-        let key = storage::render_key(self.job_id, frame, self.replica, self.worker());
-        let bytes = storage::upload_file(&self.store, &key, &saved.path)
+        let granted = self
+            .grants
+            .request(self.task_id, self.attempt, GrantObject::Frame { frame })
+            .await
+            .map_err(|source| DeliveryError::Grant { frame, source })?;
+        let bytes = storage::http::put_file(self.grants.http(), &granted.url, &saved.path)
             .await
             .map_err(|source| DeliveryError::Upload { frame, source })?;
         let done = FrameDone {
@@ -131,7 +142,7 @@ impl FrameSink {
             frame,
             replica: self.replica,
             worker: self.worker(),
-            object_key: key.to_string(),
+            object_key: granted.key,
             pixel_hash: checked.pixel_hash,
             render_seconds: saved.render_seconds,
             width: checked.width,

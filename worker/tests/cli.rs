@@ -99,8 +99,6 @@ fn an_unreachable_broker_exits_non_zero() {
     let output = worker()
         .args(["run", "--work-dir"])
         .arg(&work)
-        .arg("--store-url")
-        .arg(format!("file://{}", dir.path().join("store").display()))
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -126,8 +124,6 @@ fn sigterm_stops_an_idle_worker_cleanly() {
         .arg(dir.path().join("queue.sqlite"))
         .arg("--work-dir")
         .arg(dir.path().join("work"))
-        .arg("--store-url")
-        .arg(format!("file://{}", dir.path().join("store").display()))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

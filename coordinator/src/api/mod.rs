@@ -4,6 +4,7 @@ mod auth;
 mod billing;
 mod enrollments;
 mod error;
+mod frames;
 mod jobs;
 mod openapi;
 mod scenes;
@@ -38,6 +39,10 @@ pub fn router(farm: Farm) -> Router {
         .route("/api/v1/jobs/{id}/pause", post(jobs::pause))
         .route("/api/v1/jobs/{id}/resume", post(jobs::resume))
         .route("/api/v1/jobs/{id}/requeue", post(jobs::requeue))
+        .route(
+            "/api/v1/jobs/{id}/frames/{frame}/download",
+            get(frames::download),
+        )
         .route("/api/v1/jobs/{id}/report", get(billing::report))
         .route("/api/v1/jobs/{id}/report.csv", get(billing::report_csv))
         .route("/api/v1/jobs/{id}/verdicts", get(billing::verdicts))
@@ -55,12 +60,16 @@ pub fn router(farm: Farm) -> Router {
             farm.clone(),
             auth::require_token,
         ));
+    // A local-folder store is served here; its grants are the credential.
+    let storage = farm.storage.router().unwrap_or_default();
     Router::new()
         .route("/api/v1/health", get(|| async { "ok" }))
         .route("/api/v1/openapi.json", get(openapi::spec))
         // The enrollment token in the body is this route's credential.
         .route("/api/v1/workers/enroll", post(enrollments::enroll))
         .merge(protected)
+        .with_state(farm)
+        .merge(storage)
         .fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
@@ -69,5 +78,4 @@ pub fn router(farm: Farm) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .with_state(farm)
 }

@@ -203,6 +203,16 @@ pub async fn spec() -> Json<Value> {
             "/api/v1/jobs/{id}/pause": control("Pause a job: no new task of it starts"),
             "/api/v1/jobs/{id}/resume": control("Resume a paused job"),
             "/api/v1/jobs/{id}/requeue": control("Put a job's failed frames back in the queue"),
+            "/api/v1/jobs/{id}/frames/{frame}/download": {"get": {
+                "summary": "Download an accepted frame: a redirect to a short-lived link to the coordinator's copy",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
+                    {"name": "frame", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {
+                    "303": {"description": "the link, in Location (good for grants.download_link_secs)"},
+                    "400": error_response("not a job id or frame number"),
+                    "404": error_response("no such job (or another tenant's)"),
+                    "409": error_response("the frame has no accepted copy yet")}}},
             "/api/v1/jobs/{id}/report": job_document("Cost report: every frame with its cost, verification state and totals",
                 "the report", "application/json", json!({"$ref": "#/components/schemas/CostReport"})),
             "/api/v1/jobs/{id}/report.csv": job_document("Cost report as CSV (also written to reports/<job>/cost.csv when the job ends)",
@@ -260,7 +270,8 @@ pub async fn spec() -> Json<Value> {
                     "frame": {"type": "integer"},
                     "state": {"type": "string", "enum": ["pending", "rendering", "done", "failed", "cancelled"]},
                     "task_id": {"type": "string"}, "worker_id": {"type": ["string", "null"]},
-                    "object_key": {"type": ["string", "null"]}, "pixel_hash": {"type": ["string", "null"]},
+                    "download": {"type": ["string", "null"], "description": "API path of the accepted EXR's download, once accepted"},
+                    "pixel_hash": {"type": ["string", "null"]},
                     "render_seconds": {"type": ["number", "null"]}, "error": {"type": ["string", "null"]},
                     "verification": {"type": "string", "enum": ["unchecked", "awaiting", "comparing", "arbitrating", "verified",
                         "non_deterministic", "rerendering", "unverifiable"]},

@@ -4,11 +4,12 @@
 //! while the attempt is live. Anything else is dropped, logged with its
 //! sender, and counted against that sender (`workers.refused_events`).
 
-use protocol::{Control, TaskId, WorkerEvent, WorkerId, now_ms};
+use protocol::{Control, GrantObject, GrantRefused, TaskId, WorkerEvent, WorkerId, now_ms};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::DbError;
-use super::events::Followup;
+use super::events::{Followup, task_row};
+use super::grants::upload_key;
 use crate::state::{AttemptState, TaskState};
 
 /// Who the transport says published an event.
@@ -88,6 +89,14 @@ pub enum Refusal {
         reported: String,
         /// The key the coordinator derives for the attempt.
         issued: String,
+    },
+    /// A grant for a frame that is not one of the task's.
+    #[error("frame {frame} is not one of task {task}'s frames")]
+    NotTaskFrame {
+        /// The task.
+        task: TaskId,
+        /// The frame.
+        frame: i32,
     },
     /// The frame was already delivered by this attempt.
     #[error("frame {frame} of task {task} was already delivered")]
@@ -213,29 +222,31 @@ pub(super) fn check(
     if !attempt_live || !holds {
         return Ok(Verdict::Refuse(Refusal::NotLive { task, attempt }));
     }
+    if let WorkerEvent::GrantRequest(request) = event
+        && let GrantObject::Frame { frame } = request.object
+    {
+        let Some(row) = task_row(tx, task)? else {
+            return Ok(Verdict::Refuse(Refusal::UnknownTask(task)));
+        };
+        if !row.frames.contains(&frame) {
+            return Ok(Verdict::Refuse(Refusal::NotTaskFrame { task, frame }));
+        }
+        if delivered(tx, (&row.job, frame, row.replica), (task, attempt), &me)? {
+            return Ok(Verdict::Refuse(Refusal::Replay { task, frame }));
+        }
+    }
     if let WorkerEvent::FrameDone(done) = event {
-        let issued = storage::render_key(done.job_id, done.frame, done.replica, sender).to_string();
-        if done.object_key != issued {
+        let ids = (task, attempt, sender);
+        let issued = upload_key(tx, done.job_id, done.frame, done.replica, ids)?;
+        if issued.as_deref() != Some(done.object_key.as_str()) {
             return Ok(Verdict::Refuse(Refusal::ForeignKey {
                 frame: done.frame,
                 reported: done.object_key.clone(),
-                issued,
+                issued: issued.unwrap_or_default(),
             }));
         }
-        let delivered: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM results WHERE job_id = ?1 AND frame = ?2 AND replica = ?3 \
-             AND task_id = ?4 AND attempt = ?5 AND worker_id = ?6)",
-            params![
-                done.job_id.to_string(),
-                done.frame,
-                done.replica,
-                task.to_string(),
-                attempt,
-                me
-            ],
-            |r| r.get(0),
-        )?;
-        if delivered {
+        let job = done.job_id.to_string();
+        if delivered(tx, (&job, done.frame, done.replica), (task, attempt), &me)? {
             return Ok(Verdict::Refuse(Refusal::Replay {
                 task,
                 frame: done.frame,
@@ -243,6 +254,22 @@ pub(super) fn check(
         }
     }
     Ok(Verdict::Accept)
+}
+
+/// Whether `worker`'s attempt of a task has delivered `frame` (looked up
+/// by the results' primary key, job, frame and replica).
+fn delivered(
+    tx: &Transaction<'_>,
+    (job, frame, replica): (&str, i32, u32),
+    (task, attempt): (TaskId, u32),
+    worker: &str,
+) -> Result<bool, DbError> {
+    Ok(tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM results WHERE job_id = ?1 AND frame = ?2 AND replica = ?3 \
+         AND task_id = ?4 AND attempt = ?5 AND worker_id = ?6)",
+        params![job, frame, replica, task.to_string(), attempt, worker],
+        |r| r.get(0),
+    )?)
 }
 
 /// Record a refused event: logged with its sender and, unless the queue
@@ -268,12 +295,27 @@ pub(super) fn refuse(
             params![sender.to_string(), refusal.to_string(), now_ms()],
         )?;
     }
-    if let (WorkerEvent::TaskStarted { .. }, Some((task_id, attempt))) =
-        (event, event.task_attempt())
-    {
-        followup
-            .controls
-            .push((sender, Control::AbandonTask { task_id, attempt }));
+    match event {
+        WorkerEvent::TaskStarted {
+            task_id, attempt, ..
+        } => followup.controls.push((
+            sender,
+            Control::AbandonTask {
+                task_id: *task_id,
+                attempt: *attempt,
+            },
+        )),
+        // Answered, so the worker does not wait for a grant that never comes.
+        WorkerEvent::GrantRequest(request) if request.worker == sender => followup.controls.push((
+            sender,
+            Control::GrantRefused(GrantRefused {
+                task_id: request.task_id,
+                attempt: request.attempt,
+                object: request.object,
+                reason: refusal.to_string(),
+            }),
+        )),
+        _ => {}
     }
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! Events from workers that lie about who they are or what they hold:
 //! each is refused, counted against its sender, and changes nothing else.
 
-use protocol::{Control, Heartbeat, WorkerEvent, WorkerId};
+use protocol::{Control, GrantObject, GrantRequest, Heartbeat, WorkerEvent, WorkerId};
 
 use super::tests::{failed, frame_done, job, started, worker};
-use super::{Db, Policy, Sender};
+use super::{Db, Policy, QueuedTask, Sender};
 use crate::state::{FrameState, JobState, TaskState};
 
 /// The refusals counted against `worker`.
@@ -19,8 +19,16 @@ fn refused(db: &Db, worker: WorkerId) -> u32 {
 }
 
 /// Apply `event` as published by `sender`.
+/// A `FrameDone` with an empty `object_key` names the key the attempt it
+/// names was granted.
 fn send(db: &Db, event: &WorkerEvent, sender: WorkerId) -> super::Followup {
-    db.apply_event(event, Sender::worker(sender), &Policy::default())
+    let mut event = event.clone();
+    if let WorkerEvent::FrameDone(done) = &mut event
+        && done.object_key.is_empty()
+    {
+        done.object_key = db.issued_upload_key(done).unwrap().unwrap_or_default();
+    }
+    db.apply_event(&event, Sender::worker(sender), &Policy::default())
         .unwrap()
 }
 
@@ -292,8 +300,105 @@ fn a_result_reported_at_another_key_is_refused() {
     let WorkerEvent::FrameDone(mut done) = frame_done(&tasks[0], echo, 1) else {
         unreachable!()
     };
-    done.object_key = storage::render_key(done.job_id, 1, 0, honest).to_string();
-    send(&db, &WorkerEvent::FrameDone(done), echo);
+    // Where another worker's copy used to be, and a guessed upload key.
+    for guess in [
+        format!("renders/{}/1/0-{honest}.exr", done.job_id),
+        format!("uploads/{}/1/{}-0.exr", done.job_id, "0".repeat(32)),
+    ] {
+        done.object_key = guess;
+        send(&db, &WorkerEvent::FrameDone(done.clone()), echo);
+    }
     assert_eq!(results(&db), 0);
-    assert_eq!(refused(&db, echo), 1);
+    assert_eq!(refused(&db, echo), 2);
+}
+
+/// Ask for a grant as `sender`.
+fn ask(db: &Db, task: &QueuedTask, object: GrantObject, sender: WorkerId) -> super::Followup {
+    let request = GrantRequest {
+        task_id: task.message.task_id,
+        attempt: task.message.attempt,
+        worker: sender,
+        object,
+    };
+    send(db, &WorkerEvent::GrantRequest(request), sender)
+}
+
+#[test]
+fn grants_go_only_to_the_holder_for_its_own_frames() {
+    let db = Db::in_memory().unwrap();
+    let holder = worker(&db, "holder");
+    let other = worker(&db, "other");
+    let (job_id, tasks) = job(&db);
+    let task = &tasks[0];
+    started(&db, task, holder);
+
+    let scene = ask(&db, task, GrantObject::Scene, holder);
+    assert_eq!(scene.grants.len(), 1);
+    assert_eq!(scene.grants[0].access, storage::Access::Read);
+    assert!(
+        scene.grants[0].key.starts_with("scenes/"),
+        "{:?}",
+        scene.grants[0]
+    );
+
+    let frame = ask(&db, task, GrantObject::Frame { frame: 1 }, holder);
+    let key = &frame.grants[0].key;
+    assert_eq!(frame.grants[0].access, storage::Access::Write);
+    assert!(key.starts_with(&format!("uploads/{job_id}/1/")), "{key}");
+    assert_eq!(
+        ask(&db, task, GrantObject::Frame { frame: 1 }, holder).grants[0].key,
+        *key,
+        "one key per attempt and frame"
+    );
+
+    // Not the holder; not one of the task's frames.
+    for (object, sender) in [
+        (GrantObject::Frame { frame: 1 }, other),
+        (GrantObject::Scene, other),
+        (GrantObject::Frame { frame: 999 }, holder),
+    ] {
+        let answer = ask(&db, task, object, sender);
+        assert!(answer.grants.is_empty(), "{object:?} for {sender}");
+        assert!(
+            matches!(&answer.controls[..], [(to, Control::GrantRefused(refused))]
+                if *to == sender && refused.object == object),
+            "{:?}",
+            answer.controls
+        );
+    }
+    assert_eq!(refused(&db, other), 2);
+    assert_eq!(refused(&db, holder), 1);
+
+    // Delivered: no second grant to write it again.
+    send(&db, &frame_done(task, holder, 1), holder);
+    assert!(
+        ask(&db, task, GrantObject::Frame { frame: 1 }, holder)
+            .grants
+            .is_empty()
+    );
+    assert_eq!(refused(&db, holder), 2);
+}
+
+#[test]
+fn a_new_attempt_gets_new_keys() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "w");
+    let (_, tasks) = job(&db);
+    let mut task = tasks[0].clone();
+    started(&db, &task, w);
+    let first = ask(&db, &task, GrantObject::Frame { frame: 1 }, w).grants[0]
+        .key
+        .clone();
+    send(&db, &failed(&task, w, 1), w);
+    task = db
+        .take_pending(100)
+        .unwrap()
+        .into_iter()
+        .find(|t| t.message.task_id == task.message.task_id)
+        .expect("the failed task is pending again");
+    started(&db, &task, w);
+    let second = ask(&db, &task, GrantObject::Frame { frame: 1 }, w).grants[0]
+        .key
+        .clone();
+    assert_ne!(first, second);
 }

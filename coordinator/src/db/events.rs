@@ -7,6 +7,7 @@ use protocol::{Control, TaskFailed, TaskId, TaskReturned, WorkerEvent, WorkerId,
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::attribution::{self, Sender, Verdict};
+use super::grants::GrantOrder;
 use super::reputation::{is_blocklisted, task_event_worker};
 use super::{Db, DbError, Policy, from_json};
 use crate::state::{
@@ -27,6 +28,8 @@ pub struct Followup {
     pub intakes: Vec<(String, i32, u32)>,
     /// Jobs that are now in a final state (their cost report is due).
     pub finished_jobs: Vec<String>,
+    /// Storage grants to sign and send to the workers that asked.
+    pub grants: Vec<GrantOrder>,
 }
 
 impl Followup {
@@ -37,6 +40,7 @@ impl Followup {
         self.comparisons.extend(other.comparisons);
         self.intakes.extend(other.intakes);
         self.finished_jobs.extend(other.finished_jobs);
+        self.grants.extend(other.grants);
     }
 }
 
@@ -241,10 +245,23 @@ impl Db {
                                 "UPDATE frames SET state = ?2 WHERE task_id = ?1 AND state = ?3",
                                 params![key, FrameState::Rendering, FrameState::Pending],
                             )?;
+                            // A start delivered again keeps the attempt's
+                            // key nonce: grants already issued stay good.
                             tx.execute(
-                                "INSERT OR REPLACE INTO attempts (task_id, attempt, worker_id, state, started_ms) \
-                                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                                params![key, attempt, worker.to_string(), AttemptState::Running, now_ms()],
+                                "INSERT INTO attempts (task_id, attempt, worker_id, state, started_ms, key_nonce) \
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                                 ON CONFLICT (task_id, attempt, worker_id) DO UPDATE SET \
+                                   state = excluded.state, started_ms = excluded.started_ms, ended_ms = NULL, \
+                                   error = NULL, log_tail = NULL, last_result_ms = NULL, \
+                                   key_nonce = COALESCE(key_nonce, excluded.key_nonce)",
+                                params![
+                                    key,
+                                    attempt,
+                                    worker.to_string(),
+                                    AttemptState::Running,
+                                    now_ms(),
+                                    storage::KeyNonce::random().as_str()
+                                ],
                             )?;
                             job_to_refresh = Some(row.job);
                         }
@@ -252,6 +269,10 @@ impl Db {
                             tracing::warn!(task_id = %task_id, "start of an unknown task ignored")
                         }
                     }
+                }
+                WorkerEvent::GrantRequest(request) => {
+                    touch_worker(&tx, request.worker)?;
+                    self.grant(&tx, request, &mut followup)?;
                 }
                 WorkerEvent::FrameDone(done) => {
                     touch_worker(&tx, done.worker)?;

@@ -1,5 +1,6 @@
 //! Every delivered result is looked at by the coordinator, replicated or
-//! not: its object must be at the key the coordinator derived, of the size
+//! not: it copies the upload to a key no worker can write, and the copy must
+//! be of the size
 //! its worker reported, with a header of the frame's size. A result that is
 //! not is a lie (the worker is paid for nothing it delivered): `wrong`, a
 //! strike, and the frame is rendered again.
@@ -8,14 +9,17 @@ use protocol::now_ms;
 use rusqlite::{OptionalExtension, params};
 
 use super::events::Followup;
+use super::verdicts::check_state;
 use super::{Db, DbError, Policy, from_json};
-use crate::state::ResultStatus;
+use crate::state::{CheckState, ResultStatus};
 
 /// What the intake check of one result looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntakePlan {
-    /// The key the coordinator derived for it.
+    /// The key the worker was granted and uploaded to.
     pub object_key: String,
+    /// Where the coordinator keeps its own copy (no worker can write it).
+    pub stored_key: String,
     /// The size in bytes its worker reported.
     pub bytes: u64,
     /// The width and height its worker reported.
@@ -36,8 +40,10 @@ impl Db {
         let conn = self.lock();
         let row = conn
             .query_row(
-                "SELECT r.object_key, r.bytes, r.width, r.height, j.overrides FROM results r \
+                "SELECT r.object_key, r.bytes, r.width, r.height, j.overrides, a.key_nonce FROM results r \
                  JOIN jobs j ON j.id = r.job_id \
+                 LEFT JOIN attempts a ON a.task_id = r.task_id AND a.attempt = r.attempt \
+                   AND a.worker_id = r.worker_id \
                  WHERE r.job_id = ?1 AND r.frame = ?2 AND r.replica = ?3 AND r.intake_ms IS NULL \
                  AND r.status NOT IN (?4, ?5)",
                 params![
@@ -53,15 +59,26 @@ impl Db {
                         r.get::<_, u64>(1)?,
                         (r.get(2)?, r.get(3)?),
                         r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((object_key, bytes, reported_size, overrides)) = row else {
+        let Some((object_key, bytes, reported_size, overrides, nonce)) = row else {
             return Ok(None);
         };
         let overrides: protocol::Overrides = from_json(&overrides)?;
+        let nonce = nonce
+            .as_deref()
+            .and_then(storage::KeyNonce::parse)
+            .ok_or_else(|| {
+                DbError::Corrupt(format!("result {job}/{frame}/{replica} has no attempt key"))
+            })?;
+        let job_id: protocol::JobId = job
+            .parse()
+            .map_err(|_| DbError::Corrupt(format!("job id {job:?}")))?;
         Ok(Some(IntakePlan {
+            stored_key: storage::render_key(job_id, frame, replica, &nonce).to_string(),
             object_key,
             bytes,
             reported_size,
@@ -69,13 +86,16 @@ impl Db {
         }))
     }
 
-    /// Record a result's intake check; `lie` says why it is not what its
-    /// worker reported, if it is not.
+    /// Record a result's intake check: `stored_key` is the coordinator's
+    /// copy of the upload, when there was one; `lie` says why it is not what
+    /// its worker reported, if it is not. A frame waiting for its copies to
+    /// be taken in is then compared.
     pub fn record_intake(
         &self,
         job: &str,
         frame: i32,
         replica: u32,
+        stored_key: Option<&str>,
         lie: Option<&str>,
         policy: &Policy,
     ) -> Result<Followup, DbError> {
@@ -85,9 +105,9 @@ impl Db {
             let mut conn = self.lock();
             let tx = conn.transaction()?;
             let changed = tx.execute(
-                "UPDATE results SET intake_ms = ?4 WHERE job_id = ?1 AND frame = ?2 AND replica = ?3 \
-                 AND intake_ms IS NULL",
-                params![job, frame, replica, now_ms()],
+                "UPDATE results SET intake_ms = ?4, object_key = COALESCE(?5, object_key) \
+                 WHERE job_id = ?1 AND frame = ?2 AND replica = ?3 AND intake_ms IS NULL",
+                params![job, frame, replica, now_ms(), stored_key],
             )?;
             if changed > 0
                 && let Some(lie) = lie
@@ -102,6 +122,9 @@ impl Db {
                     &mut followup,
                     &mut jobs,
                 )?;
+            }
+            if changed > 0 && check_state(&tx, job, frame)? == Some(CheckState::Comparing) {
+                followup.comparisons.push((job.to_owned(), frame));
             }
             tx.commit()?;
         }

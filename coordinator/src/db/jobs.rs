@@ -253,7 +253,7 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT f.frame, f.state, f.task_id, COALESCE(r.worker_id, CASE WHEN f.state = 'rendering' THEN t.worker_id END), \
-                    r.object_key, COALESCE(r.checked_hash, r.pixel_hash), r.render_seconds, f.error, f.check_state, f.primary_replica, \
+                    r.frame IS NOT NULL, COALESCE(r.checked_hash, r.pixel_hash), r.render_seconds, f.error, f.check_state, f.primary_replica, \
                     (SELECT COUNT(*) FROM results c WHERE c.job_id = f.job_id AND c.frame = f.frame) \
              FROM frames f JOIN tasks t ON t.id = f.task_id \
              LEFT JOIN results r ON r.job_id = f.job_id AND r.frame = f.frame AND r.replica = f.primary_replica \
@@ -261,10 +261,11 @@ impl Db {
         )?;
         let frames = stmt
             .query_map([&key], |r| {
+                let frame: i32 = r.get(0)?;
                 let task: String = r.get(2)?;
                 let worker: Option<String> = r.get(3)?;
                 Ok(FrameView {
-                    frame: r.get(0)?,
+                    frame,
                     state: r.get(1)?,
                     task_id: task.parse().map_err(|_| {
                         rusqlite::Error::FromSqlConversionFailure(
@@ -274,7 +275,9 @@ impl Db {
                         )
                     })?,
                     worker_id: worker.and_then(|w| w.parse().ok()),
-                    object_key: r.get(4)?,
+                    download: r
+                        .get::<_, bool>(4)?
+                        .then(|| format!("/api/v1/jobs/{key}/frames/{frame}/download")),
                     pixel_hash: r.get(5)?,
                     render_seconds: r.get(6)?,
                     error: r.get(7)?,
@@ -284,21 +287,14 @@ impl Db {
                 })
             })?
             .collect::<Result<Vec<FrameView>, _>>()?;
-        // Where a copy is and what it hashes to are shown once the frame is
-        // accepted (verified, or settled unreplicated in a finished job), so
-        // nobody learns what a copy still being checked must look like.
+        // A copy and what it hashes to are shown once the frame is accepted,
+        // so nobody learns what a copy still being checked must look like.
         let settled = job.state.is_final();
         let frames = frames
             .into_iter()
             .map(|mut frame| {
-                let accepted = frame.verification == CheckState::Verified
-                    || (settled
-                        && matches!(
-                            frame.verification,
-                            CheckState::Unchecked | CheckState::Unverifiable
-                        ));
-                if !accepted {
-                    frame.object_key = None;
+                if !accepted(frame.verification, settled) {
+                    frame.download = None;
                     frame.pixel_hash = None;
                 }
                 frame
@@ -311,7 +307,36 @@ impl Db {
         })
     }
 
+    /// The coordinator's copy of a frame's accepted EXR, `None` while the
+    /// frame has none (not delivered, or not accepted yet).
+    pub fn accepted_copy(&self, job: JobId, frame: i32) -> Result<Option<String>, DbError> {
+        let key = job.to_string();
+        let settled = self
+            .job_summary(&key)?
+            .ok_or_else(|| DbError::NotFound(format!("job {job}")))?
+            .state
+            .is_final();
+        let conn = self.lock();
+        let row: Option<(CheckState, String)> = conn
+            .query_row(
+                "SELECT f.check_state, r.object_key FROM frames f \
+                 JOIN results r ON r.job_id = f.job_id AND r.frame = f.frame AND r.replica = f.primary_replica \
+                 WHERE f.job_id = ?1 AND f.frame = ?2 AND r.intake_ms IS NOT NULL",
+                params![key, frame],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(check, object)| accepted(check, settled).then_some(object)))
+    }
+
     pub(super) fn task_counts(&self, job: &str) -> Result<TaskCounts, DbError> {
         super::transitions::counts_of(&self.lock(), job)
     }
+}
+
+/// Whether a frame's copy is accepted: verified, or settled unreplicated (or
+/// unverifiable) in a finished job.
+fn accepted(check: CheckState, settled: bool) -> bool {
+    check == CheckState::Verified
+        || (settled && matches!(check, CheckState::Unchecked | CheckState::Unverifiable))
 }

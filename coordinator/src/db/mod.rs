@@ -6,6 +6,7 @@ mod billing;
 mod dispatch;
 mod enrollments;
 mod events;
+mod grants;
 mod intake;
 mod jobs;
 mod parity;
@@ -33,6 +34,7 @@ pub use attribution::{Refusal, Sender};
 pub use dispatch::QueuedTask;
 pub use enrollments::{EnrolledWorker, EnrollmentTerms, EnrollmentView, NewEnrollment};
 pub use events::Followup;
+pub use grants::GrantOrder;
 pub use intake::IntakePlan;
 pub use jobs::NewJob;
 pub use verdicts::{ComparisonPlan, CopyCheck, PlannedCopy, VerdictNumbers};
@@ -153,19 +155,43 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 /// Helpers for the database's own tests.
 #[cfg(test)]
 impl Db {
-    /// Apply an event as sent by the worker it names (authenticated); the
-    /// uploads of the results it delivers pass their intake check, as an
-    /// honest worker's do.
+    /// Apply an event as sent by the worker it names (authenticated); a
+    /// `FrameDone` with an empty `object_key` names the key its attempt was
+    /// granted, and the uploads of the results it delivers pass their intake
+    /// check, as an honest worker's do.
     pub(crate) fn apply_as_named(
         &self,
         event: &protocol::WorkerEvent,
         policy: &Policy,
     ) -> Result<Followup, DbError> {
-        let mut followup = self.apply_event(event, Sender::worker(event.worker()), policy)?;
+        let mut event = event.clone();
+        if let protocol::WorkerEvent::FrameDone(done) = &mut event
+            && done.object_key.is_empty()
+        {
+            done.object_key = self.issued_upload_key(done)?.unwrap_or_default();
+        }
+        let mut followup = self.apply_event(&event, Sender::worker(event.worker()), policy)?;
         for (job, frame, replica) in std::mem::take(&mut followup.intakes) {
-            followup.merge(self.record_intake(&job, frame, replica, None, policy)?);
+            followup.merge(self.record_intake(&job, frame, replica, None, None, policy)?);
         }
         Ok(followup)
+    }
+
+    /// The upload key the coordinator grants for a frame of `done`'s
+    /// attempt, `None` when the attempt never started.
+    pub(crate) fn issued_upload_key(
+        &self,
+        done: &protocol::FrameDone,
+    ) -> Result<Option<String>, DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        grants::upload_key(
+            &tx,
+            done.job_id,
+            done.frame,
+            done.replica,
+            (done.task_id, done.attempt, done.worker),
+        )
     }
 
     /// Enroll a worker of `owner` (cpu only) and return the id it got.

@@ -210,6 +210,12 @@ CREATE TABLE scene_tenants (
 ) WITHOUT ROWID;
 INSERT INTO scene_tenants (hash, tenant) SELECT hash, '' FROM scenes;
 "#,
+    // The unguessable part of each attempt's storage keys, chosen when the
+    // attempt starts; attempts from before get one now.
+    r#"
+ALTER TABLE attempts ADD COLUMN key_nonce TEXT;
+UPDATE attempts SET key_nonce = lower(hex(randomblob(16)));
+"#,
 ];
 
 /// Bring the schema up to date. Returns the version reached.
@@ -238,6 +244,7 @@ mod tests {
         "8339c78b100f85cf569296e146ffae2bda6f20f6abe6b760bc4c30aacb500efe",
         "1ff2b9251b0f7982b9f25f1787fb48823886927dfd5175e45e86f1eac11ecffb",
         "b5478c31cecd9fd437b470f3cdae344b4b3b81738c217ae1ce31a25a2a3cf95a",
+        "283912b49c19f720761243216e57447decf94fe2a8e6802f2e1c906fefec15b7",
     ];
 
     #[test]

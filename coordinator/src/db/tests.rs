@@ -82,7 +82,8 @@ pub(super) fn frame_done(task: &QueuedTask, worker: WorkerId, frame: i32) -> Wor
         frame,
         replica: 0,
         worker,
-        object_key: storage::render_key(task.message.job_id, frame, 0, worker).to_string(),
+        // Filled in with the attempt's granted key when applied.
+        object_key: String::new(),
         pixel_hash: "00".repeat(32),
         render_seconds: 1.5,
         width: 4,
@@ -311,7 +312,7 @@ fn where_a_frame_is_shows_only_once_it_is_accepted() {
         running
             .frame_list
             .iter()
-            .all(|f| f.object_key.is_none() && f.pixel_hash.is_none()),
+            .all(|f| f.download.is_none() && f.pixel_hash.is_none()),
         "not while the job runs: {:?}",
         running.frame_list
     );
@@ -322,5 +323,5 @@ fn where_a_frame_is_shows_only_once_it_is_accepted() {
     }
     let done = db.job_detail(id).unwrap();
     assert_eq!(done.job.state, JobState::Done);
-    assert!(done.frame_list.iter().all(|f| f.object_key.is_some()));
+    assert!(done.frame_list.iter().all(|f| f.download.is_some()));
 }

@@ -140,13 +140,16 @@ struct LiveCopy {
     pixel_hash: String,
     worker: String,
     size: (u32, u32),
+    /// Whether the coordinator has taken its own copy of the upload.
+    taken_in: bool,
 }
 
 /// Copies of a frame that count: not rejected, not found wrong, and one per
 /// worker (its latest), so a worker never outvotes with its own copies.
 fn live_copies(tx: &Transaction<'_>, job: &str, frame: i32) -> Result<Vec<LiveCopy>, DbError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT replica, object_key, pixel_hash, worker_id, width, height FROM results r \
+        "SELECT replica, object_key, pixel_hash, worker_id, width, height, intake_ms IS NOT NULL \
+         FROM results r \
          WHERE job_id = ?1 AND frame = ?2 AND status NOT IN (?3, ?4) \
          AND NOT EXISTS (SELECT 1 FROM results n WHERE n.job_id = r.job_id AND n.frame = r.frame \
                          AND n.worker_id = r.worker_id AND n.replica > r.replica) \
@@ -162,6 +165,7 @@ fn live_copies(tx: &Transaction<'_>, job: &str, frame: i32) -> Result<Vec<LiveCo
                     pixel_hash: r.get(2)?,
                     worker: r.get(3)?,
                     size: (r.get(4)?, r.get(5)?),
+                    taken_in: r.get(6)?,
                 })
             },
         )?
@@ -170,7 +174,11 @@ fn live_copies(tx: &Transaction<'_>, job: &str, frame: i32) -> Result<Vec<LiveCo
 }
 
 /// A frame's verification state, `None` for an unknown frame.
-fn check_state(tx: &Transaction<'_>, job: &str, frame: i32) -> Result<Option<CheckState>, DbError> {
+pub(super) fn check_state(
+    tx: &Transaction<'_>,
+    job: &str,
+    frame: i32,
+) -> Result<Option<CheckState>, DbError> {
     Ok(tx
         .query_row(
             "SELECT check_state FROM frames WHERE job_id = ?1 AND frame = ?2",
@@ -226,6 +234,11 @@ impl Db {
             return Ok(None);
         }
         let copies = live_copies(&tx, job, frame)?;
+        // Copies are compared from the coordinator's own copies, taken at
+        // intake (which asks for the comparison again when it is done).
+        if copies.iter().any(|copy| !copy.taken_in) {
+            return Ok(None);
+        }
         let done = stored_agreements(&tx, job, frame)?;
         let mut missing = Vec::new();
         for (i, a) in copies.iter().enumerate() {

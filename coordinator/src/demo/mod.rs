@@ -148,9 +148,9 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
     config.auth.admin_token = Some(admin_token.clone());
     let admin = bearer_client(&admin_token)?;
     let broker = queue::connect(&config.queue).await?;
-    let store = storage::open(&config.store)?;
+    let storage = storage::open_granting(&config.store, None)?;
     let db = Db::open(&config.database)?;
-    let farm = crate::server::open_with(config.clone(), db, broker.clone(), store.clone()).await?;
+    let farm = crate::server::open_with(config.clone(), db, broker.clone(), storage).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let api = format!("http://{}", listener.local_addr()?);
 
@@ -196,14 +196,12 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
             cache_dir: Some(dir.join("scene-cache")),
             heartbeat_secs: 2,
             queue: config.queue.clone(),
-            store: config.store.clone(),
             tamper: args.tamper.filter(|_| n == workers),
             ..worker::WorkerConfig::default()
         };
         worker_tasks.push(tokio::spawn(worker::run(
             worker_config,
             worker_broker,
-            store.clone(),
             wait_stop(stopped.clone()),
         )));
     }

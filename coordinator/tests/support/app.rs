@@ -95,6 +95,10 @@ impl TestApp {
             .await
             .expect("bind");
         let api = format!("http://{}", listener.local_addr().expect("address"));
+        // Grants signed before the server task first runs point here too.
+        farm.storage
+            .grants
+            .serve_at(&format!("{api}/").parse().expect("a URL"));
         let (broker, store) = (farm.broker.clone(), farm.store.clone());
         let (stop, rx) = watch::channel(false);
         let server = tokio::spawn(coordinator::server::run(
@@ -158,10 +162,8 @@ impl TestApp {
             work_dir: dir.join(name),
             heartbeat_secs: 1,
             queue: self.config.queue.clone(),
-            store: self.config.store.clone(),
             ..worker::WorkerConfig::default()
         };
-        let store = self.store.clone();
         let stop = stopped(self.stop_signal());
         let owner = format!("owner-{name}");
         let name = name.to_owned();
@@ -182,7 +184,7 @@ impl TestApp {
             };
             config.id = Some(enrolled.worker.id);
             config.owner = enrolled.worker.terms.owner;
-            worker::run(config, broker, store, stop).await
+            worker::run(config, broker, stop).await
         })
     }
 
@@ -348,6 +350,26 @@ impl TestApp {
         .await
     }
 
+    /// Download an accepted frame as a submitter does: the API's redirect
+    /// to a short-lived link, followed.
+    pub async fn download(&self, id: JobId, frame: i32) -> Vec<u8> {
+        let response = self
+            .http
+            .get(format!(
+                "{}/api/v1/jobs/{id}/frames/{frame}/download",
+                self.api
+            ))
+            .send()
+            .await
+            .expect("download asked");
+        assert!(
+            response.status().is_success(),
+            "download of frame {frame}: {}",
+            response.status()
+        );
+        response.bytes().await.expect("frame bytes").to_vec()
+    }
+
     /// Wait until the job has ended.
     pub async fn wait_final(&self, id: JobId, timeout: Duration) -> JobDetail {
         self.wait_for(id, timeout, |job| job.job.state.is_final())
@@ -408,7 +430,6 @@ impl WorkerProcess {
             heartbeat_secs: 1,
             shutdown_grace_secs: 5,
             queue: app.config.queue.clone(),
-            store: app.config.store.clone(),
             ..worker::WorkerConfig::default()
         };
         let path = work_dir.join("worker.toml");

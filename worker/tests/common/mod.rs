@@ -1,20 +1,23 @@
 //! A one-machine farm for the worker's integration tests: the embedded queue,
-//! a local-folder store, the sample scene and a worker running the real loop
-//! with real Blender.
+//! a local-folder store served over HTTP with real grants (the harness
+//! answers the worker's grant requests as the coordinator does), the sample
+//! scene and a worker running the real loop with real Blender.
 
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use object_store::{ObjectStore, ObjectStoreExt};
 use protocol::{
-    Control, ExrDepth, JobId, OutputSpec, Overrides, Renderer, SceneHash, SceneRef, TaskId,
-    TaskMessage, WorkerEvent, WorkerId, queues,
+    Control, ExrDepth, GrantObject, GrantRefused, GrantRequest, JobId, OutputSpec, Overrides,
+    Renderer, SceneHash, SceneRef, StorageGrant, TaskId, TaskMessage, WorkerEvent, WorkerId,
+    queues,
 };
 use queue::{Broker, Consumer, Outgoing, QueueOptions};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use worker::{Tamper, WorkerConfig, WorkerError};
 
@@ -113,7 +116,12 @@ pub struct Farm {
     pub store: Arc<dyn ObjectStore>,
     /// The worker's id.
     pub worker: WorkerId,
-    results: Box<dyn Consumer>,
+    /// Tasks published, by id (grants are for their objects only).
+    tasks: Arc<Mutex<HashMap<TaskId, TaskMessage>>>,
+    /// The worker's events, but heartbeats and grant requests.
+    events: mpsc::UnboundedReceiver<WorkerEvent>,
+    /// Reads the results queue, answering grant requests as they come.
+    pump: JoinHandle<()>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<Result<(), WorkerError>>>,
 }
@@ -152,7 +160,17 @@ impl Farm {
         tamper: Option<Tamper>,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = storage::open(&storage::StoreConfig::local(&dir.path().join("store"))).unwrap();
+        let grants = storage::open_granting(
+            &storage::StoreConfig::local(&dir.path().join("store")),
+            None,
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/", listener.local_addr().unwrap());
+        grants.grants.serve_at(&base.parse().unwrap());
+        let router = grants.router().expect("a local store is served");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let store = Arc::clone(&grants.store);
         let worker = WorkerId::new();
         broker
             .declare(queues::RESULTS, QueueOptions { max_priority: 0 })
@@ -178,6 +196,16 @@ impl Farm {
             .consume(&[queues::RESULTS.to_owned()], 64)
             .await
             .unwrap();
+        let tasks = Arc::<Mutex<HashMap<TaskId, TaskMessage>>>::default();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let grantor = Grantor {
+            grants,
+            broker: Arc::clone(&broker),
+            worker,
+            tasks: Arc::clone(&tasks),
+            nonces: HashMap::new(),
+        };
+        let pump = tokio::spawn(grantor.pump(results, events_tx));
         let config = WorkerConfig {
             id: Some(worker),
             name: "test-worker".into(),
@@ -188,20 +216,17 @@ impl Farm {
             ..WorkerConfig::default()
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(worker::run(
-            config,
-            Arc::clone(&broker),
-            Arc::clone(&store),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let handle = tokio::spawn(worker::run(config, Arc::clone(&broker), async move {
+            let _ = stopped.await;
+        }));
         let mut farm = Self {
             dir,
             broker,
             store,
             worker,
-            results,
+            tasks,
+            events,
+            pump,
             stop: Some(stop),
             handle: Some(handle),
         };
@@ -264,6 +289,7 @@ impl Farm {
 
     /// Publish `task` on the worker's own (directed) queue.
     pub async fn publish_directed(&self, task: &TaskMessage) {
+        self.remember(task);
         self.publish_to(
             &queues::worker_tasks(self.worker),
             serde_json::to_vec(task).unwrap(),
@@ -283,6 +309,7 @@ impl Farm {
 
     /// Publish `task` on the shared Blender queue.
     pub async fn publish(&self, task: &TaskMessage) {
+        self.remember(task);
         self.publish_to(
             &queues::tasks(Renderer::Blender),
             serde_json::to_vec(task).unwrap(),
@@ -310,19 +337,21 @@ impl Farm {
             .unwrap();
     }
 
-    /// The next event other than a heartbeat.
+    /// Remember a task so its objects can be granted.
+    fn remember(&self, task: &TaskMessage) {
+        self.tasks
+            .lock()
+            .unwrap()
+            .insert(task.task_id, task.clone());
+    }
+
+    /// The next event other than a heartbeat or a grant request (those are
+    /// answered as they come, whether a test reads events or not).
     pub async fn next_event(&mut self) -> WorkerEvent {
-        loop {
-            let delivery = tokio::time::timeout(EVENT_TIMEOUT, self.results.next())
-                .await
-                .expect("no worker event in time")
-                .unwrap();
-            let event: WorkerEvent = serde_json::from_slice(&delivery.payload).unwrap();
-            delivery.ack().await.unwrap();
-            if !matches!(event, WorkerEvent::Heartbeat(_)) {
-                return event;
-            }
-        }
+        tokio::time::timeout(EVENT_TIMEOUT, self.events.recv())
+            .await
+            .expect("no worker event in time")
+            .expect("the results queue is read")
     }
 
     /// Events up to and including the one that settles a task
@@ -371,10 +400,99 @@ impl Farm {
     }
 }
 
+/// The coordinator's part in a worker's storage grants.
+struct Grantor {
+    grants: storage::GrantingStore,
+    broker: Arc<dyn Broker>,
+    worker: WorkerId,
+    tasks: Arc<Mutex<HashMap<TaskId, TaskMessage>>>,
+    nonces: HashMap<(TaskId, u32), storage::KeyNonce>,
+}
+
+impl Grantor {
+    /// Read the results queue: answer grant requests, drop heartbeats, pass
+    /// every other event on.
+    async fn pump(
+        mut self,
+        mut results: Box<dyn Consumer>,
+        events: mpsc::UnboundedSender<WorkerEvent>,
+    ) {
+        while let Ok(delivery) = results.next().await {
+            let event: WorkerEvent = serde_json::from_slice(&delivery.payload).unwrap();
+            delivery.ack().await.unwrap();
+            match event {
+                WorkerEvent::Heartbeat(_) => {}
+                WorkerEvent::GrantRequest(request) => self.answer(request).await,
+                event => {
+                    if events.send(event).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answer a grant request as the coordinator does: a task's scene, or a
+    /// frame of it at an upload key of its own per attempt.
+    async fn answer(&mut self, request: GrantRequest) {
+        let task = self.tasks.lock().unwrap().get(&request.task_id).cloned();
+        let nonce = self
+            .nonces
+            .entry((request.task_id, request.attempt))
+            .or_insert_with(storage::KeyNonce::random)
+            .clone();
+        let order = task.and_then(|task| match request.object {
+            GrantObject::Scene => Some((
+                storage::scene_key(&task.scene.hash, &task.scene.ext),
+                storage::Access::Read,
+            )),
+            GrantObject::Frame { frame } => task.frames.contains(&frame).then(|| {
+                (
+                    storage::upload_key(task.job_id, frame, task.replica, &nonce),
+                    storage::Access::Write,
+                )
+            }),
+        });
+        let control = match order {
+            Some((key, access)) => {
+                let url = self
+                    .grants
+                    .grants
+                    .url(access, &key, Duration::from_secs(600))
+                    .await
+                    .unwrap();
+                Control::Grant(StorageGrant {
+                    task_id: request.task_id,
+                    attempt: request.attempt,
+                    object: request.object,
+                    key: key.to_string(),
+                    url: url.to_string(),
+                    expires_at_ms: protocol::now_ms() + 600_000,
+                })
+            }
+            None => Control::GrantRefused(GrantRefused {
+                task_id: request.task_id,
+                attempt: request.attempt,
+                object: request.object,
+                reason: "not a task of this test".into(),
+            }),
+        };
+        self.broker
+            .publish(vec![Outgoing {
+                queue: queues::worker_control(self.worker),
+                payload: serde_json::to_vec(&control).unwrap(),
+                priority: 0,
+            }])
+            .await
+            .unwrap();
+    }
+}
+
 impl Drop for Farm {
     fn drop(&mut self) {
         if let Some(handle) = &self.handle {
             handle.abort();
         }
+        self.pump.abort();
     }
 }
