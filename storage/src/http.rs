@@ -3,15 +3,10 @@
 
 use std::path::Path;
 
-use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
+use futures::TryStreamExt;
 
 use crate::StoreError;
-
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
-    let context = context.into();
-    move |source| StoreError::Io { context, source }
-}
+use crate::transfer::io;
 
 /// The URL without its query (the grant's signature), for messages and logs.
 fn shown(url: &url::Url) -> String {
@@ -79,33 +74,6 @@ pub async fn get_file(
     if !response.status().is_success() {
         return Err(refused(url, response).await);
     }
-    let partial = file.with_extension("partial");
-    let mut out = tokio::fs::File::create(&partial)
-        .await
-        .map_err(io(format!("cannot create {}", partial.display())))?;
-    let mut hasher = blake3::Hasher::new();
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(http)?;
-        hasher.update(&chunk);
-        out.write_all(&chunk)
-            .await
-            .map_err(io(format!("cannot write {}", partial.display())))?;
-    }
-    out.sync_all()
-        .await
-        .map_err(io(format!("cannot flush {}", partial.display())))?;
-    let actual = hasher.finalize().to_hex().to_string();
-    if let Some(expected) = expected_blake3.filter(|e| *e != actual) {
-        let _ = tokio::fs::remove_file(&partial).await;
-        return Err(StoreError::HashMismatch {
-            key: shown(url),
-            expected: expected.to_owned(),
-            actual,
-        });
-    }
-    tokio::fs::rename(&partial, file)
-        .await
-        .map_err(io(format!("cannot move {} into place", partial.display())))?;
-    Ok(actual)
+    let stream = response.bytes_stream().map_err(http);
+    crate::transfer::write_verified(stream, file, &shown(url), expected_blake3).await
 }

@@ -13,7 +13,8 @@ use crate::StoreError;
 /// Parts of a multipart upload; files smaller than this go in one PUT.
 const PART_SIZE: usize = 8 * 1024 * 1024;
 
-fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
+/// Maps an I/O error to [`StoreError::Io`] with what was being done.
+pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StoreError {
     let context = context.into();
     move |source| StoreError::Io { context, source }
 }
@@ -48,6 +49,25 @@ pub async fn download_to_file(
     file: &std::path::Path,
     expected_blake3: Option<&str>,
 ) -> Result<String, StoreError> {
+    use futures::TryStreamExt;
+
+    let stream = store
+        .get(key)
+        .await?
+        .into_stream()
+        .map_err(StoreError::from);
+    write_verified(stream, file, key.as_ref(), expected_blake3).await
+}
+
+/// Write `stream` (the object `shown`) into `file` under a temporary name,
+/// then rename it, checking its blake3 against `expected_blake3` (hex) when
+/// given; a mismatch leaves nothing behind. Returns the hex blake3.
+pub(crate) async fn write_verified(
+    mut stream: impl futures::Stream<Item = Result<bytes::Bytes, StoreError>> + Unpin,
+    file: &std::path::Path,
+    shown: &str,
+    expected_blake3: Option<&str>,
+) -> Result<String, StoreError> {
     use futures::StreamExt;
 
     let partial = file.with_extension("partial");
@@ -55,7 +75,6 @@ pub async fn download_to_file(
         .await
         .map_err(io(format!("cannot create {}", partial.display())))?;
     let mut hasher = blake3::Hasher::new();
-    let mut stream = store.get(key).await?.into_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         hasher.update(&chunk);
@@ -70,7 +89,7 @@ pub async fn download_to_file(
     if let Some(expected) = expected_blake3.filter(|e| *e != actual) {
         let _ = tokio::fs::remove_file(&partial).await;
         return Err(StoreError::HashMismatch {
-            key: key.to_string(),
+            key: shown.to_owned(),
             expected: expected.to_owned(),
             actual,
         });

@@ -274,6 +274,13 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_a_valid_config() {
+        let config: WorkerConfig = toml::from_str(include_str!("../worker.example.toml")).unwrap();
+        assert_eq!(config.name, "render-07");
+        assert!(matches!(config.queue, QueueConfig::RabbitMq { .. }));
+    }
+
+    #[test]
     fn unknown_fields_are_refused() {
         let error = toml::from_str::<WorkerConfig>("heartbeat = 5").unwrap_err();
         assert!(error.to_string().contains("heartbeat"), "{error}");

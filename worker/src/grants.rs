@@ -126,19 +126,21 @@ impl GrantClient {
             ),
             _ => return false,
         };
-        let waiting = self
-            .lock()
-            .get_mut(&wanted)
-            .and_then(|senders| (!senders.is_empty()).then(|| senders.remove(0)));
+        let waiting = {
+            let mut pending = self.lock();
+            let first = pending
+                .get_mut(&wanted)
+                .and_then(|senders| (!senders.is_empty()).then(|| senders.remove(0)));
+            if pending.get(&wanted).is_some_and(Vec::is_empty) {
+                pending.remove(&wanted);
+            }
+            first
+        };
         match waiting {
             Some(sender) => {
                 let _ = sender.send(answer);
             }
             None => tracing::debug!(?wanted, "a storage grant nobody waits for was dropped"),
-        }
-        let mut pending = self.lock();
-        if pending.get(&wanted).is_some_and(Vec::is_empty) {
-            pending.remove(&wanted);
         }
         true
     }

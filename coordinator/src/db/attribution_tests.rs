@@ -22,12 +22,7 @@ fn refused(db: &Db, worker: WorkerId) -> u32 {
 /// A `FrameDone` with an empty `object_key` names the key the attempt it
 /// names was granted.
 fn send(db: &Db, event: &WorkerEvent, sender: WorkerId) -> super::Followup {
-    let mut event = event.clone();
-    if let WorkerEvent::FrameDone(done) = &mut event
-        && done.object_key.is_empty()
-    {
-        done.object_key = db.issued_upload_key(done).unwrap().unwrap_or_default();
-    }
+    let event = db.with_issued_key(event).unwrap();
     db.apply_event(&event, Sender::worker(sender), &Policy::default())
         .unwrap()
 }

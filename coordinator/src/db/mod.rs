@@ -164,12 +164,7 @@ impl Db {
         event: &protocol::WorkerEvent,
         policy: &Policy,
     ) -> Result<Followup, DbError> {
-        let mut event = event.clone();
-        if let protocol::WorkerEvent::FrameDone(done) = &mut event
-            && done.object_key.is_empty()
-        {
-            done.object_key = self.issued_upload_key(done)?.unwrap_or_default();
-        }
+        let event = self.with_issued_key(event)?;
         let mut followup = self.apply_event(&event, Sender::worker(event.worker()), policy)?;
         for (job, frame, replica) in std::mem::take(&mut followup.intakes) {
             followup.merge(self.record_intake(&job, frame, replica, None, None, policy)?);
@@ -177,12 +172,24 @@ impl Db {
         Ok(followup)
     }
 
+    /// `event`, with the key its attempt was granted in a `FrameDone` whose
+    /// `object_key` is empty.
+    pub(crate) fn with_issued_key(
+        &self,
+        event: &protocol::WorkerEvent,
+    ) -> Result<protocol::WorkerEvent, DbError> {
+        let mut event = event.clone();
+        if let protocol::WorkerEvent::FrameDone(done) = &mut event
+            && done.object_key.is_empty()
+        {
+            done.object_key = self.issued_upload_key(done)?.unwrap_or_default();
+        }
+        Ok(event)
+    }
+
     /// The upload key the coordinator grants for a frame of `done`'s
     /// attempt, `None` when the attempt never started.
-    pub(crate) fn issued_upload_key(
-        &self,
-        done: &protocol::FrameDone,
-    ) -> Result<Option<String>, DbError> {
+    fn issued_upload_key(&self, done: &protocol::FrameDone) -> Result<Option<String>, DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         grants::upload_key(
