@@ -183,6 +183,13 @@ pub struct JobLimits {
     /// Largest scene upload accepted, in bytes.
     #[serde(default = "defaults::max_upload_bytes")]
     pub max_upload_bytes: u64,
+    /// Most files in one scene bundle.
+    #[serde(default = "defaults::max_bundle_files")]
+    pub max_bundle_files: usize,
+    /// Largest scene bundle, all its files together, in bytes (each file is
+    /// limited by `max_upload_bytes`).
+    #[serde(default = "defaults::max_bundle_bytes")]
+    pub max_bundle_bytes: u64,
     /// Most frames one job may have.
     #[serde(default = "defaults::max_frames_per_job")]
     pub max_frames_per_job: usize,
@@ -225,6 +232,12 @@ mod defaults {
     }
     pub fn max_upload_bytes() -> u64 {
         4 << 30
+    }
+    pub fn max_bundle_files() -> usize {
+        10_000
+    }
+    pub fn max_bundle_bytes() -> u64 {
+        64 << 30
     }
     pub fn max_frames_per_job() -> usize {
         1_000_000

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod billing;
+pub mod bundle;
 pub mod checker;
 pub mod config;
 pub mod db;

@@ -17,6 +17,12 @@ pub fn scene_key(hash: &SceneHash, ext: &str) -> Path {
     Path::from(format!("scenes/{hash}.{ext}"))
 }
 
+/// `blobs/<blake3>`: one file of a scene bundle (a texture, a library),
+/// stored once whoever uploads it.
+pub fn blob_key(hash: &SceneHash) -> Path {
+    Path::from(format!("blobs/{hash}"))
+}
+
 /// The unguessable part of a task attempt's keys: 128 random bits in hex,
 /// chosen by the coordinator when the attempt starts and told only to the
 /// worker holding it (in its grants).

@@ -2,12 +2,14 @@
 
 mod auth;
 mod billing;
+mod bundles;
 mod enrollments;
 mod error;
 mod frames;
 mod jobs;
 mod openapi;
 mod scenes;
+mod spool;
 mod tokens;
 mod workers;
 
@@ -24,6 +26,10 @@ use crate::farm::Farm;
 /// JSON bodies (job submissions) are small; scenes are streamed separately.
 const JSON_BODY_LIMIT: usize = 1 << 20;
 
+/// A bundle manifest lists up to `jobs.max_bundle_files` files (about 150
+/// bytes each).
+const MANIFEST_BODY_LIMIT: usize = 16 << 20;
+
 /// The API router. Every route but health, the OpenAPI document and a
 /// worker's enrollment (which carries its enrollment token) needs a bearer
 /// token.
@@ -32,6 +38,15 @@ pub fn router(farm: Farm) -> Router {
         .route(
             "/api/v1/scenes",
             post(scenes::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/v1/bundles",
+            post(bundles::create).layer(DefaultBodyLimit::max(MANIFEST_BODY_LIMIT)),
+        )
+        .route("/api/v1/bundles/{id}", get(bundles::show))
+        .route(
+            "/api/v1/blobs/{hash}",
+            axum::routing::put(bundles::upload_blob).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/jobs", post(jobs::create).get(jobs::list))
         .route("/api/v1/jobs/{id}", get(jobs::show))

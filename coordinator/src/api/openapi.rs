@@ -203,6 +203,33 @@ pub async fn spec() -> Json<Value> {
             "/api/v1/jobs/{id}/pause": control("Pause a job: no new task of it starts"),
             "/api/v1/jobs/{id}/resume": control("Resume a paused job"),
             "/api/v1/jobs/{id}/requeue": control("Put a job's failed frames back in the queue"),
+            "/api/v1/bundles": {"post": {
+                "summary": "Describe a scene bundle (main file and every file it uses, by blake3 and relative path) before uploading; answers which blobs the caller's tenant still has to send",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["main", "files"], "properties": {
+                    "main": {"type": "string", "description": "path of the file the renderer opens, one of files"},
+                    "files": {"type": "array", "items": {"type": "object", "required": ["path", "hash", "bytes"], "properties": {
+                        "path": {"type": "string", "description": "relative, `/`-separated, no `..`"},
+                        "hash": {"type": "string", "description": "blake3, 64 hex digits"},
+                        "bytes": {"type": "integer"}}}}}}}}},
+                "responses": {
+                    "200": {"description": "a known bundle, with what is missing"},
+                    "201": {"description": "a new bundle, with what is missing"},
+                    "422": error_response("a path escapes the bundle, a file is listed twice, a limit is exceeded (the message names the file)")}}},
+            "/api/v1/bundles/{id}": {"get": {
+                "summary": "A bundle of the caller's tenant and the blobs it still lacks",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "the bundle"}, "404": error_response("no such bundle (or another tenant's)")}}},
+            "/api/v1/blobs/{hash}": {"put": {
+                "summary": "Upload one file of a bundle, as raw bytes; they must hash to the URL's blake3",
+                "parameters": [{"name": "hash", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {
+                    "200": {"description": "the tenant had uploaded it before"},
+                    "201": {"description": "stored"},
+                    "400": error_response("not a blake3 hash"),
+                    "413": error_response("larger than jobs.max_upload_bytes"),
+                    "415": error_response("not application/octet-stream"),
+                    "422": error_response("the bytes do not hash to the URL's blake3; nothing is kept")}}},
             "/api/v1/jobs/{id}/frames/{frame}/download": {"get": {
                 "summary": "Download an accepted frame: a redirect to a short-lived link to the coordinator's copy",
                 "parameters": [

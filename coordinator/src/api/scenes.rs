@@ -4,14 +4,13 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use futures::StreamExt;
+use axum::http::{HeaderMap, StatusCode};
 use protocol::SceneHash;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
 
 use super::ApiError;
 use super::auth::require;
+use super::spool::{Spooled, check_headers, spool};
 use crate::auth::{Principal, Role};
 use crate::farm::Farm;
 
@@ -62,16 +61,6 @@ fn extension(filename: &str) -> Result<String, ApiError> {
     Ok(ext)
 }
 
-fn too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        format!(
-            "the scene is larger than the coordinator's limit of {limit} bytes (`jobs.max_upload_bytes`)"
-        ),
-    )
-}
-
 /// Stream the body to a spool file while hashing it, then store it under
 /// `scenes/<blake3>.<ext>` unless those bytes are already known. Either way
 /// the uploader's tenant may use the scene from now on (admins record no
@@ -91,72 +80,19 @@ pub async fn upload(
         )
     })?;
     let ext = extension(&query.filename)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    if content_type != Some("application/octet-stream") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "wrong_content_type",
-            "send the scene's raw bytes with `Content-Type: application/octet-stream`",
-        ));
-    }
     let limit = farm.config.jobs.max_upload_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large(limit));
-    }
-
-    let spool = tempfile::NamedTempFile::new().map_err(|e| {
-        ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "spool_failed",
-            format!("cannot spool the upload: {e}"),
-        )
-    })?;
-    let mut file = tokio::fs::File::from_std(spool.reopen().map_err(|e| {
-        ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "spool_failed",
-            format!("cannot spool the upload: {e}"),
-        )
-    })?);
-    let mut hasher = blake3::Hasher::new();
-    let mut bytes = 0u64;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::bad_request("upload_interrupted", format!("the upload broke off: {e}"))
-        })?;
-        bytes += chunk.len() as u64;
-        if bytes > limit {
-            return Err(too_large(limit));
-        }
-        hasher.update(&chunk);
-        file.write_all(&chunk).await.map_err(|e| {
-            ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "spool_failed",
-                format!("cannot spool the upload: {e}"),
-            )
-        })?;
-    }
-    file.flush().await.map_err(|e| {
-        ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "spool_failed",
-            format!("cannot spool the upload: {e}"),
-        )
-    })?;
+    check_headers(&headers, "the scene", limit)?;
+    let Spooled {
+        file: spool,
+        hash,
+        bytes,
+    } = spool(body, "the scene", limit).await?;
     if bytes == 0 {
         return Err(ApiError::bad_request(
             "empty_scene",
             "the upload is empty; send the scene file's bytes",
         ));
     }
-    let hash = SceneHash::from_blake3(hasher.finalize().as_bytes());
 
     let known = {
         let hash = hash.clone();

@@ -3,6 +3,7 @@
 
 mod attribution;
 mod billing;
+mod bundles;
 mod dispatch;
 mod enrollments;
 mod events;
@@ -31,6 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use attribution::{Refusal, Sender};
+pub use bundles::MissingBlob;
 pub use dispatch::QueuedTask;
 pub use enrollments::{EnrolledWorker, EnrollmentTerms, EnrollmentView, NewEnrollment};
 pub use events::Followup;

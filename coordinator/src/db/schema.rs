@@ -216,6 +216,31 @@ INSERT INTO scene_tenants (hash, tenant) SELECT hash, '' FROM scenes;
 ALTER TABLE attempts ADD COLUMN key_nonce TEXT;
 UPDATE attempts SET key_nonce = lower(hex(randomblob(16)));
 "#,
+    // Scene bundles: content-addressed blobs, which tenant uploaded each
+    // (a tenant is told only about its own), and bundle manifests.
+    r#"
+CREATE TABLE blobs (
+    hash        TEXT PRIMARY KEY,
+    bytes       INTEGER NOT NULL,
+    uploaded_ms INTEGER NOT NULL
+);
+
+CREATE TABLE blob_tenants (
+    hash   TEXT NOT NULL REFERENCES blobs(hash),
+    tenant TEXT NOT NULL,
+    PRIMARY KEY (tenant, hash)
+) WITHOUT ROWID;
+
+CREATE TABLE bundles (
+    tenant     TEXT NOT NULL,
+    id         TEXT NOT NULL,
+    main       TEXT NOT NULL,
+    manifest   TEXT NOT NULL,
+    bytes      INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant, id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Bring the schema up to date. Returns the version reached.
@@ -245,6 +270,7 @@ mod tests {
         "1ff2b9251b0f7982b9f25f1787fb48823886927dfd5175e45e86f1eac11ecffb",
         "b5478c31cecd9fd437b470f3cdae344b4b3b81738c217ae1ce31a25a2a3cf95a",
         "283912b49c19f720761243216e57447decf94fe2a8e6802f2e1c906fefec15b7",
+        "09d61418935b4344737b090bcfea2f52c5c8e05bc224cfb6908992e2823dedbf",
     ];
 
     #[test]

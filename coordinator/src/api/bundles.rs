@@ -1,0 +1,204 @@
+//! Scene bundles: `POST /api/v1/bundles` takes a manifest and answers which
+//! blobs the caller's tenant still has to send; `PUT /api/v1/blobs/{hash}`
+//! takes one, checked against its hash before it is kept.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use protocol::SceneHash;
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use super::auth::require;
+use super::spool::{check_headers, spool};
+use crate::auth::{Principal, Role};
+use crate::bundle::{self, BundleLimits, Manifest};
+use crate::db::MissingBlob;
+use crate::farm::Farm;
+
+/// A bundle and what its tenant still has to upload.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BundleAnswer {
+    /// The bundle's id (blake3 of its canonical manifest).
+    pub id: String,
+    /// The manifest, files sorted by path.
+    pub manifest: Manifest,
+    /// All files together, in bytes.
+    pub bytes: u64,
+    /// Blobs to `PUT /api/v1/blobs/{hash}` before a job can use the bundle.
+    pub missing: Vec<MissingBlob>,
+    /// Their bytes together.
+    pub missing_bytes: u64,
+}
+
+/// Answer to a blob upload.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BlobAnswer {
+    /// The blob's blake3.
+    pub hash: SceneHash,
+    /// Its size.
+    pub bytes: u64,
+    /// False when the caller's tenant had uploaded it before.
+    pub created: bool,
+}
+
+/// The limits bundles are checked against.
+fn limits(farm: &Farm) -> BundleLimits {
+    BundleLimits {
+        max_files: farm.config.jobs.max_bundle_files,
+        max_file_bytes: farm.config.jobs.max_upload_bytes,
+        max_bundle_bytes: farm.config.jobs.max_bundle_bytes,
+    }
+}
+
+/// The answer for `manifest`, with what `principal`'s tenant lacks.
+async fn answer(
+    farm: &Farm,
+    principal: &Principal,
+    id: String,
+    manifest: Manifest,
+    bytes: u64,
+) -> Result<BundleAnswer, ApiError> {
+    let (blobs, tenant) = (manifest.blobs(), principal.grant.tenant().cloned());
+    let missing = farm
+        .db
+        .call(move |db| db.missing_blobs(blobs, tenant.as_ref()))
+        .await?;
+    Ok(BundleAnswer {
+        id,
+        manifest,
+        bytes,
+        missing_bytes: missing.iter().map(|blob| blob.bytes).sum(),
+        missing,
+    })
+}
+
+/// `POST /api/v1/bundles`: check a manifest (paths, sizes, limits) before
+/// anything is uploaded; `201` for a new bundle, `200` for a known one.
+pub async fn create(
+    State(farm): State<Farm>,
+    principal: Principal,
+    body: Result<Json<Manifest>, JsonRejection>,
+) -> Result<(StatusCode, Json<BundleAnswer>), ApiError> {
+    require(&principal, "upload scenes", &[Role::Submitter, Role::Admin])?;
+    let Json(manifest) = body?;
+    let checked = bundle::check(&manifest, &limits(&farm)).map_err(|error| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_bundle",
+            error.to_string(),
+        )
+    })?;
+    let (stored, tenant) = (checked.clone(), principal.grant.tenant().cloned());
+    let created = farm
+        .db
+        .call(move |db| db.record_bundle(&stored, tenant.as_ref()))
+        .await?;
+    let answer = answer(
+        &farm,
+        &principal,
+        checked.id,
+        checked.manifest,
+        checked.bytes,
+    )
+    .await?;
+    tracing::info!(bundle = %answer.id, files = answer.manifest.files.len(),
+        missing = answer.missing.len(), "bundle described");
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(answer)))
+}
+
+/// `GET /api/v1/bundles/{id}`: the caller's tenant's bundle and what it
+/// still lacks; another tenant's is a 404.
+pub async fn show(
+    State(farm): State<Farm>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<BundleAnswer>, ApiError> {
+    require(&principal, "see bundles", &[Role::Submitter, Role::Admin])?;
+    let Path(id) = path?;
+    let (key, tenant) = (id.clone(), principal.grant.tenant().cloned());
+    let manifest = farm
+        .db
+        .call(move |db| db.bundle(&key, tenant.as_ref()))
+        .await?
+        .ok_or_else(|| crate::db::DbError::NotFound(format!("bundle {id}")))?;
+    let bytes = manifest.files.iter().map(|file| file.bytes).sum();
+    Ok(Json(answer(&farm, &principal, id, manifest, bytes).await?))
+}
+
+/// `PUT /api/v1/blobs/{hash}`: one file of a bundle. The bytes must hash to
+/// the URL's blake3, or nothing is kept (`422`).
+pub async fn upload_blob(
+    State(farm): State<Farm>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<BlobAnswer>), ApiError> {
+    require(&principal, "upload scenes", &[Role::Submitter, Role::Admin])?;
+    let Path(text) = path?;
+    let expected: SceneHash = text.parse().map_err(|_| {
+        ApiError::bad_request(
+            "bad_hash",
+            format!("{text:?} is not a blake3 hash: PUT /api/v1/blobs/<64 hex digits>"),
+        )
+    })?;
+    let limit = farm.config.jobs.max_upload_bytes;
+    check_headers(&headers, "the file", limit)?;
+    let spooled = spool(body, "the file", limit).await?;
+    if spooled.hash != expected {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "hash_mismatch",
+            format!(
+                "the bytes sent hash to {}, not {expected}: send the file whose blake3 the URL names",
+                spooled.hash
+            ),
+        ));
+    }
+    let hash = spooled.hash.clone();
+    let stored = {
+        let hash = hash.clone();
+        farm.db.call(move |db| db.blob_stored(&hash)).await?
+    };
+    if !stored {
+        storage::upload_file(&farm.store, &storage::blob_key(&hash), spooled.file.path())
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_failed",
+                    format!("cannot store the file: {e}"),
+                )
+            })?;
+    }
+    let (record, bytes, tenant) = (
+        hash.clone(),
+        spooled.bytes,
+        principal.grant.tenant().cloned(),
+    );
+    let created = farm
+        .db
+        .call(move |db| db.record_blob(&record, bytes, tenant.as_ref()))
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(BlobAnswer {
+            hash,
+            bytes,
+            created,
+        }),
+    ))
+}

@@ -1,0 +1,351 @@
+//! Scene bundles: a job's scene as a manifest of files, each addressed by
+//! its blake3, at the relative paths the main file uses (textures, linked
+//! libraries, caches). Checked before anything is uploaded: a path that
+//! could leave the bundle's folder is refused, naming the file.
+
+use std::collections::BTreeMap;
+
+use protocol::SceneHash;
+use serde::{Deserialize, Serialize};
+
+/// A bundle as a client describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The file the renderer opens (`shots/010.blend`), one of `files`.
+    pub main: String,
+    /// Every file of the bundle.
+    pub files: Vec<ManifestFile>,
+}
+
+/// One file of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestFile {
+    /// Where it is, relative to the bundle's folder, with `/` separators.
+    pub path: String,
+    /// blake3 of its bytes.
+    pub hash: SceneHash,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+/// Limits a manifest must stay within.
+#[derive(Debug, Clone, Copy)]
+pub struct BundleLimits {
+    /// Most files in one bundle.
+    pub max_files: usize,
+    /// Largest single file, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest bundle, all files together, in bytes.
+    pub max_bundle_bytes: u64,
+}
+
+/// Why a manifest is refused. Every message names the file concerned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BundleError {
+    /// A path that is absolute, climbs out with `..`, or is not a plain
+    /// relative path.
+    #[error(
+        "{path:?} {why}; bundle paths are relative to the main file's folder, like `textures/wood.png`"
+    )]
+    BadPath {
+        /// The path.
+        path: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// Two files at one path (compared without case: a bundle must unpack
+    /// the same on every file system).
+    #[error("{path:?} is listed twice")]
+    Duplicate {
+        /// The path.
+        path: String,
+    },
+    /// The main file is not one of the files.
+    #[error("the main file {main:?} is not one of the bundle's files")]
+    MainNotListed {
+        /// The main file.
+        main: String,
+    },
+    /// The main file has no plain extension (`.blend`).
+    #[error("the main file {main:?} needs a plain extension such as `.blend`")]
+    MainExtension {
+        /// The main file.
+        main: String,
+    },
+    /// The same hash listed with two sizes.
+    #[error("{path:?} has blake3 {hash} but another file with that hash has another size")]
+    SizeConflict {
+        /// The path.
+        path: String,
+        /// The hash.
+        hash: SceneHash,
+    },
+    /// No files.
+    #[error("the bundle lists no files; list at least the main file")]
+    Empty,
+    /// Too many files.
+    #[error("the bundle lists {count} files; the limit is {limit}")]
+    TooManyFiles {
+        /// Files listed.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// One file too large.
+    #[error("{path:?} is {bytes} bytes; the limit per file is {limit} (`jobs.max_upload_bytes`)")]
+    FileTooLarge {
+        /// The path.
+        path: String,
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// All files together too large.
+    #[error("the bundle is {bytes} bytes; the limit is {limit} (`jobs.max_bundle_bytes`)")]
+    TooLarge {
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Whether `path` is a plain relative path that stays inside the bundle:
+/// `/`-separated, no empty, `.` or `..` parts, no drive letters,
+/// backslashes or control characters, at most 1024 bytes.
+pub fn check_path(path: &str) -> Result<(), BundleError> {
+    let bad = |why| {
+        Err(BundleError::BadPath {
+            path: path.to_owned(),
+            why,
+        })
+    };
+    if path.is_empty() || path.len() > 1024 {
+        return bad("must be 1 to 1024 bytes long");
+    }
+    if path.starts_with('/') {
+        return bad("is absolute");
+    }
+    if path.contains('\\') {
+        return bad("contains a backslash");
+    }
+    if path.chars().any(char::is_control) {
+        return bad("contains a control character");
+    }
+    if path.split('/').next().is_some_and(|first| {
+        first.len() >= 2 && first.as_bytes()[1] == b':' && first.as_bytes()[0].is_ascii_alphabetic()
+    }) {
+        return bad("starts with a drive letter");
+    }
+    for part in path.split('/') {
+        match part {
+            "" => return bad("has an empty part (`//` or a trailing `/`)"),
+            "." => return bad("has a `.` part"),
+            ".." => return bad("climbs out of the bundle with `..`"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A manifest that passed [`check`], in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedManifest {
+    /// The bundle's id: blake3 of its canonical JSON.
+    pub id: String,
+    /// The manifest, files sorted by path.
+    pub manifest: Manifest,
+    /// All files together, in bytes.
+    pub bytes: u64,
+}
+
+impl Manifest {
+    /// The distinct blobs of the bundle: each one's size and the paths it
+    /// is at.
+    pub fn blobs(&self) -> BTreeMap<SceneHash, (u64, Vec<String>)> {
+        let mut blobs: BTreeMap<SceneHash, (u64, Vec<String>)> = BTreeMap::new();
+        for file in &self.files {
+            blobs
+                .entry(file.hash.clone())
+                .or_insert((file.bytes, Vec::new()))
+                .1
+                .push(file.path.clone());
+        }
+        blobs
+    }
+}
+
+/// Check a manifest against `limits` and give it its canonical form and id.
+pub fn check(manifest: &Manifest, limits: &BundleLimits) -> Result<CheckedManifest, BundleError> {
+    if manifest.files.is_empty() {
+        return Err(BundleError::Empty);
+    }
+    if manifest.files.len() > limits.max_files {
+        return Err(BundleError::TooManyFiles {
+            count: manifest.files.len(),
+            limit: limits.max_files,
+        });
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut sizes: BTreeMap<&SceneHash, u64> = BTreeMap::new();
+    let mut total = 0u64;
+    for file in &manifest.files {
+        check_path(&file.path)?;
+        if !seen.insert(file.path.to_lowercase()) {
+            return Err(BundleError::Duplicate {
+                path: file.path.clone(),
+            });
+        }
+        if file.bytes > limits.max_file_bytes {
+            return Err(BundleError::FileTooLarge {
+                path: file.path.clone(),
+                bytes: file.bytes,
+                limit: limits.max_file_bytes,
+            });
+        }
+        if *sizes.entry(&file.hash).or_insert(file.bytes) != file.bytes {
+            return Err(BundleError::SizeConflict {
+                path: file.path.clone(),
+                hash: file.hash.clone(),
+            });
+        }
+        total = total.saturating_add(file.bytes);
+    }
+    if total > limits.max_bundle_bytes {
+        return Err(BundleError::TooLarge {
+            bytes: total,
+            limit: limits.max_bundle_bytes,
+        });
+    }
+    if !manifest.files.iter().any(|f| f.path == manifest.main) {
+        return Err(BundleError::MainNotListed {
+            main: manifest.main.clone(),
+        });
+    }
+    let ext = manifest
+        .main
+        .rsplit_once('.')
+        .map(|(_, ext)| ext)
+        .unwrap_or_default();
+    if !storage::valid_extension(ext) {
+        return Err(BundleError::MainExtension {
+            main: manifest.main.clone(),
+        });
+    }
+    let mut canonical = manifest.clone();
+    canonical.files.sort_by(|a, b| a.path.cmp(&b.path));
+    let json = serde_json::to_vec(&canonical).expect("a manifest serialises");
+    Ok(CheckedManifest {
+        id: blake3::hash(&json).to_hex().to_string(),
+        manifest: canonical,
+        bytes: total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: BundleLimits = BundleLimits {
+        max_files: 3,
+        max_file_bytes: 100,
+        max_bundle_bytes: 150,
+    };
+
+    fn file(path: &str, byte: u8, bytes: u64) -> ManifestFile {
+        ManifestFile {
+            path: path.into(),
+            hash: SceneHash::from_blake3(blake3::hash(&[byte]).as_bytes()),
+            bytes,
+        }
+    }
+
+    fn manifest(files: Vec<ManifestFile>) -> Manifest {
+        Manifest {
+            main: "shot.blend".into(),
+            files,
+        }
+    }
+
+    #[test]
+    fn paths_stay_inside_the_bundle() {
+        for good in ["shot.blend", "textures/wood.png", "a b/ünï.exr", "..x/y..z"] {
+            assert_eq!(check_path(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x.png",
+            "textures/../../x.png",
+            "a/./b",
+            "a//b",
+            "a/",
+            "C:/x.png",
+            "c:x.png",
+            "textures\\wood.png",
+            "a\nb",
+        ] {
+            assert!(
+                matches!(check_path(bad), Err(BundleError::BadPath { ref path, .. }) if path == bad),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_manifest_is_checked_and_canonical() {
+        let a = manifest(vec![file("tex/b.png", 1, 10), file("shot.blend", 2, 20)]);
+        let b = manifest(vec![file("shot.blend", 2, 20), file("tex/b.png", 1, 10)]);
+        let (a, b) = (check(&a, &LIMITS).unwrap(), check(&b, &LIMITS).unwrap());
+        assert_eq!(a.id, b.id, "the order of files does not matter");
+        assert_eq!(a.bytes, 30);
+        let changed = manifest(vec![file("tex/b.png", 3, 10), file("shot.blend", 2, 20)]);
+        assert_ne!(check(&changed, &LIMITS).unwrap().id, a.id);
+    }
+
+    #[test]
+    fn bad_manifests_name_what_is_wrong() {
+        let cases = [
+            (manifest(vec![]), "lists no files"),
+            (
+                manifest(vec![file("shot.blend", 1, 1), file("Shot.blend", 2, 1)]),
+                "listed twice",
+            ),
+            (manifest(vec![file("other.blend", 1, 1)]), "is not one of"),
+            (
+                manifest(vec![
+                    file("shot.blend", 1, 1),
+                    file("a", 2, 1),
+                    file("b", 3, 1),
+                    file("c", 4, 1),
+                ]),
+                "the limit is 3",
+            ),
+            (
+                manifest(vec![file("shot.blend", 1, 101)]),
+                "the limit per file",
+            ),
+            (
+                manifest(vec![file("shot.blend", 1, 100), file("x.png", 2, 100)]),
+                "`jobs.max_bundle_bytes`",
+            ),
+            (
+                manifest(vec![file("shot.blend", 1, 10), file("x.png", 1, 11)]),
+                "another size",
+            ),
+        ];
+        for (manifest, message) in cases {
+            let error = check(&manifest, &LIMITS).unwrap_err().to_string();
+            assert!(error.contains(message), "{error}");
+        }
+        let mut noext = manifest(vec![file("shot", 1, 1)]);
+        noext.main = "shot".into();
+        assert!(matches!(
+            check(&noext, &LIMITS),
+            Err(BundleError::MainExtension { .. })
+        ));
+    }
+}

@@ -1,0 +1,210 @@
+//! Scene bundles over the API: a manifest is checked before any upload
+//! (each refusal a 4xx naming the file, nothing stored), a blob is kept only
+//! when its bytes hash to its name, and a tenant uploads each blob once:
+//! a second bundle with one changed texture lacks only that texture.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::TestApp;
+use support::app::local_config;
+
+fn hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// A manifest entry for `bytes` at `path`.
+fn file(path: &str, bytes: &[u8]) -> Value {
+    json!({"path": path, "hash": hash(bytes), "bytes": bytes.len()})
+}
+
+/// POST a manifest as `http`; the status and the JSON answer.
+async fn describe(app: &TestApp, http: &reqwest::Client, manifest: Value) -> (u16, Value) {
+    let response = http
+        .post(format!("{}/api/v1/bundles", app.api))
+        .json(&manifest)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// PUT `bytes` as the blob named `name`; the status and the JSON answer.
+async fn put_blob(app: &TestApp, http: &reqwest::Client, name: &str, bytes: &[u8]) -> (u16, Value) {
+    let response = http
+        .put(format!("{}/api/v1/blobs/{name}", app.api))
+        .header("content-type", "application/octet-stream")
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// The hashes an answer says are missing.
+fn missing(answer: &Value) -> Vec<String> {
+    answer["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|blob| blob["hash"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_tenant_uploads_each_blob_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(local_config(dir.path())).await;
+    let alice = app.client_as(&app.submitter("alice").await);
+    let (scene, wood, stone) = (
+        b"a blend file".as_slice(),
+        b"wood".as_slice(),
+        b"stone".as_slice(),
+    );
+    let first = json!({"main": "shot.blend", "files": [
+        file("shot.blend", scene), file("textures/wood.png", wood), file("textures/stone.png", stone)]});
+    let (status, answer) = describe(&app, &alice, first.clone()).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(missing(&answer).len(), 3);
+    assert_eq!(
+        answer["missing_bytes"],
+        scene.len() + wood.len() + stone.len()
+    );
+    for bytes in [scene, wood, stone] {
+        let (status, blob) = put_blob(&app, &alice, &hash(bytes), bytes).await;
+        assert_eq!(status, 201, "{blob}");
+    }
+    assert_eq!(
+        put_blob(&app, &alice, &hash(wood), wood).await.0,
+        200,
+        "known"
+    );
+    let stored = dir.path().join("store/blobs").join(hash(wood));
+    assert_eq!(std::fs::read(stored).unwrap(), wood);
+    let (status, again) = describe(&app, &alice, first).await;
+    assert_eq!((status, missing(&again).len()), (200, 0), "{again}");
+    let shown: Value = alice
+        .get(format!(
+            "{}/api/v1/bundles/{}",
+            app.api,
+            again["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["id"], again["id"]);
+
+    // The same shot with one texture changed lacks only that texture.
+    let painted = b"painted stone".as_slice();
+    let second = json!({"main": "shot.blend", "files": [
+        file("shot.blend", scene), file("textures/wood.png", wood), file("textures/stone.png", painted)]});
+    let (status, answer) = describe(&app, &alice, second).await;
+    assert_eq!(status, 201);
+    assert_eq!(missing(&answer), [hash(painted)]);
+    assert_eq!(answer["missing_bytes"], painted.len());
+    assert_eq!(answer["missing"][0]["paths"], json!(["textures/stone.png"]));
+
+    // Another tenant is not told what alice has, and cannot see her bundle.
+    let bob = app.client_as(&app.submitter("bob").await);
+    let (_, theirs) = describe(
+        &app,
+        &bob,
+        json!({"main": "shot.blend", "files": [file("shot.blend", scene)]}),
+    )
+    .await;
+    assert_eq!(missing(&theirs), [hash(scene)]);
+    let hidden = bob
+        .get(format!(
+            "{}/api/v1/bundles/{}",
+            app.api,
+            again["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status().as_u16(), 404);
+    let provider = app.client_as(&app.provider("p").await);
+    assert_eq!(put_blob(&app, &provider, &hash(wood), wood).await.0, 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_bundles_and_blobs_are_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(dir.path());
+    config.jobs.max_bundle_files = 3;
+    let app = TestApp::start(config).await;
+    let alice = app.client_as(&app.submitter("alice").await);
+    let main = file("shot.blend", b"scene");
+    let cases = [
+        (
+            json!({"main": "shot.blend", "files": [main, file("../escape.png", b"x")]}),
+            "../escape.png",
+        ),
+        (
+            json!({"main": "shot.blend", "files": [main, file("/etc/passwd", b"x")]}),
+            "/etc/passwd",
+        ),
+        (
+            json!({"main": "shot.blend", "files": [main, file("tex/../../up.png", b"x")]}),
+            "tex/../../up.png",
+        ),
+        (
+            json!({"main": "shot.blend", "files": [main, file("C:/tex.png", b"x")]}),
+            "C:/tex.png",
+        ),
+        (
+            json!({"main": "shot.blend", "files": [main, file("tex\\a.png", b"x")]}),
+            "tex\\\\a.png",
+        ),
+        (
+            json!({"main": "other.blend", "files": [main]}),
+            "other.blend",
+        ),
+        (
+            json!({"main": "shot.blend", "files": [main, file("a", b"1"), file("b", b"2"), file("c", b"3")]}),
+            "the limit is 3",
+        ),
+    ];
+    for (manifest, named) in cases {
+        let (status, answer) = describe(&app, &alice, manifest).await;
+        assert_eq!(status, 422, "{answer}");
+        assert_eq!(answer["error"]["code"], "bad_bundle");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(named), "{message} names {named}");
+    }
+    let count: u32 = rusqlite::Connection::open(&app.config.database)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM bundles", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 0, "nothing half-created");
+
+    // A blob whose bytes are not the ones its name says: nothing kept.
+    let named = hash(b"the texture");
+    let (status, answer) = put_blob(&app, &alice, &named, b"something else").await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["code"], "hash_mismatch");
+    assert!(!dir.path().join("store/blobs").join(&named).exists());
+    assert!(
+        !dir.path()
+            .join("store/blobs")
+            .join(hash(b"something else"))
+            .exists()
+    );
+    let (_, answer) = describe(
+        &app,
+        &alice,
+        json!({"main": "t.blend", "files": [file("t.blend", b"the texture")]}),
+    )
+    .await;
+    assert_eq!(missing(&answer), [named]);
+    let (status, answer) = put_blob(&app, &alice, "not-a-hash", b"x").await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("bad_hash"))
+    );
+    app.stop().await;
+}
