@@ -7,5 +7,12 @@ scripts/setup.sh
 # pip's console scripts (moto_server, flip) live beside the interpreter.
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
 export PATH
-cargo build --workspace --bins
+# The Blender add-on: its pure-Python parts, then inside real Blender
+# against a fake coordinator (the real farm's end-to-end run is a cargo test).
+python3 -m unittest discover -s plugins/blender/tests -t plugins/blender/tests
+addon_zip=$(scripts/build-addon.sh)
+blender -b --factory-startup --python-exit-code 1 \
+  --python plugins/blender/tests/blender_checks.py -- --zip "$addon_zip"
+# The worker's test-only cheating mode is for the parity tests' workers.
+cargo build --workspace --bins --features worker/tamper
 cargo test --workspace -- --test-threads 2

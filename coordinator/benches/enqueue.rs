@@ -106,6 +106,7 @@ async fn round(frames: usize) -> Round {
         overrides: Overrides::default(),
         task_timeout_secs: 3600,
         parity_bp: 0,
+        options: Default::default(),
     };
     let message_size = {
         let task = protocol::TaskMessage {
@@ -117,6 +118,7 @@ async fn round(frames: usize) -> Round {
                 hash,
                 ext: "blend".into(),
             },
+            bundle: None,
             frames: vec![frames as i32],
             replica: 0,
             output: OutputSpec::default(),

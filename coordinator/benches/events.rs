@@ -55,6 +55,7 @@ fn main() {
             overrides: Overrides::default(),
             task_timeout_secs: 3600,
             parity_bp: 0,
+            options: Default::default(),
         })
         .expect("job");
     let queued = db.take_pending(tasks).expect("tasks");

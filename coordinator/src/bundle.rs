@@ -6,29 +6,8 @@
 use std::collections::BTreeMap;
 
 use protocol::SceneHash;
-use serde::{Deserialize, Serialize};
 
-/// A bundle as a client describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Manifest {
-    /// The file the renderer opens (`shots/010.blend`), one of `files`.
-    pub main: String,
-    /// Every file of the bundle.
-    pub files: Vec<ManifestFile>,
-}
-
-/// One file of a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ManifestFile {
-    /// Where it is, relative to the bundle's folder, with `/` separators.
-    pub path: String,
-    /// blake3 of its bytes.
-    pub hash: SceneHash,
-    /// Its size in bytes.
-    pub bytes: u64,
-}
+pub use protocol::bundle::{Manifest, ManifestFile};
 
 /// Limits a manifest must stay within.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +40,14 @@ pub enum BundleError {
     Duplicate {
         /// The path.
         path: String,
+    },
+    /// A file at a path that another file needs as its folder.
+    #[error("{file:?} is a file, but {inside:?} needs it to be a folder")]
+    FileAsFolder {
+        /// The file.
+        file: String,
+        /// The file that would be inside it.
+        inside: String,
     },
     /// The main file is not one of the files.
     #[error("the main file {main:?} is not one of the bundle's files")]
@@ -113,42 +100,16 @@ pub enum BundleError {
     },
 }
 
-/// Whether `path` is a plain relative path that stays inside the bundle:
-/// `/`-separated, no empty, `.` or `..` parts, no drive letters,
-/// backslashes or control characters, at most 1024 bytes.
+/// Check that `path` is a plain relative path that stays inside the
+/// bundle (see [`protocol::bundle::path_problem`]).
 pub fn check_path(path: &str) -> Result<(), BundleError> {
-    let bad = |why| {
-        Err(BundleError::BadPath {
+    match protocol::bundle::path_problem(path) {
+        Some(why) => Err(BundleError::BadPath {
             path: path.to_owned(),
             why,
-        })
-    };
-    if path.is_empty() || path.len() > 1024 {
-        return bad("must be 1 to 1024 bytes long");
+        }),
+        None => Ok(()),
     }
-    if path.starts_with('/') {
-        return bad("is absolute");
-    }
-    if path.contains('\\') {
-        return bad("contains a backslash");
-    }
-    if path.chars().any(char::is_control) {
-        return bad("contains a control character");
-    }
-    if path.split('/').next().is_some_and(|first| {
-        first.len() >= 2 && first.as_bytes()[1] == b':' && first.as_bytes()[0].is_ascii_alphabetic()
-    }) {
-        return bad("starts with a drive letter");
-    }
-    for part in path.split('/') {
-        match part {
-            "" => return bad("has an empty part (`//` or a trailing `/`)"),
-            "." => return bad("has a `.` part"),
-            ".." => return bad("climbs out of the bundle with `..`"),
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 /// A manifest that passed [`check`], in canonical form.
@@ -162,22 +123,6 @@ pub struct CheckedManifest {
     pub bytes: u64,
 }
 
-impl Manifest {
-    /// The distinct blobs of the bundle: each one's size and the paths it
-    /// is at.
-    pub fn blobs(&self) -> BTreeMap<SceneHash, (u64, Vec<String>)> {
-        let mut blobs: BTreeMap<SceneHash, (u64, Vec<String>)> = BTreeMap::new();
-        for file in &self.files {
-            blobs
-                .entry(file.hash.clone())
-                .or_insert((file.bytes, Vec::new()))
-                .1
-                .push(file.path.clone());
-        }
-        blobs
-    }
-}
-
 /// Check a manifest against `limits` and give it its canonical form and id.
 pub fn check(manifest: &Manifest, limits: &BundleLimits) -> Result<CheckedManifest, BundleError> {
     if manifest.files.is_empty() {
@@ -189,12 +134,15 @@ pub fn check(manifest: &Manifest, limits: &BundleLimits) -> Result<CheckedManife
             limit: limits.max_files,
         });
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = std::collections::HashMap::new();
     let mut sizes: BTreeMap<&SceneHash, u64> = BTreeMap::new();
     let mut total = 0u64;
     for file in &manifest.files {
         check_path(&file.path)?;
-        if !seen.insert(file.path.to_lowercase()) {
+        if seen
+            .insert(file.path.to_lowercase(), file.path.as_str())
+            .is_some()
+        {
             return Err(BundleError::Duplicate {
                 path: file.path.clone(),
             });
@@ -213,6 +161,18 @@ pub fn check(manifest: &Manifest, limits: &BundleLimits) -> Result<CheckedManife
             });
         }
         total = total.saturating_add(file.bytes);
+    }
+    for file in &manifest.files {
+        let folders = file.path.match_indices('/').map(|(at, _)| &file.path[..at]);
+        if let Some(listed) = folders
+            .into_iter()
+            .find_map(|folder| seen.get(&folder.to_lowercase()))
+        {
+            return Err(BundleError::FileAsFolder {
+                file: (*listed).to_owned(),
+                inside: file.path.clone(),
+            });
+        }
     }
     if total > limits.max_bundle_bytes {
         return Err(BundleError::TooLarge {
@@ -335,6 +295,14 @@ mod tests {
             (
                 manifest(vec![file("shot.blend", 1, 10), file("x.png", 1, 11)]),
                 "another size",
+            ),
+            (
+                manifest(vec![
+                    file("shot.blend", 1, 1),
+                    file("Tex", 2, 1),
+                    file("tex/a.png", 3, 1),
+                ]),
+                "\"Tex\" is a file, but \"tex/a.png\" needs it to be a folder",
             ),
         ];
         for (manifest, message) in cases {

@@ -74,6 +74,15 @@ pub struct JobSummary {
     pub verification: VerificationCounts,
     /// Object key of the cost report, once written at the end.
     pub report_key: Option<String>,
+    /// The bundle its scene came in (`POST /api/v1/bundles`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// The region it asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The node class it asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_class: Option<String>,
 }
 
 /// How many frames of a job are in each verification state.

@@ -85,7 +85,7 @@ impl Hostile {
             task_id,
             attempt,
             worker: self.id,
-            object,
+            object: object.clone(),
         }))
         .await;
         let mut control = self.control.lock().await;
@@ -364,7 +364,7 @@ async fn a_hostile_worker_is_refused_everything_and_paid_nothing() {
         (other_task, GrantObject::Scene),
         (task.task_id, other_frame),
     ] {
-        let refused = hostile.grant(task_id, task.attempt, object).await;
+        let refused = hostile.grant(task_id, task.attempt, object.clone()).await;
         assert!(
             refused.is_err(),
             "granted {object:?} of {task_id}: {refused:?}"

@@ -388,6 +388,7 @@ fn seed(dir: &Path) -> (WorkerId, WorkerId) {
             overrides: Default::default(),
             task_timeout_secs: 60,
             parity_bp: 0,
+            options: Default::default(),
         })
         .unwrap();
     drop(db);

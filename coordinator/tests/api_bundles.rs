@@ -208,3 +208,158 @@ async fn bad_bundles_and_blobs_are_refused_naming_the_file() {
     );
     app.stop().await;
 }
+
+/// POST a job as `http` to `path` (`/api/v1/jobs` or its `validate`).
+async fn post_job(app: &TestApp, http: &reqwest::Client, path: &str, body: Value) -> (u16, Value) {
+    let response = http
+        .post(format!("{}{path}", app.api))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// How many jobs the admin sees.
+async fn job_count(app: &TestApp) -> usize {
+    let jobs: Value = app
+        .http
+        .get(format!("{}/api/v1/jobs", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jobs.as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn a_job_from_a_bundle_needs_every_blob_and_is_checked_before_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(local_config(dir.path())).await;
+    let alice = app.client_as(&app.submitter("alice").await);
+    let (scene, wood) = (b"a shot".as_slice(), b"wood grain".as_slice());
+    let (_, described) = describe(
+        &app,
+        &alice,
+        json!({"main": "shots/010.blend", "files": [
+            file("shots/010.blend", scene), file("textures/wood.png", wood)]}),
+    )
+    .await;
+    let id = described["id"].as_str().unwrap().to_owned();
+    let job = |frames: &str| json!({"bundle": id, "renderer": "blender", "frames": frames});
+
+    // Validation before upload: the fields are checked, nothing is created,
+    // and a described bundle is enough.
+    let (status, answer) = post_job(&app, &alice, "/api/v1/jobs/validate", job("1-10")).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["frame_count"], 10);
+    let (status, answer) = post_job(&app, &alice, "/api/v1/jobs/validate", job("5-x")).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("bad_frame_spec")),
+        "{answer}"
+    );
+    let (status, answer) = post_job(
+        &app,
+        &alice,
+        "/api/v1/jobs/validate",
+        json!({"renderer": "blender", "frames": "1-3"}),
+    )
+    .await;
+    assert_eq!(status, 200, "fields alone can be checked: {answer}");
+
+    // Blobs missing: refused, naming the files; nothing created.
+    let (status, answer) = post_job(&app, &alice, "/api/v1/jobs", job("1-10")).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "bundle_incomplete");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("shots/010.blend") && message.contains("textures/wood.png"),
+        "{message}"
+    );
+    put_blob(&app, &alice, &hash(scene), scene).await;
+    let (status, answer) = post_job(&app, &alice, "/api/v1/jobs", job("1-10")).await;
+    assert_eq!(status, 409);
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("textures/wood.png") && !message.contains("010.blend"),
+        "{message}"
+    );
+    assert_eq!(job_count(&app).await, 0);
+
+    // Another tenant cannot use alice's bundle, even knowing its id.
+    let bob = app.client_as(&app.submitter("bob").await);
+    let (status, answer) = post_job(&app, &bob, "/api/v1/jobs", job("1-10")).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("unknown_bundle")),
+        "{answer}"
+    );
+
+    // Every blob there: the job renders the main file, created paused.
+    put_blob(&app, &alice, &hash(wood), wood).await;
+    let mut body = job("1-10");
+    body["paused"] = json!(true);
+    let (status, created) = post_job(&app, &alice, "/api/v1/jobs", body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["bundle"], id.as_str());
+    assert_eq!(created["scene"], hash(scene));
+    assert_eq!(created["state"], "paused");
+    let scene_copy = dir
+        .path()
+        .join(format!("store/scenes/{}.blend", hash(scene)));
+    assert_eq!(
+        std::fs::read(scene_copy).unwrap(),
+        scene,
+        "the main file is the job's scene"
+    );
+
+    // Both a scene and a bundle, a region no worker is in.
+    let mut both = job("1");
+    both["scene"] = json!(hash(scene));
+    let (status, answer) = post_job(&app, &alice, "/api/v1/jobs", both).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("scene_and_bundle"))
+    );
+    let mut placed = job("1");
+    placed["region"] = json!("mars");
+    let (status, answer) = post_job(&app, &alice, "/api/v1/jobs/validate", placed).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("unknown_placement")),
+        "{answer}"
+    );
+    assert_eq!(job_count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn the_farm_lists_the_regions_and_classes_it_enrolled() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(local_config(dir.path())).await;
+    let created: Value = app
+        .http
+        .post(format!("{}/api/v1/enrollments", app.api))
+        .json(&json!({"owner": "acme", "region": "eu-west", "node_classes": ["gpu-fast", "cpu-cheap"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(created["token"].is_string(), "{created}");
+    let alice = app.client_as(&app.submitter("alice").await);
+    let offer: Value = alice
+        .get(format!("{}/api/v1/farm", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(offer["regions"], json!(["eu-west"]));
+    assert_eq!(offer["node_classes"], json!(["cpu-cheap", "gpu-fast"]));
+    assert_eq!(offer["renderers"], json!(["blender"]));
+}

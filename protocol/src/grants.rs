@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{TaskId, WorkerId};
+use crate::ids::{SceneHash, TaskId, WorkerId};
 
 /// The object of a task attempt a grant is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GrantObject {
     /// Read the task's scene.
@@ -18,6 +18,11 @@ pub enum GrantObject {
     Frame {
         /// The frame.
         frame: i32,
+    },
+    /// Read one file of the task's scene bundle (a texture, a library).
+    Blob {
+        /// Its blake3, which must be one of the bundle's.
+        hash: SceneHash,
     },
 }
 
@@ -76,5 +81,14 @@ mod tests {
         assert_eq!(json, r#"{"kind":"frame","frame":-2}"#);
         let back: GrantObject = serde_json::from_str(r#"{"kind":"scene"}"#).unwrap();
         assert_eq!(back, GrantObject::Scene);
+        let hash = "ab".repeat(32);
+        let blob: GrantObject =
+            serde_json::from_str(&format!(r#"{{"kind":"blob","hash":"{hash}"}}"#)).unwrap();
+        assert_eq!(
+            blob,
+            GrantObject::Blob {
+                hash: hash.parse().unwrap()
+            }
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! workers never exchange free-form strings: a field that has a meaning has a
 //! type.
 
+pub mod bundle;
 pub mod enroll;
 pub mod events;
 pub mod frames;

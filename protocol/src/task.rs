@@ -102,8 +102,12 @@ pub struct TaskMessage {
     pub attempt: u32,
     /// Which renderer must run it (also the queue it was published on).
     pub renderer: Renderer,
-    /// The scene to render.
+    /// The scene to render: the main file of its bundle, when it has one.
     pub scene: SceneRef,
+    /// The scene's bundle: every file the main file depends on, laid out at
+    /// its path around the main file. `None` for a single-file scene.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<crate::bundle::Manifest>,
     /// Frame numbers of this chunk, in render order.
     pub frames: Vec<i32>,
     /// Replica number: 0 for the original, 1.. for parity copies.

@@ -23,8 +23,10 @@
 
 use async_trait::async_trait;
 
+#[cfg(feature = "test-support")]
 pub mod bench_support;
 mod config;
+#[cfg(feature = "test-support")]
 pub mod conformance;
 mod embedded;
 mod grant;

@@ -27,6 +27,7 @@ use queue::QueueConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::WorkerError;
+#[cfg(feature = "tamper")]
 use crate::tamper::Tamper;
 
 /// Name of the file in `work_dir` that keeps a generated worker id.
@@ -87,6 +88,7 @@ pub struct WorkerConfig {
     /// Test only: deliver deliberately wrong frames (a cheating worker for the
     /// parity tests). Never read from the file; only `worker run --tamper
     /// <MODE> --i-am-a-test-cheater` or code embedding a worker sets it.
+    #[cfg(feature = "tamper")]
     #[serde(skip)]
     pub tamper: Option<Tamper>,
 }
@@ -152,6 +154,7 @@ impl Default for WorkerConfig {
             shutdown_grace_secs: default_shutdown_grace_secs(),
             queue: QueueConfig::default(),
             grant_wait_secs: default_grant_wait_secs(),
+            #[cfg(feature = "tamper")]
             tamper: None,
         }
     }
@@ -292,6 +295,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tamper")]
     fn tampering_cannot_be_set_from_the_file() {
         let error = toml::from_str::<WorkerConfig>("tamper = \"black\"").unwrap_err();
         assert!(error.to_string().contains("tamper"), "{error}");

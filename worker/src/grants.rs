@@ -80,14 +80,14 @@ impl GrantClient {
     ) -> Result<Granted, GrantError> {
         let (tx, rx) = oneshot::channel();
         self.lock()
-            .entry((task, attempt, object))
+            .entry((task, attempt, object.clone()))
             .or_default()
             .push(tx);
         let request = GrantRequest {
             task_id: task,
             attempt,
             worker: self.reporter.worker(),
-            object,
+            object: object.clone(),
         };
         self.reporter
             .send(&WorkerEvent::GrantRequest(request))
@@ -117,11 +117,11 @@ impl GrantClient {
     pub fn answer(&self, control: &Control) -> bool {
         let (wanted, answer) = match control {
             Control::Grant(grant) => (
-                (grant.task_id, grant.attempt, grant.object),
+                (grant.task_id, grant.attempt, grant.object.clone()),
                 Ok(grant.clone()),
             ),
             Control::GrantRefused(refused) => (
-                (refused.task_id, refused.attempt, refused.object),
+                (refused.task_id, refused.attempt, refused.object.clone()),
                 Err(refused.reason.clone()),
             ),
             _ => return false,
@@ -172,7 +172,7 @@ mod tests {
         let task = TaskId::new();
         let object = GrantObject::Frame { frame: 3 };
         let waiting = tokio::spawn({
-            let grants = grants.clone();
+            let (grants, object) = (grants.clone(), object.clone());
             async move { grants.request(task, 1, object).await }
         });
         let mut results = broker
@@ -185,7 +185,7 @@ mod tests {
         let other = Control::GrantRefused(GrantRefused {
             task_id: task,
             attempt: 2,
-            object,
+            object: object.clone(),
             reason: "another attempt".into(),
         });
         assert!(grants.answer(&other), "dropped: nobody waits for attempt 2");

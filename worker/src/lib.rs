@@ -9,6 +9,7 @@
 //! process and the `worker` binary to run one on a render node.
 
 pub mod blender;
+pub mod bundle;
 pub mod check;
 pub mod config;
 pub mod control;
@@ -21,6 +22,7 @@ pub mod probe;
 pub mod report;
 pub mod run;
 pub mod scene_cache;
+#[cfg(feature = "tamper")]
 pub mod tamper;
 pub mod task;
 pub mod upload;
@@ -28,4 +30,5 @@ pub mod upload;
 pub use config::WorkerConfig;
 pub use error::WorkerError;
 pub use run::{declare_own_queues, run};
+#[cfg(feature = "tamper")]
 pub use tamper::Tamper;

@@ -10,8 +10,9 @@
 //! `work_dir/identity.json`. A worker on an embedded queue file of its own
 //! (a laptop test) needs no enrollment.
 //!
-//! Test only: `--tamper <MODE> --i-am-a-test-cheater` makes a cheating worker
-//! for the coordinator's parity tests (see `worker::tamper`).
+//! Test only, in a build with the `tamper` feature (never a release):
+//! `--tamper <MODE> --i-am-a-test-cheater` makes a cheating worker for the
+//! coordinator's parity tests (see `worker::tamper`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +21,9 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use queue::QueueConfig;
 use tracing_subscriber::EnvFilter;
-use worker::{Tamper, WorkerConfig};
+#[cfg(feature = "tamper")]
+use worker::Tamper;
+use worker::WorkerConfig;
 
 /// Render farm worker: takes tasks from the queue, renders them with
 /// headless Blender and uploads the frames.
@@ -85,9 +88,11 @@ struct RunArgs {
     enroll_token: Option<String>,
     /// TEST ONLY: deliver deliberately wrong frames, to test the parity
     /// checks against a cheater. Needs `--i-am-a-test-cheater`.
+    #[cfg(feature = "tamper")]
     #[arg(long, value_enum, requires = "i_am_a_test_cheater")]
     tamper: Option<Tamper>,
     /// Confirms `--tamper` is wanted: this worker is a test cheater.
+    #[cfg(feature = "tamper")]
     #[arg(long)]
     i_am_a_test_cheater: bool,
 }
@@ -135,7 +140,10 @@ impl RunArgs {
         if let Some(secs) = self.shutdown_grace_secs {
             config.shutdown_grace_secs = secs;
         }
-        config.tamper = self.tamper;
+        #[cfg(feature = "tamper")]
+        {
+            config.tamper = self.tamper;
+        }
         Ok(config)
     }
 }
@@ -296,6 +304,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "tamper")]
     #[test]
     fn tampering_needs_the_cheater_flag() {
         let error = Cli::try_parse_from(["worker", "run", "--tamper", "black"]).unwrap_err();

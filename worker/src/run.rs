@@ -22,6 +22,7 @@ use crate::grants::GrantClient;
 use crate::heartbeat::{self, Activity};
 use crate::report::Reporter;
 use crate::scene_cache::SceneCache;
+#[cfg(feature = "tamper")]
 use crate::tamper::Tamperer;
 use crate::task::{TaskOutcome, TaskRunner};
 use crate::{gpu, probe};
@@ -115,6 +116,7 @@ async fn serve(
         hostname: probe::hostname(),
     };
     tracing::info!(blender = %blender.version, cores = info.cpu.cores, gpus = info.gpus.len(), "worker starting");
+    #[cfg(feature = "tamper")]
     if let Some(mode) = config.tamper {
         tracing::warn!(
             ?mode,
@@ -163,6 +165,7 @@ async fn serve(
             grants,
             reporter: reporter.clone(),
             activity,
+            #[cfg(feature = "tamper")]
             tamper: config
                 .tamper
                 .map(|mode| Tamperer::new(mode, &config.work_dir)),

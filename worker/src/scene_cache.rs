@@ -1,4 +1,5 @@
-//! Scenes downloaded from object storage, verified and cached by hash.
+//! Scenes and the files of their bundles, downloaded from object storage,
+//! verified and cached by hash.
 //!
 //! A scene is downloaded under a unique temporary name, its blake3 checked,
 //! then renamed to `<hash>.<ext>`: renames are atomic, so workers sharing the
@@ -54,7 +55,8 @@ pub trait SceneSource: Sync {
     ) -> impl Future<Output = Result<(), SceneError>> + Send;
 }
 
-/// A task attempt's scene, through a grant from the coordinator.
+/// A task attempt's scene, or one file of its bundle, through a grant from
+/// the coordinator.
 pub struct GrantedScene<'a> {
     /// Asks for the grant.
     pub grants: &'a GrantClient,
@@ -64,24 +66,53 @@ pub struct GrantedScene<'a> {
     pub attempt: u32,
 }
 
+impl GrantedScene<'_> {
+    /// Download the object `object` into `file`, checking it hashes to
+    /// `hash`.
+    async fn granted(
+        &self,
+        object: GrantObject,
+        hash: &SceneHash,
+        file: &Path,
+    ) -> Result<(), SceneError> {
+        let granted = self.grants.request(self.task, self.attempt, object).await?;
+        storage::http::get_file(self.grants.http(), &granted.url, file, Some(hash.as_str()))
+            .await
+            .map_err(|source| SceneError::Fetch {
+                key: granted.key,
+                source,
+            })?;
+        Ok(())
+    }
+}
+
 impl SceneSource for GrantedScene<'_> {
     async fn download(&self, scene: &SceneRef, file: &Path) -> Result<(), SceneError> {
-        let granted = self
-            .grants
-            .request(self.task, self.attempt, GrantObject::Scene)
-            .await?;
-        storage::http::get_file(
-            self.grants.http(),
-            &granted.url,
-            file,
-            Some(scene.hash.as_str()),
-        )
-        .await
-        .map_err(|source| SceneError::Fetch {
-            key: granted.key,
-            source,
-        })?;
-        Ok(())
+        self.granted(GrantObject::Scene, &scene.hash, file).await
+    }
+}
+
+/// The files of a task attempt's bundle, through grants from the
+/// coordinator (each must be one of the bundle's).
+pub struct GrantedBundleFile<'a>(pub &'a GrantedScene<'a>);
+
+impl SceneSource for GrantedBundleFile<'_> {
+    async fn download(&self, blob: &SceneRef, file: &Path) -> Result<(), SceneError> {
+        let object = GrantObject::Blob {
+            hash: blob.hash.clone(),
+        };
+        self.0.granted(object, &blob.hash, file).await
+    }
+}
+/// The cache's extension for a bundle's file (its own name does not matter:
+/// the bundle lays it out at its paths).
+pub const BLOB_EXT: &str = "blob";
+
+/// The cache entry of a bundle file with blake3 `hash`.
+pub fn blob_ref(hash: &SceneHash) -> SceneRef {
+    SceneRef {
+        hash: hash.clone(),
+        ext: BLOB_EXT.to_owned(),
     }
 }
 

@@ -16,8 +16,12 @@ use crate::grants::GrantClient;
 use crate::heartbeat::Activity;
 use crate::report::Reporter;
 use crate::scene_cache::{GrantedScene, SceneCache};
+#[cfg(feature = "tamper")]
 use crate::tamper::Tamperer;
 use crate::upload::{DeliveryError, FrameSink, SavedFrame};
+
+/// The folder of a task's working folder a bundle is laid out in.
+const BUNDLE_DIR: &str = "bundle";
 
 /// How a task ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +69,7 @@ pub struct TaskRunner {
     /// Progress shared with the heartbeats.
     pub activity: Activity,
     /// Test only: how to falsify delivered frames.
+    #[cfg(feature = "tamper")]
     pub tamper: Option<Tamperer>,
 }
 
@@ -108,9 +113,17 @@ impl TaskRunner {
                 Err(error) => return TaskOutcome::failed(error),
             },
         };
-        let workdir = match self.prepare_workdir(&scene, &task.scene.ext).await {
+        let workdir = match self.prepare_workdir().await {
             Ok(workdir) => workdir,
             Err(error) => return TaskOutcome::failed(error),
+        };
+        let scene = tokio::select! {
+            () = cancel.cancelled() => return TaskOutcome::Cancelled,
+            () = abort.cancelled() => return TaskOutcome::Interrupted,
+            scene = self.place_scene(task, &source, &scene, workdir.path()) => match scene {
+                Ok(scene) => scene,
+                Err(error) => return TaskOutcome::failed(error),
+            },
         };
         let output = match command::TaskOutput::frames_in(workdir.path()) {
             Ok(output) => output,
@@ -118,7 +131,7 @@ impl TaskRunner {
         };
         let command = RenderCommand {
             blender: self.blender.clone(),
-            scene: workdir.path().join(format!("scene.{}", task.scene.ext)),
+            scene,
             output,
             frames,
             depth: task.output.depth,
@@ -129,9 +142,8 @@ impl TaskRunner {
             .await
     }
 
-    /// A fresh working folder holding only the scene (hard-linked from the
-    /// cache, or copied) and an empty output folder.
-    async fn prepare_workdir(&self, scene: &Path, ext: &str) -> Result<tempfile::TempDir, String> {
+    /// A fresh working folder with an empty output folder.
+    async fn prepare_workdir(&self) -> Result<tempfile::TempDir, String> {
         let describe = |what: &str, e: std::io::Error| format!("cannot {what}: {e}");
         tokio::fs::create_dir_all(&self.tasks_dir)
             .await
@@ -140,16 +152,36 @@ impl TaskRunner {
             .prefix("task-")
             .tempdir_in(&self.tasks_dir)
             .map_err(|e| describe("create the task folder", e))?;
-        let local = workdir.path().join(format!("scene.{ext}"));
-        if tokio::fs::hard_link(scene, &local).await.is_err() {
-            tokio::fs::copy(scene, &local)
-                .await
-                .map_err(|e| describe("copy the scene into the task folder", e))?;
-        }
         tokio::fs::create_dir(workdir.path().join(command::OUTPUT_DIR))
             .await
             .map_err(|e| describe("create the output folder", e))?;
         Ok(workdir)
+    }
+
+    /// Put the task's scene (hard-linked from the cache, or copied) into
+    /// `workdir`: alone as `scene.<ext>`, or with its bundle's files around
+    /// it under `bundle/`. Returns the path the renderer opens.
+    async fn place_scene(
+        &self,
+        task: &TaskMessage,
+        source: &GrantedScene<'_>,
+        cached: &Path,
+        workdir: &Path,
+    ) -> Result<PathBuf, String> {
+        if let Some(bundle) = &task.bundle {
+            let root = workdir.join(BUNDLE_DIR);
+            let scene = (&task.scene.hash, cached);
+            return crate::bundle::lay_out(&self.scenes, source, bundle, scene, &root)
+                .await
+                .map_err(|e| e.to_string());
+        }
+        let local = workdir.join(format!("scene.{}", task.scene.ext));
+        if tokio::fs::hard_link(cached, &local).await.is_err() {
+            tokio::fs::copy(cached, &local)
+                .await
+                .map_err(|e| format!("cannot copy the scene into the task folder: {e}"))?;
+        }
+        Ok(local)
     }
 
     /// Run Blender for `command`, delivering frames as they are saved, until
@@ -179,6 +211,7 @@ impl TaskRunner {
             attempt: task.attempt,
             job_id: task.job_id,
             replica: task.replica,
+            #[cfg(feature = "tamper")]
             tamper: self.tamper.clone(),
         };
         let (frames_tx, frames_rx) = mpsc::unbounded_channel();

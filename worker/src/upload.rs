@@ -11,6 +11,7 @@ use crate::check::{CheckError, check_frame};
 use crate::error::WorkerError;
 use crate::grants::{GrantClient, GrantError};
 use crate::report::Reporter;
+#[cfg(feature = "tamper")]
 use crate::tamper::{TamperError, Tamperer};
 
 /// A frame Blender has written, waiting to be delivered.
@@ -32,6 +33,7 @@ pub struct SavedFrame {
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     /// Test-only tampering failed.
+    #[cfg(feature = "tamper")]
     #[error("frame {frame} could not be tampered with: {source}")]
     Tamper {
         /// The frame.
@@ -97,6 +99,7 @@ pub struct FrameSink {
     /// Its replica number.
     pub replica: u32,
     /// Test only: how to falsify each frame before it is checked.
+    #[cfg(feature = "tamper")]
     pub tamper: Option<Tamperer>,
 }
 
@@ -112,8 +115,10 @@ impl FrameSink {
         let frame = saved.frame;
         let path = saved.path.clone();
         let (width, height) = (saved.width, saved.height);
+        #[cfg(feature = "tamper")]
         let tamper = self.tamper.clone();
         let checked = tokio::task::spawn_blocking(move || {
+            #[cfg(feature = "tamper")]
             if let Some(tamperer) = &tamper {
                 tamperer
                     .apply(&path)

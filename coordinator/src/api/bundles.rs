@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use object_store::ObjectStoreExt;
 use protocol::SceneHash;
 use serde::{Deserialize, Serialize};
 
@@ -200,5 +201,113 @@ pub async fn upload_blob(
             bytes,
             created,
         }),
+    ))
+}
+
+/// The scene of a job made from `tenant`'s bundle `id`: every blob must be
+/// uploaded (`409` naming the files that are not), and the main file
+/// becomes the job's scene (copied to its scene key once, so the scene's
+/// record always has its object).
+pub(super) async fn job_scene(
+    farm: &Farm,
+    principal: &Principal,
+    id: String,
+) -> Result<(SceneHash, bundle::CheckedManifest), ApiError> {
+    let tenant = principal.grant.tenant().cloned();
+    let lookup = (id.clone(), tenant.clone());
+    let manifest = farm
+        .db
+        .call(move |db| db.bundle(&lookup.0, lookup.1.as_ref()))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_bundle",
+                format!(
+                    "no bundle {id:?} was described; describe it first with POST /api/v1/bundles"
+                ),
+            )
+        })?;
+    let (blobs, who) = (manifest.blobs(), tenant.clone());
+    let missing = farm
+        .db
+        .call(move |db| db.missing_blobs(blobs, who.as_ref()))
+        .await?;
+    if !missing.is_empty() {
+        let paths: Vec<&str> = missing
+            .iter()
+            .flat_map(|blob| blob.paths.iter().map(String::as_str))
+            .collect();
+        let shown = paths
+            .iter()
+            .take(10)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = paths.len().saturating_sub(10);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "bundle_incomplete",
+            format!(
+                "bundle {id} lacks {} file(s): {shown}{more}; upload each with PUT /api/v1/blobs/<hash> first",
+                paths.len()
+            ),
+        ));
+    }
+    let main = manifest
+        .files
+        .iter()
+        .find(|file| file.path == manifest.main)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "corrupt_bundle",
+                format!("bundle {id} has no main file"),
+            )
+        })?
+        .clone();
+    let ext = manifest
+        .main
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_owned())
+        .unwrap_or_default();
+    let hash = main.hash.clone();
+    let known = {
+        let hash = hash.clone();
+        farm.db.call(move |db| db.scene_ext(&hash)).await?
+    };
+    if known.is_none() {
+        farm.store
+            .copy(&storage::blob_key(&hash), &storage::scene_key(&hash, &ext))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_failed",
+                    format!("cannot store the bundle's main file as the job's scene: {e}"),
+                )
+            })?;
+        let (hash, ext) = (hash.clone(), ext.clone());
+        farm.db
+            .call(move |db| db.record_scene(&hash, &ext, main.bytes))
+            .await?;
+    }
+    let scene = hash.clone();
+    farm.db
+        .call(move |db| db.record_scene_tenant(&scene, tenant.as_ref()))
+        .await?;
+    let bytes = manifest.files.iter().map(|file| file.bytes).sum();
+    Ok((
+        hash,
+        bundle::CheckedManifest {
+            id,
+            manifest,
+            bytes,
+        },
     ))
 }

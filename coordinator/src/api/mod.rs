@@ -10,6 +10,7 @@ mod jobs;
 mod openapi;
 mod scenes;
 mod spool;
+mod submit;
 mod tokens;
 mod workers;
 
@@ -48,7 +49,9 @@ pub fn router(farm: Farm) -> Router {
             "/api/v1/blobs/{hash}",
             axum::routing::put(bundles::upload_blob).layer(DefaultBodyLimit::disable()),
         )
-        .route("/api/v1/jobs", post(jobs::create).get(jobs::list))
+        .route("/api/v1/farm", get(submit::offer))
+        .route("/api/v1/jobs", post(submit::create).get(jobs::list))
+        .route("/api/v1/jobs/validate", post(submit::validate_submission))
         .route("/api/v1/jobs/{id}", get(jobs::show))
         .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/v1/jobs/{id}/pause", post(jobs::pause))

@@ -185,11 +185,25 @@ pub async fn spec() -> Json<Value> {
                         "201": {"description": "accepted", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
                         "400": error_response("not JSON"),
                         "415": error_response("not application/json"),
-                        "422": error_response("bad frame spec, unknown renderer or scene, out-of-range field")
+                        "409": error_response("the bundle lacks blobs (the message names the files)"),
+                        "422": error_response("bad frame spec, unknown renderer, scene, bundle, region or node class, out-of-range field")
                     }
                 },
                 "get": {"summary": "List jobs, newest first: every tenant's for admins, its own tenant's for a submitter", "responses": {"200": {"description": "jobs", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}}}}}}}
             },
+            "/api/v1/jobs/validate": {"post": {
+                "summary": "Check a submission without creating anything, before uploading its files: every field, and the scene (uploaded) or bundle (described) when given",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateJob"}}}},
+                "responses": {
+                    "200": {"description": "it would be accepted", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "frame_count": {"type": "integer"}, "tasks": {"type": "integer"}}}}}},
+                    "422": error_response("the same refusals as job creation")}}},
+            "/api/v1/farm": {"get": {
+                "summary": "What a job may ask for: renderers, and the regions and node classes of the farm's enrolled workers",
+                "responses": {"200": {"description": "the lists", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "renderers": {"type": "array", "items": {"type": "string"}},
+                    "regions": {"type": "array", "items": {"type": "string"}},
+                    "node_classes": {"type": "array", "items": {"type": "string"}}}}}}}}}},
             "/api/v1/jobs/{id}": {"get": {
                 "summary": "One job with per-frame status",
                 "parameters": [job_id_param()],
@@ -266,9 +280,13 @@ pub async fn spec() -> Json<Value> {
             "Uploaded": {"type": "object", "properties": {
                 "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "ext": {"type": "string"},
                 "bytes": {"type": "integer"}, "created": {"type": "boolean"}}},
-            "CreateJob": {"type": "object", "required": ["scene", "renderer", "frames"], "additionalProperties": false, "properties": {
+            "CreateJob": {"type": "object", "required": ["renderer", "frames"], "additionalProperties": false, "properties": {
                 "name": {"type": "string"},
-                "scene": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "scene": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "an uploaded single-file scene; give this or bundle"},
+                "bundle": {"type": "string", "description": "a described bundle whose files are all uploaded; give this or scene"},
+                "paused": {"type": "boolean", "default": false, "description": "create the job paused"},
+                "region": {"type": "string", "description": "one of GET /api/v1/farm's regions"},
+                "node_class": {"type": "string", "description": "one of GET /api/v1/farm's node classes"},
                 "renderer": {"type": "string", "enum": ["blender", "octane", "cinema4d"]},
                 "frames": {"type": "string", "examples": ["1-100", "1-100x5", "1,5,10-12", "100-1"]},
                 "chunk_size": {"type": "integer", "minimum": 1, "maximum": 10000},
@@ -290,7 +308,9 @@ pub async fn spec() -> Json<Value> {
                     "done": {"type": "integer"}, "failed": {"type": "integer"}, "cancelled": {"type": "integer"}}},
                 "created_ms": {"type": "integer"}, "finished_ms": {"type": ["integer", "null"]},
                 "parity_percent": {"type": "number"}, "verification": {"type": "object", "additionalProperties": {"type": "integer"}},
-                "report_key": {"type": ["string", "null"]}}},
+                "report_key": {"type": ["string", "null"]},
+                "bundle": {"type": "string", "description": "the bundle its scene came in, if any"},
+                "region": {"type": "string"}, "node_class": {"type": "string"}}},
             "JobDetail": {"allOf": [{"$ref": "#/components/schemas/Job"}, {"type": "object", "properties": {
                 "tasks": {"type": "object"},
                 "frame_list": {"type": "array", "items": {"type": "object", "properties": {

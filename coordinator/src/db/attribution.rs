@@ -4,7 +4,9 @@
 //! while the attempt is live. Anything else is dropped, logged with its
 //! sender, and counted against that sender (`workers.refused_events`).
 
-use protocol::{Control, GrantObject, GrantRefused, TaskId, WorkerEvent, WorkerId, now_ms};
+use protocol::{
+    Control, GrantObject, GrantRefused, SceneHash, TaskId, WorkerEvent, WorkerId, now_ms,
+};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::DbError;
@@ -97,6 +99,14 @@ pub enum Refusal {
         task: TaskId,
         /// The frame.
         frame: i32,
+    },
+    /// A grant for a blob that is not in the task's bundle.
+    #[error("blob {hash} is not one of task {task}'s bundle files")]
+    NotBundleFile {
+        /// The task.
+        task: TaskId,
+        /// The blob asked for.
+        hash: SceneHash,
     },
     /// The frame was already delivered by this attempt.
     #[error("frame {frame} of task {task} was already delivered")]
@@ -223,6 +233,24 @@ pub(super) fn check(
         return Ok(Verdict::Refuse(Refusal::NotLive { task, attempt }));
     }
     if let WorkerEvent::GrantRequest(request) = event
+        && let GrantObject::Blob { hash } = &request.object
+    {
+        let Some(row) = task_row(tx, task)? else {
+            return Ok(Verdict::Refuse(Refusal::UnknownTask(task)));
+        };
+        let in_bundle: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM job_blobs WHERE job_id = ?1 AND hash = ?2)",
+            params![row.job, hash.as_str()],
+            |r| r.get(0),
+        )?;
+        if !in_bundle {
+            return Ok(Verdict::Refuse(Refusal::NotBundleFile {
+                task,
+                hash: hash.clone(),
+            }));
+        }
+    }
+    if let WorkerEvent::GrantRequest(request) = event
         && let GrantObject::Frame { frame } = request.object
     {
         let Some(row) = task_row(tx, task)? else {
@@ -311,7 +339,7 @@ pub(super) fn refuse(
             Control::GrantRefused(GrantRefused {
                 task_id: request.task_id,
                 attempt: request.attempt,
-                object: request.object,
+                object: request.object.clone(),
                 reason: refusal.to_string(),
             }),
         )),

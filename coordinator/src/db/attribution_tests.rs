@@ -3,8 +3,8 @@
 
 use protocol::{Control, GrantObject, GrantRequest, Heartbeat, WorkerEvent, WorkerId};
 
-use super::tests::{failed, frame_done, job, started, worker};
-use super::{Db, Policy, QueuedTask, Sender};
+use super::tests::{failed, frame_done, job, job_with, started, worker};
+use super::{Db, JobOptions, Policy, QueuedTask, Sender};
 use crate::state::{FrameState, JobState, TaskState};
 
 /// The refusals counted against `worker`.
@@ -352,7 +352,7 @@ fn grants_go_only_to_the_holder_for_its_own_frames() {
         (GrantObject::Scene, other),
         (GrantObject::Frame { frame: 999 }, holder),
     ] {
-        let answer = ask(&db, task, object, sender);
+        let answer = ask(&db, task, object.clone(), sender);
         assert!(answer.grants.is_empty(), "{object:?} for {sender}");
         assert!(
             matches!(&answer.controls[..], [(to, Control::GrantRefused(refused))]
@@ -396,4 +396,86 @@ fn a_new_attempt_gets_new_keys() {
         .key
         .clone();
     assert_ne!(first, second);
+}
+
+#[test]
+fn blob_grants_only_for_the_tasks_own_bundle() {
+    let db = Db::in_memory().unwrap();
+    let holder = worker(&db, "holder");
+    let other = worker(&db, "other");
+    let hash = |byte: u8| protocol::SceneHash::from_blake3(blake3::hash(&[byte]).as_bytes());
+    let file = |path: &str, byte: u8| crate::bundle::ManifestFile {
+        path: path.into(),
+        hash: hash(byte),
+        bytes: 1,
+    };
+    for byte in [1, 2, 3] {
+        db.record_blob(&hash(byte), 1, None).unwrap();
+    }
+    let manifest = crate::bundle::Manifest {
+        main: "shot.blend".into(),
+        files: vec![file("shot.blend", 1), file("textures/wood.png", 2)],
+    };
+    let bundle = crate::bundle::check(
+        &manifest,
+        &crate::bundle::BundleLimits {
+            max_files: 10,
+            max_file_bytes: 10,
+            max_bundle_bytes: 10,
+        },
+    )
+    .unwrap();
+    let (_, tasks) = job_with(
+        &db,
+        JobOptions {
+            bundle: Some(bundle.clone()),
+            ..JobOptions::default()
+        },
+    );
+    let task = &tasks[0];
+    assert_eq!(task.message.bundle.as_ref(), Some(&bundle.manifest));
+    started(&db, task, holder);
+
+    let texture = GrantObject::Blob { hash: hash(2) };
+    let granted = ask(&db, task, texture.clone(), holder);
+    assert_eq!(granted.grants.len(), 1);
+    assert_eq!(
+        granted.grants[0].key,
+        storage::blob_key(&hash(2)).to_string()
+    );
+    assert_eq!(granted.grants[0].access, storage::Access::Read);
+
+    // Another tenant's blob (stored, but not in this bundle), and the
+    // bundle's blob asked for by a worker that does not hold the task.
+    for (object, sender) in [
+        (GrantObject::Blob { hash: hash(3) }, holder),
+        (texture, other),
+    ] {
+        let answer = ask(&db, task, object.clone(), sender);
+        assert!(answer.grants.is_empty(), "{object:?} for {sender}");
+        assert!(
+            matches!(&answer.controls[..], [(to, Control::GrantRefused(refused))]
+                if *to == sender && refused.object == object),
+            "{:?}",
+            answer.controls
+        );
+    }
+    assert_eq!(refused(&db, holder), 1);
+    assert_eq!(refused(&db, other), 1);
+}
+
+#[test]
+fn a_job_created_paused_dispatches_nothing_until_resumed() {
+    let db = Db::in_memory().unwrap();
+    let (id, tasks) = job_with(
+        &db,
+        JobOptions {
+            paused: true,
+            ..JobOptions::default()
+        },
+    );
+    assert!(tasks.is_empty());
+    assert_eq!(db.job_detail(id).unwrap().job.state, JobState::Paused);
+    db.resume_job(id).unwrap();
+    assert_eq!(db.take_pending(100).unwrap().len(), 2);
 }

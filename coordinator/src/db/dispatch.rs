@@ -28,6 +28,55 @@ impl QueuedTask {
     }
 }
 
+/// A pending task's row, as `take_pending` reads it.
+struct PendingRow {
+    task: String,
+    job: String,
+    attempt: u32,
+    frames: String,
+    renderer: String,
+    hash: String,
+    ext: String,
+    output: String,
+    overrides: String,
+    timeout: u64,
+    priority: u8,
+    replica: u32,
+    target: Option<String>,
+    bundle: Option<String>,
+}
+
+impl PendingRow {
+    /// The task to publish as attempt `attempt`.
+    fn queued(self, attempt: u32) -> Result<QueuedTask, DbError> {
+        let task = &self.task;
+        let corrupt = |what: &str| DbError::Corrupt(format!("{what} of task {task}"));
+        Ok(QueuedTask {
+            message: TaskMessage {
+                task_id: task.parse().map_err(|_| corrupt("id"))?,
+                job_id: self.job.parse().map_err(|_| corrupt("job id"))?,
+                attempt,
+                renderer: self.renderer.parse().map_err(|_| corrupt("renderer"))?,
+                scene: SceneRef {
+                    hash: self.hash.parse().map_err(|_| corrupt("scene hash"))?,
+                    ext: self.ext,
+                },
+                bundle: self.bundle.as_deref().map(from_json).transpose()?,
+                frames: from_json(&self.frames)?,
+                replica: self.replica,
+                output: from_json::<OutputSpec>(&self.output)?,
+                overrides: from_json(&self.overrides)?,
+                timeout_secs: self.timeout,
+            },
+            priority: message_priority(self.priority),
+            target: self
+                .target
+                .map(|t| t.parse().map_err(|_| corrupt("target worker")))
+                .transpose()?,
+        })
+    }
+}
+
 impl Db {
     /// Up to `limit` pending tasks of jobs that may run, highest priority
     /// first, each with its attempt number already advanced. The caller
@@ -38,7 +87,8 @@ impl Db {
         let rows = {
             let mut stmt = tx.prepare_cached(
                 "SELECT t.id, t.job_id, t.attempt, t.frames, j.renderer, j.scene_hash, s.ext, \
-                        j.output, j.overrides, j.task_timeout_secs, j.priority, t.replica, t.target_worker \
+                        j.output, j.overrides, j.task_timeout_secs, j.priority, t.replica, t.target_worker, \
+                        j.bundle \
                  FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN scenes s ON s.hash = j.scene_hash \
                  WHERE t.state = ?1 AND j.state IN (?2, ?3) \
                    AND (t.kind IN ('render', 'rerender') OR t.target_worker IS NOT NULL) \
@@ -52,21 +102,22 @@ impl Db {
                     limit
                 ],
                 |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, u32>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, String>(8)?,
-                        r.get::<_, u64>(9)?,
-                        r.get::<_, u8>(10)?,
-                        r.get::<_, u32>(11)?,
-                        r.get::<_, Option<String>>(12)?,
-                    ))
+                    Ok(PendingRow {
+                        task: r.get(0)?,
+                        job: r.get(1)?,
+                        attempt: r.get(2)?,
+                        frames: r.get(3)?,
+                        renderer: r.get(4)?,
+                        hash: r.get(5)?,
+                        ext: r.get(6)?,
+                        output: r.get(7)?,
+                        overrides: r.get(8)?,
+                        timeout: r.get(9)?,
+                        priority: r.get(10)?,
+                        replica: r.get(11)?,
+                        target: r.get(12)?,
+                        bundle: r.get(13)?,
+                    })
                 },
             )?
             .collect::<Result<Vec<_>, _>>()?
@@ -74,46 +125,10 @@ impl Db {
         let mut out = Vec::with_capacity(rows.len());
         {
             let mut bump = tx.prepare_cached("UPDATE tasks SET attempt = ?2 WHERE id = ?1")?;
-            for (
-                task,
-                job,
-                attempt,
-                frames,
-                renderer,
-                hash,
-                ext,
-                output,
-                overrides,
-                timeout,
-                priority,
-                replica,
-                target,
-            ) in rows
-            {
-                let attempt = attempt + 1;
-                bump.execute(params![task, attempt])?;
-                let corrupt = |what: &str| DbError::Corrupt(format!("{what} of task {task}"));
-                out.push(QueuedTask {
-                    message: TaskMessage {
-                        task_id: task.parse().map_err(|_| corrupt("id"))?,
-                        job_id: job.parse().map_err(|_| corrupt("job id"))?,
-                        attempt,
-                        renderer: renderer.parse().map_err(|_| corrupt("renderer"))?,
-                        scene: SceneRef {
-                            hash: hash.parse().map_err(|_| corrupt("scene hash"))?,
-                            ext,
-                        },
-                        frames: from_json(&frames)?,
-                        replica,
-                        output: from_json::<OutputSpec>(&output)?,
-                        overrides: from_json(&overrides)?,
-                        timeout_secs: timeout,
-                    },
-                    priority: message_priority(priority),
-                    target: target
-                        .map(|t| t.parse().map_err(|_| corrupt("target worker")))
-                        .transpose()?,
-                });
+            for row in rows {
+                let attempt = row.attempt + 1;
+                bump.execute(params![row.task, attempt])?;
+                out.push(row.queued(attempt)?);
             }
         }
         tx.commit()?;

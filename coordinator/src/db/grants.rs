@@ -1,7 +1,8 @@
 //! Storage grants. A worker asks for a URL for one object of an attempt it
 //! holds (attribution has checked that, and that a frame is the task's and
-//! not yet delivered); the coordinator decides the key: the job's scene to
-//! read, or the attempt's own unguessable upload key for a frame to write.
+//! not yet delivered, that a blob is one of the job's bundle); the
+//! coordinator decides the key: the job's scene or one of its bundle's blobs
+//! to read, or the attempt's own unguessable upload key for a frame to write.
 
 use protocol::{GrantObject, GrantRequest, JobId, TaskId, WorkerId};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -68,7 +69,7 @@ impl Db {
         let Some(row) = task_row(tx, request.task_id)? else {
             return Ok(());
         };
-        let (key, access) = match request.object {
+        let (key, access) = match &request.object {
             GrantObject::Scene => {
                 let (hash, ext): (String, String) = tx.query_row(
                     "SELECT s.hash, s.ext FROM jobs j JOIN scenes s ON s.hash = j.scene_hash WHERE j.id = ?1",
@@ -81,6 +82,7 @@ impl Db {
                 (storage::scene_key(&hash, &ext).to_string(), Access::Read)
             }
             GrantObject::Frame { frame } => {
+                let frame = *frame;
                 let job: JobId = row
                     .job
                     .parse()
@@ -91,12 +93,13 @@ impl Db {
                 };
                 (key, Access::Write)
             }
+            GrantObject::Blob { hash } => (storage::blob_key(hash).to_string(), Access::Read),
         };
         followup.grants.push(GrantOrder {
             worker: request.worker,
             task_id: request.task_id,
             attempt: request.attempt,
-            object: request.object,
+            object: request.object.clone(),
             key,
             access,
         });

@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Db, DbError, from_json, to_json};
 use crate::auth::Tenant;
+use crate::bundle::CheckedManifest;
 use crate::model::{FrameCounts, FrameView, JobDetail, JobSummary, VerificationCounts};
 use crate::split;
 use crate::state::{CheckState, FrameState, JobState, TaskCounts, TaskState};
@@ -33,10 +34,27 @@ pub struct NewJob {
     pub task_timeout_secs: u64,
     /// Share of frames rendered twice, in basis points (0 to 10,000).
     pub parity_bp: u32,
+    /// Its bundle, placement and starting state.
+    pub options: JobOptions,
+}
+
+/// What a job may ask for beyond its scene and frames.
+#[derive(Debug, Clone, Default)]
+pub struct JobOptions {
+    /// The scene's bundle (its main file is the job's scene); `None` for a
+    /// single-file scene.
+    pub bundle: Option<CheckedManifest>,
+    /// The region its frames are to be rendered in.
+    pub region: Option<String>,
+    /// The node class it is to be rendered on.
+    pub node_class: Option<String>,
+    /// Created paused: nothing is dispatched until it is resumed.
+    pub paused: bool,
 }
 
 const JOB_COLUMNS: &str = "id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
-     priority, output, overrides, task_timeout_secs, state, created_ms, finished_ms, parity_bp, report_key";
+     priority, output, overrides, task_timeout_secs, state, created_ms, finished_ms, parity_bp, report_key, \
+     bundle_id, region, node_class";
 
 fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String, String)> {
     let id: String = row.get(0)?;
@@ -71,6 +89,9 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String
             parity_percent: f64::from(row.get::<_, u32>(14)?) / 100.0,
             verification: VerificationCounts::default(),
             report_key: row.get(15)?,
+            bundle: row.get(16)?,
+            region: row.get(17)?,
+            node_class: row.get(18)?,
         },
         output,
         overrides,
@@ -114,8 +135,9 @@ impl Db {
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO jobs (id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
-             priority, output, overrides, task_timeout_secs, state, created_ms, parity_bp, tenant) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             priority, output, overrides, task_timeout_secs, state, created_ms, parity_bp, tenant, \
+             bundle_id, bundle, region, node_class) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 id.to_string(),
                 job.name,
@@ -128,12 +150,27 @@ impl Db {
                 to_json(&job.output),
                 to_json(&job.overrides),
                 job.task_timeout_secs,
-                JobState::Queued,
+                if job.options.paused {
+                    JobState::Paused
+                } else {
+                    JobState::Queued
+                },
                 now,
                 job.parity_bp,
                 tenant.map_or("", Tenant::as_str),
+                job.options.bundle.as_ref().map(|b| b.id.as_str()),
+                job.options.bundle.as_ref().map(|b| to_json(&b.manifest)),
+                job.options.region,
+                job.options.node_class,
             ],
         )?;
+        if let Some(bundle) = &job.options.bundle {
+            let mut blob_stmt =
+                tx.prepare("INSERT OR IGNORE INTO job_blobs (job_id, hash) VALUES (?1, ?2)")?;
+            for file in &bundle.manifest.files {
+                blob_stmt.execute(params![id.to_string(), file.hash.as_str()])?;
+            }
+        }
         {
             let mut task_stmt = tx.prepare(
                 "INSERT INTO tasks (id, job_id, seq, frames, state, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -10,6 +10,7 @@ mod events;
 mod grants;
 mod intake;
 mod jobs;
+mod offer;
 mod parity;
 mod reputation;
 mod results;
@@ -38,7 +39,8 @@ pub use enrollments::{EnrolledWorker, EnrollmentTerms, EnrollmentView, NewEnroll
 pub use events::Followup;
 pub use grants::GrantOrder;
 pub use intake::IntakePlan;
-pub use jobs::NewJob;
+pub use jobs::{JobOptions, NewJob};
+pub use offer::FarmOffer;
 pub use verdicts::{ComparisonPlan, CopyCheck, PlannedCopy, VerdictNumbers};
 
 use crate::config::{BillingConfig, Config};

@@ -90,6 +90,7 @@ impl Sim {
                 overrides: Overrides::default(),
                 task_timeout_secs: 60,
                 parity_bp,
+                options: Default::default(),
             })
             .unwrap()
     }

@@ -241,6 +241,20 @@ CREATE TABLE bundles (
     PRIMARY KEY (tenant, id)
 ) WITHOUT ROWID;
 "#,
+    // Jobs from bundles (the manifest, and the blobs its workers may read),
+    // and the region and node class a job asked for.
+    r#"
+ALTER TABLE jobs ADD COLUMN bundle_id TEXT;
+ALTER TABLE jobs ADD COLUMN bundle TEXT;
+ALTER TABLE jobs ADD COLUMN region TEXT;
+ALTER TABLE jobs ADD COLUMN node_class TEXT;
+
+CREATE TABLE job_blobs (
+    job_id TEXT NOT NULL REFERENCES jobs(id),
+    hash   TEXT NOT NULL REFERENCES blobs(hash),
+    PRIMARY KEY (job_id, hash)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Bring the schema up to date. Returns the version reached.

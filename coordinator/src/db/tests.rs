@@ -7,7 +7,7 @@ use protocol::{
     SceneHash, TaskFailed, TaskReturned, WorkerEvent, WorkerId, WorkerInfo,
 };
 
-use super::{Db, NewJob, Policy, QueuedTask};
+use super::{Db, JobOptions, NewJob, Policy, QueuedTask};
 use crate::state::{FrameState, JobState, WorkerState};
 
 pub(super) fn info(id: WorkerId, name: &str) -> WorkerInfo {
@@ -36,6 +36,11 @@ pub(super) fn worker(db: &Db, name: &str) -> WorkerId {
 
 /// A job of frames 1-4 in two tasks, published.
 pub(super) fn job(db: &Db) -> (JobId, Vec<QueuedTask>) {
+    job_with(db, JobOptions::default())
+}
+
+/// A job of frames 1-4 in two tasks with `options`, published.
+pub(super) fn job_with(db: &Db, options: JobOptions) -> (JobId, Vec<QueuedTask>) {
     let hash: SceneHash = "ab".repeat(32).parse().unwrap();
     db.record_scene(&hash, "blend", 10).unwrap();
     let id = db
@@ -50,6 +55,7 @@ pub(super) fn job(db: &Db) -> (JobId, Vec<QueuedTask>) {
             overrides: Overrides::default(),
             task_timeout_secs: 60,
             parity_bp: 0,
+            options,
         })
         .unwrap();
     let tasks = db.take_pending(100).unwrap();

@@ -310,6 +310,7 @@ mod tests {
             overrides: Overrides::default(),
             task_timeout_secs: 60,
             parity_bp: 0,
+            options: Default::default(),
         };
         let mine = db.create_job_for(&job, Some(&acme())).unwrap();
         let admins = db.create_job(&job).unwrap();

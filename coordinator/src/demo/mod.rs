@@ -58,10 +58,13 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 5.0)]
     pub parity: f64,
     /// Make the last worker a cheater that alters its frames this way, to
-    /// see it caught. Needs `--i-am-a-test-cheater` and at least 3 workers.
+    /// see it caught. Needs `--i-am-a-test-cheater` and at least 3 workers;
+    /// only in a build with the `tamper` feature.
+    #[cfg(feature = "tamper")]
     #[arg(long, value_enum, requires = "i_am_a_test_cheater")]
     pub tamper: Option<worker::Tamper>,
     /// Confirms `--tamper`: one demo worker cheats on purpose.
+    #[cfg(feature = "tamper")]
     #[arg(long)]
     pub i_am_a_test_cheater: bool,
 }
@@ -128,6 +131,7 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
     std::fs::create_dir_all(&dir)?;
     let frames = protocol::FrameSpec::parse(&args.frames, 100_000)?;
     let workers = args.workers.max(1);
+    #[cfg(feature = "tamper")]
     if args.tamper.is_some() && workers < 3 {
         bail!("--tamper needs --workers 3 or more: two honest workers must outvote the cheater");
     }
@@ -196,6 +200,7 @@ pub async fn render(args: &DemoArgs, verbose: bool) -> anyhow::Result<DemoReport
             cache_dir: Some(dir.join("scene-cache")),
             heartbeat_secs: 2,
             queue: config.queue.clone(),
+            #[cfg(feature = "tamper")]
             tamper: args.tamper.filter(|_| n == workers),
             ..worker::WorkerConfig::default()
         };

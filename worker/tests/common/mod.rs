@@ -269,6 +269,7 @@ impl Farm {
             attempt: 1,
             renderer: Renderer::Blender,
             scene: scene.clone(),
+            bundle: None,
             frames: frames.to_vec(),
             replica: 0,
             output: OutputSpec {
@@ -441,17 +442,22 @@ impl Grantor {
             .entry((request.task_id, request.attempt))
             .or_insert_with(storage::KeyNonce::random)
             .clone();
-        let order = task.and_then(|task| match request.object {
+        let order = task.and_then(|task| match &request.object {
             GrantObject::Scene => Some((
                 storage::scene_key(&task.scene.hash, &task.scene.ext),
                 storage::Access::Read,
             )),
-            GrantObject::Frame { frame } => task.frames.contains(&frame).then(|| {
+            GrantObject::Frame { frame } => task.frames.contains(frame).then(|| {
                 (
-                    storage::upload_key(task.job_id, frame, task.replica, &nonce),
+                    storage::upload_key(task.job_id, *frame, task.replica, &nonce),
                     storage::Access::Write,
                 )
             }),
+            GrantObject::Blob { hash } => task
+                .bundle
+                .as_ref()
+                .is_some_and(|bundle| bundle.files.iter().any(|file| file.hash == *hash))
+                .then(|| (storage::blob_key(hash), storage::Access::Read)),
         });
         let control = match order {
             Some((key, access)) => {
@@ -464,7 +470,7 @@ impl Grantor {
                 Control::Grant(StorageGrant {
                     task_id: request.task_id,
                     attempt: request.attempt,
-                    object: request.object,
+                    object: request.object.clone(),
                     key: key.to_string(),
                     url: url.to_string(),
                     expires_at_ms: protocol::now_ms() + 600_000,

@@ -1,0 +1,143 @@
+//! The command line: global options and one subcommand per action.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use protocol::JobId;
+
+/// What `farm --help` says about exit codes.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (for --watch: the job ended done)
+  1  any other failure
+  2  usage error (unknown option, missing argument)
+  3  bad input or refused by the coordinator (4xx), e.g. a bad frame spec,
+     a missing token or a dependency missing on disk; nothing was uploaded
+     when submit refuses before its upload
+  4  the watched job ended failed or cancelled
+  5  the coordinator cannot be reached or failed (connection refused, 5xx)
+
+Settings come from flags, then FARM_URL / FARM_TOKEN, then the config file
+(~/.config/farm/config.toml: url = \"...\", token = \"...\").";
+
+/// The render farm's command line.
+#[derive(Debug, Parser)]
+#[command(name = "farm", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct Global {
+    /// The coordinator's URL [default: http://127.0.0.1:8080].
+    #[arg(long, env = "FARM_URL", global = true)]
+    pub url: Option<String>,
+    /// The API token (a submitter's or an admin's).
+    #[arg(long, env = "FARM_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// The config file [default: ~/.config/farm/config.toml].
+    #[arg(long, env = "FARM_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Print the API's JSON instead of tables, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Say what is happening: requests, the Blender run.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// One action.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Submit a .blend with every file it uses, and print the job's URL.
+    Submit(SubmitArgs),
+    /// Follow a job until it ends, with progress bars on a terminal.
+    Watch {
+        /// The job.
+        id: JobId,
+    },
+    /// List jobs.
+    Jobs,
+    /// Show one job and its frames.
+    Job {
+        /// The job.
+        id: JobId,
+    },
+    /// Hold a job: no new task starts.
+    Pause {
+        /// The job.
+        id: JobId,
+    },
+    /// Let a paused job go on.
+    Resume {
+        /// The job.
+        id: JobId,
+    },
+    /// Stop a job for good.
+    Cancel {
+        /// The job.
+        id: JobId,
+    },
+    /// Put a job's failed frames back in the queue.
+    Requeue {
+        /// The job.
+        id: JobId,
+    },
+    /// A job's cost report, per frame.
+    Report {
+        /// The job.
+        id: JobId,
+        /// Print the report's CSV as the coordinator writes it.
+        #[arg(long)]
+        csv: bool,
+    },
+    /// List the workers.
+    Workers,
+    /// What the farm offers: renderers, regions, node classes.
+    #[command(name = "farm", visible_alias = "info")]
+    Farm,
+}
+
+/// `farm submit`'s arguments.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The .blend file.
+    pub scene: PathBuf,
+    /// Frames (`1-250`, `1-250x5`, `1,5,10-12`) [default: the scene's range].
+    #[arg(long)]
+    pub frames: Option<String>,
+    /// The job's name [default: the file's name].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Frames per task [default: the coordinator's].
+    #[arg(long)]
+    pub chunk: Option<u32>,
+    /// 0 (lowest) to 100 [default: 50].
+    #[arg(long)]
+    pub priority: Option<u8>,
+    /// Share of frames rendered twice to verify them, in percent.
+    #[arg(long)]
+    pub parity: Option<f64>,
+    /// Region to render in (`farm info` lists them).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Node class to render on (`farm info` lists them).
+    #[arg(long)]
+    pub node_class: Option<String>,
+    /// Create the job paused.
+    #[arg(long)]
+    pub paused: bool,
+    /// Follow the job until it ends.
+    #[arg(long)]
+    pub watch: bool,
+    /// The Blender that reads the scene's dependencies.
+    #[arg(long, env = "FARM_BLENDER", default_value = "blender")]
+    pub blender: PathBuf,
+}

@@ -1,0 +1,153 @@
+//! `farm submit`: read the scene with Blender, describe its bundle, have
+//! the job validated, upload only the blobs the coordinator lacks, create
+//! the job. Nothing is uploaded before the coordinator has accepted the
+//! job's fields.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::api::Api;
+use crate::args::SubmitArgs;
+use crate::error::Failure;
+use crate::output::Output;
+use crate::scene::{blender, bundle};
+use crate::show;
+use crate::upload::{self, Uploaded};
+use crate::views::{BundleAnswer, Job, Validated};
+use crate::watch;
+
+/// The job, as `POST /api/v1/jobs` (and `/validate`) take it.
+#[derive(Debug, Serialize)]
+struct JobRequest<'a> {
+    /// Display name.
+    name: String,
+    /// The described bundle.
+    bundle: &'a str,
+    /// Always `blender`.
+    renderer: &'static str,
+    /// Frame spec.
+    frames: String,
+    /// Frames per task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chunk_size: Option<u32>,
+    /// 0 to 100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<u8>,
+    /// Parity rate, percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parity_percent: Option<f64>,
+    /// Created paused.
+    paused: bool,
+    /// Region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<&'a str>,
+    /// Node class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_class: Option<&'a str>,
+}
+
+/// What to tell people about the upload.
+fn upload_line(uploaded: &Uploaded, bundle: &bundle::LocalBundle) -> String {
+    let (files, total) = (bundle.files.len(), show::bytes(bundle.bytes()));
+    if uploaded.blobs == 0 {
+        format!(
+            "uploaded nothing: the coordinator already has all {files} file(s) of the bundle ({total})"
+        )
+    } else if uploaded.paths.len() == files {
+        format!("uploaded {files} file(s), {}", show::bytes(uploaded.bytes))
+    } else {
+        format!(
+            "uploaded {} of {files} files, {} of {total} (the coordinator had the others): {}",
+            uploaded.paths.len(),
+            show::bytes(uploaded.bytes),
+            uploaded.paths.join(", ")
+        )
+    }
+}
+
+/// Run `farm submit`.
+pub async fn run(api: &Api, args: &SubmitArgs, output: &Output) -> Result<(), Failure> {
+    let spinner = output.spinner("reading the scene's files with Blender");
+    let read = blender::read_scene(&args.blender, &args.scene, output.verbose).await;
+    spinner.finish_and_clear();
+    let read = read?;
+    let info = &read.info;
+    if info.relative_copy.is_some() {
+        output.note(
+            "the scene names files by absolute paths: sending a copy with relative paths (your file is unchanged)",
+        );
+    }
+    let spinner = output.spinner("hashing the scene's files");
+    let local = bundle::build(
+        &info.blend,
+        info.relative_copy.as_deref(),
+        &info.dependencies,
+    );
+    spinner.finish_and_clear();
+    let local = local?;
+    if output.verbose {
+        eprintln!("bundle root {}", local.root.display());
+        for file in &local.files {
+            eprintln!(
+                "  {} {} ({})",
+                file.hash,
+                file.path,
+                show::bytes(file.bytes)
+            );
+        }
+    }
+
+    let described: BundleAnswer = api.post("/api/v1/bundles", &local.manifest()).await?;
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.scene
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_else(|| local.main.clone())
+    });
+    let request = JobRequest {
+        name,
+        bundle: &described.id,
+        renderer: "blender",
+        frames: args.frames.clone().unwrap_or_else(|| info.frame_spec()),
+        chunk_size: args.chunk,
+        priority: args.priority,
+        parity_percent: args.parity,
+        paused: args.paused,
+        region: args.region.as_deref(),
+        node_class: args.node_class.as_deref(),
+    };
+    let validated: Validated = api.post("/api/v1/jobs/validate", &request).await?;
+    let uploaded = upload::upload_missing(api, &local, &described.missing, output).await?;
+    let created: Value = api.post("/api/v1/jobs", &request).await?;
+    let job: Job = api.parse(&created, "/api/v1/jobs")?;
+    let url = api.url(&format!("/api/v1/jobs/{}", job.id));
+    if output.json {
+        output.json_line(&json!({
+            "job": created,
+            "url": url,
+            "bundle": described.id,
+            "tasks": validated.tasks,
+            "bundle_files": local.files.len(),
+            "bundle_bytes": local.bytes(),
+            "uploaded_files": uploaded.paths,
+            "uploaded_bytes": uploaded.bytes,
+        }))?;
+    } else {
+        output.say(&format!(
+            "job {} {:?}: {} frame(s) ({}) in {} task(s){}, {}x{} px\n  {url}\n{}",
+            job.id,
+            job.name,
+            validated.frame_count,
+            job.frames,
+            validated.tasks,
+            if args.paused { ", paused" } else { "" },
+            info.resolution[0],
+            info.resolution[1],
+            upload_line(&uploaded, &local),
+        ))?;
+    }
+    if args.watch {
+        watch::follow(api, job.id, output).await?;
+    }
+    Ok(())
+}

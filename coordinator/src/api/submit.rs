@@ -1,0 +1,437 @@
+//! Submitting jobs: every field checked against the limits and what the
+//! farm offers, the scene (one uploaded file, or a bundle whose files are
+//! all uploaded) checked to be the caller's, and a dry run that checks a
+//! submission before anything is uploaded.
+
+use std::collections::BTreeSet;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use protocol::{FrameSpec, OutputSpec, Overrides, Renderer, SceneHash};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use super::auth::{forbidden, require};
+use crate::auth::{Grant, Principal, Role, Tenant};
+use crate::db::{FarmOffer, JobOptions, NewJob};
+use crate::farm::Farm;
+use crate::model::JobSummary;
+
+/// Largest chunk size accepted.
+const MAX_CHUNK: u32 = 10_000;
+/// Highest frame number Blender renders (its `MAXFRAME`).
+const BLENDER_MAX_FRAME: i32 = 1_048_574;
+/// Largest override resolution on either axis.
+const MAX_RESOLUTION: u32 = 16_384;
+
+/// A job submission.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    /// Display name; defaults to the scene hash's first digits.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Scene hash returned by `POST /api/v1/scenes` (or give `bundle`).
+    #[serde(default)]
+    pub scene: Option<String>,
+    /// Bundle id returned by `POST /api/v1/bundles`, every file uploaded
+    /// (or give `scene`).
+    #[serde(default)]
+    pub bundle: Option<String>,
+    /// `blender`, `octane` or `cinema4d`.
+    pub renderer: String,
+    /// Frame spec: `1-100`, `1-100x5`, `1,5,10-12`, `100-1`.
+    pub frames: String,
+    /// Frames per task; defaults to the coordinator's `jobs.default_chunk_size`.
+    #[serde(default)]
+    pub chunk_size: Option<u32>,
+    /// 0 (lowest) to 100; default 50.
+    #[serde(default)]
+    pub priority: Option<u8>,
+    /// Output format.
+    #[serde(default)]
+    pub output: OutputSpec,
+    /// Render setting overrides.
+    #[serde(default)]
+    pub overrides: Overrides,
+    /// Render time limit per task; defaults to `jobs.default_task_timeout_secs`.
+    #[serde(default)]
+    pub task_timeout_secs: Option<u64>,
+    /// Share of frames rendered a second time by another worker to verify
+    /// them, in percent (0 to 100, up to two decimals); defaults to
+    /// `verification.default_parity_percent`. 0 turns verification off.
+    #[serde(default)]
+    pub parity_percent: Option<f64>,
+    /// The tenant the job belongs to. Only admins set it (a submitter's jobs
+    /// belong to its tenant); an admin's job without one belongs to no
+    /// tenant and only admins see it.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Create the job paused: nothing renders until it is resumed.
+    #[serde(default)]
+    pub paused: bool,
+    /// Region to render in, one of `GET /api/v1/farm`'s.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Node class to render on, one of `GET /api/v1/farm`'s.
+    #[serde(default)]
+    pub node_class: Option<String>,
+}
+
+/// A submission whose fields all passed, waiting for its scene.
+struct Checked {
+    name: Option<String>,
+    renderer: Renderer,
+    frames: FrameSpec,
+    chunk_size: u32,
+    priority: u8,
+    output: OutputSpec,
+    overrides: Overrides,
+    task_timeout_secs: u64,
+    parity_bp: u32,
+    options: JobOptions,
+}
+
+impl Checked {
+    /// The job, rendering `scene` (which names it unless it has a name).
+    fn into_job(self, scene: SceneHash) -> NewJob {
+        let renderer = self.renderer;
+        NewJob {
+            name: self
+                .name
+                .unwrap_or_else(|| format!("{renderer} {}", &scene.as_str()[..8])),
+            scene,
+            renderer,
+            frames: self.frames,
+            chunk_size: self.chunk_size,
+            priority: self.priority,
+            output: self.output,
+            overrides: self.overrides,
+            task_timeout_secs: self.task_timeout_secs,
+            parity_bp: self.parity_bp,
+            options: self.options,
+        }
+    }
+}
+
+/// Check every field of a submission but its scene against the limits and
+/// what the farm offers.
+fn validate(farm: &Farm, body: CreateJob, offer: &FarmOffer) -> Result<Checked, ApiError> {
+    let limits = &farm.config.jobs;
+    let renderer: Renderer = body.renderer.parse().map_err(|e: String| {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_renderer", e)
+    })?;
+    let frames = FrameSpec::parse(&body.frames, limits.max_frames_per_job).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_frame_spec",
+            e.to_string(),
+        )
+    })?;
+    if renderer == Renderer::Blender
+        && let Some(bad) = frames
+            .frames()
+            .iter()
+            .find(|f| !(0..=BLENDER_MAX_FRAME).contains(*f))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_frame_spec",
+            format!("frame {bad} is outside Blender's frame range 0 to {BLENDER_MAX_FRAME}"),
+        ));
+    }
+    let chunk_size = body.chunk_size.unwrap_or(limits.default_chunk_size);
+    if !(1..=MAX_CHUNK).contains(&chunk_size) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_chunk_size",
+            format!("chunk_size must be 1 to {MAX_CHUNK} frames per task, got {chunk_size}"),
+        ));
+    }
+    let priority = body.priority.unwrap_or(50);
+    if priority > 100 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_priority",
+            format!("priority must be 0 to 100, got {priority}"),
+        ));
+    }
+    if let Some([w, h]) = body.overrides.resolution
+        && !((1..=MAX_RESOLUTION).contains(&w) && (1..=MAX_RESOLUTION).contains(&h))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_resolution",
+            format!(
+                "overrides.resolution must be two sizes from 1 to {MAX_RESOLUTION}, got {w}x{h}"
+            ),
+        ));
+    }
+    if body.overrides.samples == Some(0) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_samples",
+            "overrides.samples must be at least 1",
+        ));
+    }
+    let task_timeout_secs = body
+        .task_timeout_secs
+        .unwrap_or(limits.default_task_timeout_secs);
+    if task_timeout_secs == 0 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_timeout",
+            "task_timeout_secs must be at least 1",
+        ));
+    }
+    if let Some(name) = &body.name
+        && (name.len() > 200 || name.chars().any(char::is_control))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_name",
+            "name must be at most 200 characters without control characters",
+        ));
+    }
+    let parity = body
+        .parity_percent
+        .unwrap_or(farm.config.verification.default_parity_percent);
+    if !(0.0..=100.0).contains(&parity) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_parity",
+            format!("parity_percent must be 0 to 100 (0 turns verification off), got {parity}"),
+        ));
+    }
+    let region = offered("region", body.region, &offer.regions)?;
+    let node_class = offered("node class", body.node_class, &offer.node_classes)?;
+    Ok(Checked {
+        parity_bp: (parity * 100.0).round() as u32,
+        name: body.name,
+        renderer,
+        frames,
+        chunk_size,
+        priority,
+        output: body.output,
+        overrides: body.overrides,
+        task_timeout_secs,
+        options: JobOptions {
+            bundle: None,
+            region,
+            node_class,
+            paused: body.paused,
+        },
+    })
+}
+
+/// `asked`, when it is one of the farm's `offered` regions or classes.
+fn offered(
+    what: &str,
+    asked: Option<String>,
+    offered: &BTreeSet<String>,
+) -> Result<Option<String>, ApiError> {
+    match asked {
+        Some(asked) if !offered.contains(&asked) => {
+            let list = offered.iter().cloned().collect::<Vec<_>>().join(", ");
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_placement",
+                format!(
+                    "no worker of this farm is enrolled with {what} {asked:?}; GET /api/v1/farm lists them (now: {})",
+                    if list.is_empty() { "none" } else { &list }
+                ),
+            ))
+        }
+        asked => Ok(asked),
+    }
+}
+
+/// The tenant a new job belongs to: a submitter's own; the one an admin
+/// names, if any. Providers cannot submit.
+fn job_tenant(principal: &Principal, asked: Option<String>) -> Result<Option<Tenant>, ApiError> {
+    match (&principal.grant, asked) {
+        (Grant::Provider { .. }, _) => Err(forbidden(
+            principal,
+            "submit jobs",
+            &[Role::Submitter, Role::Admin],
+        )),
+        (Grant::Submitter { tenant }, Some(asked)) if asked != tenant.as_str() => {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "this token submits for tenant {tenant:?} only; leave `tenant` out or set it to {tenant:?}"
+                ),
+            ))
+        }
+        (Grant::Submitter { tenant }, _) => Ok(Some(tenant.clone())),
+        (Grant::Admin, asked) => Ok(asked.map(|text| text.parse::<Tenant>()).transpose()?),
+    }
+}
+
+/// Where a submission's scene comes from.
+enum SceneSource {
+    /// A single uploaded file.
+    Scene(SceneHash),
+    /// A described bundle, by id.
+    Bundle(String),
+}
+
+/// The scene source a submission names, if any (both is an error).
+fn scene_source(body: &mut CreateJob) -> Result<Option<SceneSource>, ApiError> {
+    match (body.scene.take(), body.bundle.take()) {
+        (Some(_), Some(_)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "scene_and_bundle",
+            "give either `scene` (a single uploaded file) or `bundle` (a described bundle), not both",
+        )),
+        (Some(scene), None) => Ok(Some(SceneSource::Scene(scene.parse().map_err(
+            |e: protocol::SceneHashError| {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_scene", e.to_string())
+            },
+        )?))),
+        (None, Some(bundle)) => Ok(Some(SceneSource::Bundle(bundle))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Check a submission's fields, before its scene.
+async fn check_submission(
+    farm: &Farm,
+    principal: &Principal,
+    mut body: CreateJob,
+) -> Result<(Checked, Option<SceneSource>, Option<Tenant>), ApiError> {
+    require(principal, "submit jobs", &[Role::Submitter, Role::Admin])?;
+    let tenant = job_tenant(principal, body.tenant.take())?;
+    let source = scene_source(&mut body)?;
+    let offer = farm.db.call(|db| db.farm_offer()).await?;
+    Ok((validate(farm, body, &offer)?, source, tenant))
+}
+
+/// Whether the caller may use the uploaded scene `scene`: a submitter only
+/// its tenant's, an admin any.
+async fn check_scene(
+    farm: &Farm,
+    principal: &Principal,
+    scene: &SceneHash,
+) -> Result<(), ApiError> {
+    let (uploader, hash) = (principal.grant.tenant().cloned(), scene.clone());
+    let known = farm
+        .db
+        .call(move |db| match uploader {
+            Some(uploader) => db.scene_uploaded_by(&hash, &uploader),
+            None => Ok(db.scene_ext(&hash)?.is_some()),
+        })
+        .await?;
+    if known {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_scene",
+        format!(
+            "no scene with hash {scene} was uploaded; upload it first with POST /api/v1/scenes"
+        ),
+    ))
+}
+
+/// `POST /api/v1/jobs`.
+pub async fn create(
+    State(farm): State<Farm>,
+    principal: Principal,
+    body: Result<Json<CreateJob>, JsonRejection>,
+) -> Result<(StatusCode, Json<JobSummary>), ApiError> {
+    let Json(body) = body?;
+    let (mut checked, source, tenant) = check_submission(&farm, &principal, body).await?;
+    let job = match source {
+        None => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "missing_scene",
+                "give the job's `scene` (POST /api/v1/scenes) or `bundle` (POST /api/v1/bundles)",
+            ));
+        }
+        Some(SceneSource::Scene(scene)) => {
+            check_scene(&farm, &principal, &scene).await?;
+            checked.into_job(scene)
+        }
+        Some(SceneSource::Bundle(id)) => {
+            let (scene, bundle) = super::bundles::job_scene(&farm, &principal, id).await?;
+            checked.options.bundle = Some(bundle);
+            checked.into_job(scene)
+        }
+    };
+    let detail = farm
+        .db
+        .call(move |db| {
+            let id = db.create_job_for(&job, tenant.as_ref())?;
+            db.job_detail(id)
+        })
+        .await?;
+    tracing::info!(job_id = %detail.job.id, frames = detail.job.frame_count,
+        bundle = ?detail.job.bundle, "job created");
+    farm.wake_dispatcher();
+    Ok((StatusCode::CREATED, Json(detail.job)))
+}
+
+/// What `POST /api/v1/jobs/validate` found.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Validated {
+    /// Frames the job would have.
+    pub frame_count: usize,
+    /// Tasks it would be split into.
+    pub tasks: usize,
+}
+
+/// `POST /api/v1/jobs/validate`: check a submission without creating
+/// anything, before its files are uploaded. A `scene` must be uploaded; a
+/// `bundle` need only be described; neither may be given yet.
+pub async fn validate_submission(
+    State(farm): State<Farm>,
+    principal: Principal,
+    body: Result<Json<CreateJob>, JsonRejection>,
+) -> Result<Json<Validated>, ApiError> {
+    let Json(body) = body?;
+    let (checked, source, _) = check_submission(&farm, &principal, body).await?;
+    match source {
+        Some(SceneSource::Scene(scene)) => check_scene(&farm, &principal, &scene).await?,
+        Some(SceneSource::Bundle(id)) => {
+            let (lookup, tenant) = (id.clone(), principal.grant.tenant().cloned());
+            let described = farm
+                .db
+                .call(move |db| db.bundle(&lookup, tenant.as_ref()))
+                .await?
+                .is_some();
+            if !described {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unknown_bundle",
+                    format!(
+                        "no bundle {id:?} was described; describe it first with POST /api/v1/bundles"
+                    ),
+                ));
+            }
+        }
+        None => {}
+    }
+    let frame_count = checked.frames.frames().len();
+    Ok(Json(Validated {
+        frame_count,
+        tasks: frame_count.div_ceil(checked.chunk_size as usize),
+    }))
+}
+
+/// `GET /api/v1/farm`: what a job may ask for.
+pub async fn offer(
+    State(farm): State<Farm>,
+    _principal: Principal,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let offer = farm.db.call(|db| db.farm_offer()).await?;
+    Ok(Json(serde_json::json!({
+        "renderers": [Renderer::Blender],
+        "regions": offer.regions,
+        "node_classes": offer.node_classes,
+    })))
+}
