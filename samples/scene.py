@@ -9,6 +9,11 @@ emissive sphere, lit by a sun, seen by a camera that orbits the centre (it is
 parented to an empty whose rotation is keyframed). Cycles on the CPU at
 160x90, 16 samples, denoising off (Debian's Blender has no OpenImageDenoise),
 a fixed seed, OpenEXR output. Frames 1 to N (12 by default).
+
+With `--texture`, the floor is tiled with an image texture written beside
+the .blend as `textures/tiles.png` and named by the relative path
+`//textures/tiles.png`, so the scene is a bundle of two files: the demo's
+sample scene.
 """
 
 import argparse
@@ -25,6 +30,11 @@ def parse_args():
     parser = argparse.ArgumentParser(description="Build the sample render farm scene.")
     parser.add_argument("output", help="path of the .blend file to write")
     parser.add_argument("--frames", type=int, default=12, help="last frame (first is 1)")
+    parser.add_argument(
+        "--texture",
+        action="store_true",
+        help="tile the floor with textures/tiles.png, written beside the .blend",
+    )
     return parser.parse_args(argv)
 
 
@@ -47,12 +57,55 @@ def material(name, color, roughness=0.5, emission=None, strength=0.0):
     return mat
 
 
-def add_objects():
-    """Floor, meshes with distinct materials, and the sun."""
+TILE_COLOURS = ((0.85, 0.62, 0.25), (0.08, 0.32, 0.34))
+"""The texture's two colours (linear RGB): ochre and dark teal."""
+
+
+def write_tiles(path, size=64, squares=8):
+    """A `size` x `size` PNG checkerboard of `TILE_COLOURS`, saved at `path`."""
+    image = bpy.data.images.new("tiles", size, size)
+    step = size // squares
+    pixels = []
+    for y in range(size):
+        for x in range(size):
+            pixels.extend((*TILE_COLOURS[(x // step + y // step) % 2], 1.0))
+    image.pixels = pixels
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    image.filepath_raw = path
+    image.file_format = "PNG"
+    image.save()
+    bpy.data.images.remove(image)
+
+
+def tiled_material(relative_path):
+    """A rough material whose colour is the image at `relative_path`, repeated."""
+    mat = bpy.data.materials.new("FloorTiles")
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    bsdf = nodes["Principled BSDF"]
+    bsdf.inputs["Roughness"].default_value = 0.8
+    texture = nodes.new("ShaderNodeTexImage")
+    texture.image = bpy.data.images.load(relative_path)
+    texture.interpolation = "Closest"
+    coords = nodes.new("ShaderNodeTexCoord")
+    scale = nodes.new("ShaderNodeMapping")
+    scale.inputs["Scale"].default_value = (4.0, 4.0, 1.0)
+    links.new(coords.outputs["UV"], scale.inputs["Vector"])
+    links.new(scale.outputs["Vector"], texture.inputs["Vector"])
+    links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
+    return mat
+
+
+def add_objects(floor_texture=None):
+    """Floor (grey, or tiled with `floor_texture`), meshes with distinct
+    materials, and the sun."""
     bpy.ops.mesh.primitive_plane_add(size=20, location=(0, 0, 0))
     floor = bpy.context.active_object
     floor.name = "Floor"
-    floor.data.materials.append(material("FloorGrey", (0.6, 0.6, 0.6), roughness=0.8))
+    if floor_texture is None:
+        floor.data.materials.append(material("FloorGrey", (0.6, 0.6, 0.6), roughness=0.8))
+    else:
+        floor.data.materials.append(tiled_material(floor_texture))
 
     bpy.ops.mesh.primitive_monkey_add(location=(0, 0, 1.0))
     monkey = bpy.context.active_object
@@ -138,12 +191,19 @@ def main():
     args = parse_args()
     if args.frames < 1:
         sys.exit("--frames must be at least 1")
+    output = os.path.abspath(args.output)
     clear_scene()
-    add_objects()
+    floor_texture = None
+    if args.texture:
+        write_tiles(os.path.join(os.path.dirname(output), "textures", "tiles.png"))
+        floor_texture = "//textures/tiles.png"
+    bpy.context.preferences.filepaths.save_version = 0
+    # Saving first makes `//` mean the output's folder while the scene is built.
+    bpy.ops.wm.save_as_mainfile(filepath=output, compress=True)
+    add_objects(floor_texture)
     add_orbiting_camera(args.frames)
     configure_render(args.frames)
-    output = os.path.abspath(args.output)
-    bpy.ops.wm.save_as_mainfile(filepath=output, compress=True)
+    bpy.ops.wm.save_as_mainfile(filepath=output, compress=True, relative_remap=False)
     print(f"sample scene written to {output} (frames 1-{args.frames})")
 
 

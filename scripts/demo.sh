@@ -18,4 +18,4 @@ features=()
 for arg in "$@"; do
   if [[ $arg == --tamper || $arg == --tamper=* ]]; then features=(--features tamper); fi
 done
-exec cargo run --release -p coordinator "${features[@]}" -- demo "$@"
+exec cargo run --release -p farm-cli "${features[@]}" -- demo "$@"

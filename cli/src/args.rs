@@ -56,6 +56,17 @@ pub struct Global {
 /// One action.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Commands that talk to a coordinator.
+    #[command(flatten)]
+    Api(ApiCommand),
+    /// Run a farm on this machine (a coordinator and workers), render the
+    /// sample scene on it, verify and bill its frames, print the summary.
+    Demo(Box<crate::demo::DemoArgs>),
+}
+
+/// An action on a coordinator, with the URL and token from the settings.
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
     /// Submit a .blend with every file it uses, and print the job's URL.
     Submit(SubmitArgs),
     /// Follow a job until it ends, with progress bars on a terminal.

@@ -4,6 +4,7 @@
 use protocol::JobId;
 
 use crate::api::ApiError;
+use crate::demo::DemoError;
 use crate::scene::blender::BlenderError;
 use crate::scene::bundle::BundleError;
 use crate::settings::SettingsError;
@@ -47,6 +48,9 @@ pub enum Failure {
         /// Frames in the job.
         frames: u64,
     },
+    /// The demo's farm.
+    #[error(transparent)]
+    Demo(#[from] DemoError),
     /// Writing to standard output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
@@ -61,7 +65,8 @@ impl Failure {
             Failure::Blender(error) => error.exit_code(),
             Failure::Bundle(error) => error.exit_code(),
             Failure::JobEnded { .. } => EXIT_JOB_ENDED,
-            Failure::Output(_) => EXIT_OTHER,
+            Failure::Demo(DemoError::Frames(_) | DemoError::TooFewForTamper) => EXIT_REFUSED,
+            Failure::Demo(_) | Failure::Output(_) => EXIT_OTHER,
         }
     }
 }

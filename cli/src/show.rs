@@ -119,6 +119,7 @@ mod tests {
             frame: n,
             state,
             error: None,
+            render_seconds: None,
         };
         let frames = [
             frame(1, FrameState::Done),

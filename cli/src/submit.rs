@@ -3,6 +3,9 @@
 //! the job. Nothing is uploaded before the coordinator has accepted the
 //! job's fields.
 
+use std::path::Path;
+
+use protocol::JobId;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -65,10 +68,18 @@ fn upload_line(uploaded: &Uploaded, bundle: &bundle::LocalBundle) -> String {
     }
 }
 
-/// Run `farm submit`.
-pub async fn run(api: &Api, args: &SubmitArgs, output: &Output) -> Result<(), Failure> {
+/// A scene read with Blender and bundled on this machine, ready to send.
+pub struct Prepared {
+    /// What Blender said about the scene (and the relative copy it made).
+    read: blender::ReadScene,
+    /// The files to send.
+    local: bundle::LocalBundle,
+}
+
+/// Read `scene` with `blender` and hash the files of its bundle.
+pub async fn prepare(blender: &Path, scene: &Path, output: &Output) -> Result<Prepared, Failure> {
     let spinner = output.spinner("reading the scene's files with Blender");
-    let read = blender::read_scene(&args.blender, &args.scene, output.verbose).await;
+    let read = blender::read_scene(blender, scene, output.verbose).await;
     spinner.finish_and_clear();
     let read = read?;
     let info = &read.info;
@@ -96,7 +107,18 @@ pub async fn run(api: &Api, args: &SubmitArgs, output: &Output) -> Result<(), Fa
             );
         }
     }
+    Ok(Prepared { read, local })
+}
 
+/// Describe the bundle, have the job validated, upload the missing blobs,
+/// create the job and say so; the job's id.
+pub async fn send(
+    api: &Api,
+    args: &SubmitArgs,
+    prepared: &Prepared,
+    output: &Output,
+) -> Result<JobId, Failure> {
+    let (info, local) = (&prepared.read.info, &prepared.local);
     let described: BundleAnswer = api.post("/api/v1/bundles", &local.manifest()).await?;
     let name = args.name.clone().unwrap_or_else(|| {
         args.scene
@@ -117,7 +139,7 @@ pub async fn run(api: &Api, args: &SubmitArgs, output: &Output) -> Result<(), Fa
         node_class: args.node_class.as_deref(),
     };
     let validated: Validated = api.post("/api/v1/jobs/validate", &request).await?;
-    let uploaded = upload::upload_missing(api, &local, &described.missing, output).await?;
+    let uploaded = upload::upload_missing(api, local, &described.missing, output).await?;
     let created: Value = api.post("/api/v1/jobs", &request).await?;
     let job: Job = api.parse(&created, "/api/v1/jobs")?;
     let url = api.url(&format!("/api/v1/jobs/{}", job.id));
@@ -143,11 +165,18 @@ pub async fn run(api: &Api, args: &SubmitArgs, output: &Output) -> Result<(), Fa
             if args.paused { ", paused" } else { "" },
             info.resolution[0],
             info.resolution[1],
-            upload_line(&uploaded, &local),
+            upload_line(&uploaded, local),
         ))?;
     }
+    Ok(job.id)
+}
+
+/// Run `farm submit`.
+pub async fn run(api: &Api, args: &SubmitArgs, output: &Output) -> Result<(), Failure> {
+    let prepared = prepare(&args.blender, &args.scene, output).await?;
+    let id = send(api, args, &prepared, output).await?;
     if args.watch {
-        watch::follow(api, job.id, output).await?;
+        watch::follow(api, id, output, false).await?;
     }
     Ok(())
 }

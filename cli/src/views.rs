@@ -197,6 +197,9 @@ pub struct Frame {
     pub state: FrameState,
     /// The renderer's errors when failed.
     pub error: Option<String>,
+    /// Render time once rendered.
+    #[serde(default)]
+    pub render_seconds: Option<f64>,
 }
 
 /// A job with its frames, as `GET /api/v1/jobs/{id}` shows it.

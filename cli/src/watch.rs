@@ -2,8 +2,10 @@
 //! second, and its cost report whenever a frame was rendered since the
 //! last one. On a terminal, progress bars (rendered, verified, failed, with
 //! an ETA and the cost so far); elsewhere a plain line per change; with
-//! `--json`, one JSON line per change.
+//! `--json`, one JSON line per change. Optionally a line per frame as it
+//! is rendered.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -41,6 +43,7 @@ impl Cost {
 
 /// Progress bars on a terminal.
 struct Bars {
+    multi: MultiProgress,
     rendered: ProgressBar,
     verified: Option<ProgressBar>,
     failed: ProgressBar,
@@ -79,6 +82,7 @@ impl Bars {
         status.set_style(style("{spinner} {msg}"));
         status.enable_steady_tick(Duration::from_millis(120));
         Self {
+            multi,
             rendered,
             verified,
             failed,
@@ -199,12 +203,45 @@ impl Display {
         Ok(())
     }
 
+    /// Print `line` for people, above the bars when there are bars.
+    fn println(&self, line: &str) -> std::io::Result<()> {
+        match self {
+            Display::Bars(Some(bars)) => bars.multi.println(line),
+            Display::Bars(None) | Display::Lines(_) => {
+                eprintln!("{line}");
+                Ok(())
+            }
+            Display::Json(_) => Ok(()),
+        }
+    }
+
     /// The job ended.
     fn finish(&self) {
         if let Display::Bars(Some(bars)) = self {
             bars.finish();
         }
     }
+}
+
+/// Lines for the frames of `detail` rendered since the last look (those
+/// not in `printed`, which this adds them to).
+fn new_frame_lines(detail: &JobDetail, printed: &mut HashSet<i32>) -> Vec<String> {
+    let total = detail.job.frame_count;
+    let mut lines = Vec::new();
+    for frame in &detail.frame_list {
+        let Some(seconds) = frame.render_seconds else {
+            continue;
+        };
+        if printed.insert(frame.frame) {
+            lines.push(format!(
+                "  frame {:>5} rendered in {:>7}  ({}/{total})",
+                frame.frame,
+                show::duration(seconds),
+                printed.len()
+            ));
+        }
+    }
+    lines
 }
 
 /// The cost report's total so far.
@@ -231,8 +268,14 @@ async fn look(
 }
 
 /// Follow job `id` until it ends: `Ok` when it ends done, a
-/// [`Failure::JobEnded`] when it ends failed or cancelled.
-pub async fn follow(api: &Api, id: JobId, output: &Output) -> Result<(), Failure> {
+/// [`Failure::JobEnded`] when it ends failed or cancelled. With
+/// `frame_lines`, print a line for each frame as it is rendered.
+pub async fn follow(
+    api: &Api,
+    id: JobId,
+    output: &Output,
+    frame_lines: bool,
+) -> Result<(), Failure> {
     let mut display = if output.json {
         Display::Json(None)
     } else if output.bars() {
@@ -241,6 +284,7 @@ pub async fn follow(api: &Api, id: JobId, output: &Output) -> Result<(), Failure
         Display::Lines(None)
     };
     let mut cost_at: Option<(u64, Cost)> = None;
+    let mut printed = HashSet::new();
     let mut failures = 0;
     loop {
         let (value, detail) = match look(api, id, &mut cost_at).await {
@@ -265,6 +309,11 @@ pub async fn follow(api: &Api, id: JobId, output: &Output) -> Result<(), Failure
         };
         let cost = cost_at.as_ref().map(|(_, cost)| cost);
         display.show(output, &value, &detail, cost)?;
+        if frame_lines {
+            for line in new_frame_lines(&detail, &mut printed) {
+                display.println(&line)?;
+            }
+        }
         let job = &detail.job;
         if job.state.is_final() {
             display.finish();

@@ -10,7 +10,6 @@ pub mod bundle;
 pub mod checker;
 pub mod config;
 pub mod db;
-pub mod demo;
 pub mod enroll;
 pub mod farm;
 mod grants;

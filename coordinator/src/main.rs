@@ -2,8 +2,6 @@
 //!
 //! - `coordinator serve --config coordinator.toml`: run the API, dispatcher,
 //!   result consumer and watchdog against the configured queue and store;
-//! - `coordinator demo`: the whole farm on this machine (embedded queue, local
-//!   folder store, two in-process workers) rendering the sample scene;
 //! - `coordinator token create|list|revoke|generate`: API tokens, in the
 //!   database `serve` uses.
 
@@ -32,8 +30,6 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
-    /// Render the sample scene on this machine with local workers and print a summary.
-    Demo(coordinator::demo::DemoArgs),
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -100,7 +96,6 @@ async fn main() -> anyhow::Result<()> {
             let farm = coordinator::server::open(config).await?;
             coordinator::server::run(listener, farm, shutdown_signal()).await?;
         }
-        Command::Demo(args) => coordinator::demo::run(args, shutdown_signal()).await?,
         Command::Token(command) => token(command)?,
     }
     Ok(())

@@ -12,20 +12,12 @@ mod support;
 use std::path::Path;
 
 use coordinator::state::JobState;
+use frame_diff::colour::srgb_to_linear;
 use harness::{Terminal, build_scene, farm, job_id, ready, run};
 use protocol::JobId;
 use serde_json::{Value, json};
 use support::TestApp;
 use support::app::local_config;
-
-/// Linear value of the sRGB colour component `srgb`.
-fn linear(srgb: f32) -> f32 {
-    if srgb <= 0.04045 {
-        srgb / 12.92
-    } else {
-        ((srgb + 0.055) / 1.055).powf(2.4)
-    }
-}
 
 /// Check that frame `frame` of job `id` shows the sRGB colour `rgb` in
 /// its centre: the texture arrived (a missing one renders magenta).
@@ -37,20 +29,17 @@ async fn assert_centre(app: &TestApp, id: JobId, frame: i32, rgb: [f32; 3]) {
         (32, 18),
         "the scene's resolution"
     );
-    let centre = (image.height / 2 * image.width + image.width / 2) as usize;
-    let names = image.channel_names();
-    for (channel, srgb) in ["R", "G", "B"].into_iter().zip(rgb) {
-        let name = names
+    let centre = image
+        .rgb_at(image.width / 2, image.height / 2)
+        .expect("RGB channels");
+    let texture = rgb.map(srgb_to_linear);
+    assert!(
+        centre
             .iter()
-            .find(|name| name.rsplit('.').next() == Some(channel))
-            .unwrap_or_else(|| panic!("no {channel} channel in {names:?}"));
-        let value = image.channel(name).unwrap().samples[centre];
-        assert!(
-            (value - linear(srgb)).abs() < 0.02,
-            "{name} of frame {frame} is {value}, the texture's is {}",
-            linear(srgb)
-        );
-    }
+            .zip(texture)
+            .all(|(v, t)| (v - t).abs() < 0.02),
+        "frame {frame}'s centre is {centre:?}, the texture's colour is {texture:?}"
+    );
 }
 
 /// The bundle paths of `bundle`, a `GET /api/v1/bundles/{id}` answer, sorted.

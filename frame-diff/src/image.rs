@@ -52,8 +52,65 @@ impl FrameImage {
             .sum()
     }
 
+    /// The red, green and blue channels: `R`, `G`, `B`, or the first layer's
+    /// `<layer>.R`, `<layer>.G`, `<layer>.B` (in sorted order) when the
+    /// image has no unprefixed ones.
+    pub fn rgb_channels(&self) -> Option<[&Channel; 3]> {
+        if let [Some(r), Some(g), Some(b)] = ["R", "G", "B"].map(|name| self.channel(name)) {
+            return Some([r, g, b]);
+        }
+        self.channels.iter().find_map(|red| {
+            let layer = red.name.strip_suffix(".R")?;
+            let [g, b] = ["G", "B"].map(|c| self.channel(&format!("{layer}.{c}")));
+            Some([red, g?, b?])
+        })
+    }
+
+    /// The linear RGB value of pixel (`x`, `y`), counted from the top left;
+    /// `None` outside the image or without RGB channels.
+    pub fn rgb_at(&self, x: u32, y: u32) -> Option<[f32; 3]> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let index = y as usize * self.width as usize + x as usize;
+        let [r, g, b] = self.rgb_channels()?;
+        Some([r, g, b].map(|c| c.samples[index]))
+    }
+
     /// Sorts the channels by name; constructors call this so the order is canonical.
     pub(crate) fn sort_channels(&mut self) {
         self.channels.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(names: &[&str]) -> FrameImage {
+        let mut image = FrameImage {
+            width: 2,
+            height: 1,
+            channels: names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| Channel {
+                    name: (*name).to_owned(),
+                    samples: vec![i as f32, 10.0 + i as f32],
+                })
+                .collect(),
+        };
+        image.sort_channels();
+        image
+    }
+
+    #[test]
+    fn rgb_is_read_from_plain_or_layered_channels() {
+        let plain = image(&["A", "B", "G", "R"]);
+        assert_eq!(plain.rgb_at(1, 0), Some([13.0, 12.0, 11.0]));
+        assert_eq!(plain.rgb_at(2, 0), None);
+        let layered = image(&["View.Combined.B", "View.Combined.G", "View.Combined.R"]);
+        assert_eq!(layered.rgb_at(0, 0), Some([2.0, 1.0, 0.0]));
+        assert_eq!(image(&["Y"]).rgb_at(0, 0), None);
     }
 }

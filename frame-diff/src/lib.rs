@@ -9,6 +9,7 @@
 //! channel and overall and per-tile statistics, computes HDR-FLIP and a
 //! noise estimate, and draws a [`Verdict`] with its reasons.
 
+pub mod colour;
 mod compare;
 mod error;
 mod exr_blocks;

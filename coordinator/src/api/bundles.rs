@@ -204,19 +204,16 @@ pub async fn upload_blob(
     ))
 }
 
-/// The scene of a job made from `tenant`'s bundle `id`: every blob must be
-/// uploaded (`409` naming the files that are not), and the main file
-/// becomes the job's scene (copied to its scene key once, so the scene's
-/// record always has its object).
-pub(super) async fn job_scene(
+/// The manifest of bundle `id` as `principal`'s tenant described it; a 422
+/// `unknown_bundle` when that tenant never described it (another tenant's
+/// bundle included).
+pub(super) async fn described(
     farm: &Farm,
     principal: &Principal,
-    id: String,
-) -> Result<(SceneHash, bundle::CheckedManifest), ApiError> {
-    let tenant = principal.grant.tenant().cloned();
-    let lookup = (id.clone(), tenant.clone());
-    let manifest = farm
-        .db
+    id: &str,
+) -> Result<Manifest, ApiError> {
+    let lookup = (id.to_owned(), principal.grant.tenant().cloned());
+    farm.db
         .call(move |db| db.bundle(&lookup.0, lookup.1.as_ref()))
         .await?
         .ok_or_else(|| {
@@ -227,7 +224,20 @@ pub(super) async fn job_scene(
                     "no bundle {id:?} was described; describe it first with POST /api/v1/bundles"
                 ),
             )
-        })?;
+        })
+}
+
+/// The scene of a job made from `tenant`'s bundle `id`: every blob must be
+/// uploaded (`409` naming the files that are not), and the main file
+/// becomes the job's scene (copied to its scene key once, so the scene's
+/// record always has its object).
+pub(super) async fn job_scene(
+    farm: &Farm,
+    principal: &Principal,
+    id: String,
+) -> Result<(SceneHash, bundle::CheckedManifest), ApiError> {
+    let tenant = principal.grant.tenant().cloned();
+    let manifest = described(farm, principal, &id).await?;
     let (blobs, who) = (manifest.blobs(), tenant.clone());
     let missing = farm
         .db

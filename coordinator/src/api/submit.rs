@@ -398,21 +398,7 @@ pub async fn validate_submission(
     match source {
         Some(SceneSource::Scene(scene)) => check_scene(&farm, &principal, &scene).await?,
         Some(SceneSource::Bundle(id)) => {
-            let (lookup, tenant) = (id.clone(), principal.grant.tenant().cloned());
-            let described = farm
-                .db
-                .call(move |db| db.bundle(&lookup, tenant.as_ref()))
-                .await?
-                .is_some();
-            if !described {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_bundle",
-                    format!(
-                        "no bundle {id:?} was described; describe it first with POST /api/v1/bundles"
-                    ),
-                ));
-            }
+            super::bundles::described(&farm, &principal, &id).await?;
         }
         None => {}
     }

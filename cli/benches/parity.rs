@@ -4,7 +4,7 @@
 //! of them cheating. Prints the extra render time parity costs, the
 //! effective replication rate and what the cheater earned.
 //!
-//! `cargo bench -p coordinator --bench parity` from the repository root.
+//! `cargo bench -p farm-cli --bench parity` from the repository root.
 //! `BENCH_FRAMES` (default 100), `BENCH_PARITY` (percent, default 5) and
 //! `BENCH_TAMPER` (`patch`, `brightness`, `stale` or `black`, default
 //! `patch`) change the run.
@@ -12,7 +12,8 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use coordinator::demo::{DemoArgs, DemoReport, render};
+use farm_cli::Output;
+use farm_cli::demo::{DemoArgs, DemoReport, render};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -86,11 +87,14 @@ async fn main() -> anyhow::Result<()> {
     .map_err(anyhow::Error::msg)?;
     let scratch = tempfile::tempdir()?;
     let args = |cheat: Option<worker::Tamper>| DemoArgs {
+        // Each run on a farm of its own.
+        dir: scratch
+            .path()
+            .join(if cheat.is_some() { "cheated" } else { "honest" }),
         frames: format!("1-{frames}"),
         workers: 3,
         chunk_size: Some(5),
-        scene: repo().join("samples/sample.blend"),
-        dir: scratch.path().join("farm"),
+        scene: Some(repo().join("samples/sample.blend")),
         blender: "blender".into(),
         listen: "127.0.0.1:0".parse().expect("address"),
         serve: false,
@@ -101,9 +105,17 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "verification overhead, {frames} frames of samples/sample.blend, parity {parity}%, chunks of 5\n"
     );
-    let honest = render(&args(None), false).await?;
+    let quiet = Output {
+        terminal: false,
+        ..Output::new(false, false)
+    };
+    let honest = render(&args(None), &quiet).await?;
+    honest.farm.stop().await?;
+    let honest = honest.report;
     print("three honest workers:", &honest);
-    let cheated = render(&args(Some(tamper)), false).await?;
+    let cheated = render(&args(Some(tamper)), &quiet).await?;
+    cheated.farm.stop().await?;
+    let cheated = cheated.report;
     println!();
     print(
         &format!("one of three workers cheating ({tamper:?}):"),

@@ -2,18 +2,19 @@
 //! report and the workers' payouts.
 
 use std::collections::HashSet;
+use std::path::Path;
 
-use super::DemoReport;
+use super::{DemoReport, LocalFarm};
 
-/// Print everything the demo did.
-pub fn print(report: &DemoReport) {
-    print_render(report);
+/// Print everything the demo did on `farm`, whose log is `log`.
+pub fn print(report: &DemoReport, farm: &LocalFarm, log: &Path) {
+    print_render(report, farm, log);
     print_parity(report);
     print_costs(report);
     print_payouts(report);
 }
 
-fn print_render(report: &DemoReport) {
+fn print_render(report: &DemoReport, farm: &LocalFarm, log: &Path) {
     let frames = &report.job.frame_list;
     let render_total: f64 = frames.iter().filter_map(|f| f.render_seconds).sum();
     let workers: HashSet<_> = frames.iter().filter_map(|f| f.worker_id).collect();
@@ -35,8 +36,9 @@ fn print_render(report: &DemoReport) {
     println!("  EXRs:                 {}", report.renders.display());
     println!(
         "  API (while running):  {}/api/v1/jobs/{}",
-        report.api, report.job.job.id
+        farm.url, report.job.job.id
     );
+    println!("  log:                  {}", log.display());
 }
 
 fn print_parity(report: &DemoReport) {
@@ -96,8 +98,8 @@ fn print_costs(report: &DemoReport) {
         totals.verification_overhead_percent,
         totals.total_render_seconds - totals.billed_render_seconds
     );
-    match &report.job.job.report_key {
-        Some(key) => println!("  CSV:                   store/{key}"),
+    match &report.csv {
+        Some(csv) => println!("  CSV:                   {}", csv.display()),
         None => println!("  CSV:                   not written yet"),
     }
 }

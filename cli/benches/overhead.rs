@@ -1,18 +1,28 @@
 //! Farm overhead: wall time of the demo pipeline (coordinator, embedded
-//! queue, local store, two workers, real Blender) for N frames of the sample
-//! scene, against one bare `blender -b -a` rendering the same frames.
+//! queue, local store, two workers, real Blender) for N frames of the
+//! demo's sample scene, against one bare `blender -b -a` rendering the same
+//! frames.
 //!
-//! `cargo bench -p coordinator --bench overhead` from the repository root.
+//! `cargo bench -p farm-cli --bench overhead` from the repository root.
 //! `BENCH_FRAMES` (default 24) and `BENCH_CHUNK` (default: frames / workers)
 //! change the run.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use coordinator::demo::{DemoArgs, render};
+use farm_cli::Output;
+use farm_cli::demo::{DemoArgs, render};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Progress as plain lines on stderr.
+fn quiet() -> Output {
+    Output {
+        terminal: false,
+        ..Output::new(false, false)
+    }
 }
 
 #[tokio::main]
@@ -24,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
     let chunk_size = std::env::var("BENCH_CHUNK")
         .ok()
         .and_then(|v| v.parse().ok());
-    let scene = repo().join("samples/sample.blend");
+    let scene = repo().join("samples/demo/demo.blend");
     let scratch = tempfile::tempdir()?;
 
     let bare_out = scratch.path().join("bare");
@@ -50,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
         frames: format!("1-{frames}"),
         workers: 2,
         chunk_size,
-        scene,
+        scene: Some(scene),
         dir: scratch.path().join("farm"),
         blender: "blender".into(),
         listen: "127.0.0.1:0".parse()?,
@@ -59,10 +69,12 @@ async fn main() -> anyhow::Result<()> {
         tamper: None,
         i_am_a_test_cheater: false,
     };
-    let report = render(&args, false).await?;
+    let rendered = render(&args, &quiet()).await?;
+    rendered.farm.stop().await?;
+    let report = rendered.report;
     let farm = report.wall;
 
-    println!("farm overhead, {frames} frames of samples/sample.blend");
+    println!("farm overhead, {frames} frames of samples/demo/demo.blend");
     println!(
         "  bare `blender -b -a`:          {:.2} s",
         bare.as_secs_f64()
