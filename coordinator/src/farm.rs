@@ -64,6 +64,9 @@ pub struct Farm {
     pub(crate) checks: Arc<tokio::sync::Semaphore>,
     /// Worker queues already declared by this coordinator.
     declared: Arc<Mutex<HashSet<String>>>,
+    /// Set when the server shuts down: long-lived responses (the event
+    /// stream) end so the graceful shutdown can finish.
+    stopping: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Farm {
@@ -104,7 +107,22 @@ impl Farm {
             intaking: Arc::default(),
             checks,
             declared: Arc::default(),
+            stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         })
+    }
+
+    /// End the long-lived responses (event streams): the server is
+    /// shutting down.
+    pub fn stop_streams(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Completes once [`Farm::stop_streams`] was called.
+    pub fn streams_stopped(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut stopping = self.stopping.subscribe();
+        async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        }
     }
 
     /// Ask the dispatcher to publish pending tasks now.
@@ -352,6 +370,13 @@ impl Farm {
                 _ = stop.recv() => return,
             }
             self.catch_up().await;
+            if let Err(error) = self
+                .db
+                .call(|db| db.prune_changes(crate::db::CHANGES_KEPT))
+                .await
+            {
+                tracing::error!(%error, "the change feed could not be pruned");
+            }
             match self
                 .db
                 .call(move |db| db.reap_lost_workers(timeout_ms))

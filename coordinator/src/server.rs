@@ -60,10 +60,12 @@ pub async fn run(
         url::Url::parse(&format!("http://{address}/")).expect("a socket address makes a URL");
     farm.storage.grants.serve_at(&base);
     let stop = notify.clone();
+    let streams = farm.clone();
     axum::serve(listener, api::router(farm))
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down");
+            streams.stop_streams();
             let _ = stop.send(());
         })
         .await

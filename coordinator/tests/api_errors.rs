@@ -334,6 +334,7 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/enrollments",
         "/api/v1/enrollments/{id}/revoke",
         "/api/v1/workers/enroll",
+        "/api/v1/events",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} missing");
     }

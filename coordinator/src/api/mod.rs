@@ -5,6 +5,7 @@ mod billing;
 mod bundles;
 mod enrollments;
 mod error;
+mod events;
 mod frames;
 mod jobs;
 mod openapi;
@@ -50,6 +51,7 @@ pub fn router(farm: Farm) -> Router {
             axum::routing::put(bundles::upload_blob).layer(DefaultBodyLimit::disable()),
         )
         .route("/api/v1/farm", get(submit::offer))
+        .route("/api/v1/events", get(events::stream))
         .route("/api/v1/jobs", post(submit::create).get(jobs::list))
         .route("/api/v1/jobs/validate", post(submit::validate_submission))
         .route("/api/v1/jobs/{id}", get(jobs::show))

@@ -204,6 +204,20 @@ pub async fn spec() -> Json<Value> {
                     "renderers": {"type": "array", "items": {"type": "string"}},
                     "regions": {"type": "array", "items": {"type": "string"}},
                     "node_classes": {"type": "array", "items": {"type": "string"}}}}}}}}}},
+            "/api/v1/events": {"get": {
+                "summary": "The change feed as Server-Sent Events, limited to what the token may see (admin: everything; submitter: its tenant's jobs and frames; provider: its own workers). Opens with a `ready` event whose id is where it starts; then one event per change, named `job`, `frame`, `copy` or `worker`, its data the change as JSON (`seq`, `at_ms`, `kind`, the ids, and the states before (`was`, `was_check`) and after (`now`, `now_check`)), its id the change's `seq`. Send `Last-Event-ID` (EventSource does) or `after` to resume; a `reset` event means the changes asked for are no longer kept: reload and follow again",
+                "parameters": [
+                    {"name": "job", "in": "query", "required": false, "schema": {"type": "string", "format": "uuid"}, "description": "only this job's changes"},
+                    {"name": "after", "in": "query", "required": false, "schema": {"type": "integer"}, "description": "start after this change (default: now)"},
+                    {"name": "Last-Event-ID", "in": "header", "required": false, "schema": {"type": "string"}, "description": "the id of the last event received; wins over `after`"}
+                ],
+                "responses": {
+                    "200": {"description": "the stream", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                    "400": error_response("a Last-Event-ID that is not a number, or a bad query"),
+                    "403": error_response("a provider token with `job`"),
+                    "404": error_response("no such job (or another tenant's)")
+                }
+            }},
             "/api/v1/jobs/{id}": {"get": {
                 "summary": "One job with per-frame status",
                 "parameters": [job_id_param()],

@@ -4,6 +4,7 @@
 mod attribution;
 mod billing;
 mod bundles;
+mod changes;
 mod dispatch;
 mod enrollments;
 mod events;
@@ -34,6 +35,7 @@ use rusqlite::Connection;
 
 pub use attribution::{Refusal, Sender};
 pub use bundles::MissingBlob;
+pub use changes::{CHANGES_KEPT, Change, ChangeBody, ChangeScope};
 pub use dispatch::QueuedTask;
 pub use enrollments::{EnrolledWorker, EnrollmentTerms, EnrollmentView, NewEnrollment};
 pub use events::Followup;
@@ -102,6 +104,9 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    /// Bumped after each [`Db::call`] that changed rows, so readers of the
+    /// change feed wait for news instead of polling.
+    changed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Db {
@@ -124,6 +129,7 @@ impl Db {
         schema::migrate(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            changed: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -140,9 +146,22 @@ impl Db {
         F: FnOnce(&Db) -> Result<T, DbError> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || work(&db))
-            .await
-            .map_err(|e| DbError::Conflict(format!("database task panicked: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let before = db.lock().total_changes();
+            let outcome = work(&db);
+            if db.lock().total_changes() != before {
+                db.changed.send_modify(|generation| *generation += 1);
+            }
+            outcome
+        })
+        .await
+        .map_err(|e| DbError::Conflict(format!("database task panicked: {e}")))?
+    }
+
+    /// A receiver that sees a new value after every [`Db::call`] that
+    /// changed rows (and so, maybe, the change feed).
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 }
 

@@ -255,6 +255,49 @@ CREATE TABLE job_blobs (
     PRIMARY KEY (job_id, hash)
 ) WITHOUT ROWID;
 "#,
+    // The change feed: triggers record every change of a job's, frame's or
+    // worker's state, and every delivered copy, with the states before and
+    // after, in order. `GET /api/v1/events` streams it.
+    r#"
+CREATE TABLE changes (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms     INTEGER NOT NULL DEFAULT (CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)),
+    kind      TEXT NOT NULL,
+    job_id    TEXT,
+    frame     INTEGER,
+    worker_id TEXT,
+    was       TEXT,
+    now       TEXT,
+    was_check TEXT,
+    now_check TEXT
+);
+CREATE INDEX changes_by_job ON changes(job_id, seq);
+
+CREATE TRIGGER job_created AFTER INSERT ON jobs BEGIN
+    INSERT INTO changes (kind, job_id, now) VALUES ('job', NEW.id, NEW.state);
+END;
+CREATE TRIGGER job_changed AFTER UPDATE OF state, priority ON jobs
+WHEN OLD.state IS NOT NEW.state OR OLD.priority IS NOT NEW.priority BEGIN
+    INSERT INTO changes (kind, job_id, was, now) VALUES ('job', NEW.id, OLD.state, NEW.state);
+END;
+CREATE TRIGGER frame_changed AFTER UPDATE OF state, check_state ON frames
+WHEN OLD.state IS NOT NEW.state OR OLD.check_state IS NOT NEW.check_state BEGIN
+    INSERT INTO changes (kind, job_id, frame, was, now, was_check, now_check)
+    VALUES ('frame', NEW.job_id, NEW.frame, OLD.state, NEW.state, OLD.check_state, NEW.check_state);
+END;
+CREATE TRIGGER copy_delivered AFTER INSERT ON results BEGIN
+    INSERT INTO changes (kind, job_id, frame, worker_id, now)
+    VALUES ('copy', NEW.job_id, NEW.frame, NEW.worker_id, NEW.replica);
+END;
+CREATE TRIGGER worker_seen AFTER INSERT ON workers BEGIN
+    INSERT INTO changes (kind, worker_id, now) VALUES ('worker', NEW.id, NEW.state);
+END;
+CREATE TRIGGER worker_changed AFTER UPDATE OF state, task_id, frame, blocklisted_ms, strikes ON workers
+WHEN OLD.state IS NOT NEW.state OR OLD.task_id IS NOT NEW.task_id OR OLD.frame IS NOT NEW.frame
+    OR OLD.blocklisted_ms IS NOT NEW.blocklisted_ms OR OLD.strikes IS NOT NEW.strikes BEGIN
+    INSERT INTO changes (kind, worker_id, was, now) VALUES ('worker', NEW.id, OLD.state, NEW.state);
+END;
+"#,
 ];
 
 /// Bring the schema up to date. Returns the version reached.
@@ -285,6 +328,7 @@ mod tests {
         "b5478c31cecd9fd437b470f3cdae344b4b3b81738c217ae1ce31a25a2a3cf95a",
         "283912b49c19f720761243216e57447decf94fe2a8e6802f2e1c906fefec15b7",
         "09d61418935b4344737b090bcfea2f52c5c8e05bc224cfb6908992e2823dedbf",
+        "325da106675bd482c70bb408e94e395183c444734021485ca2091171282e7668",
     ];
 
     #[test]
