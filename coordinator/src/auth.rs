@@ -17,6 +17,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub mod session;
 mod token;
 
 pub use token::{Token, TokenHash, TokenId, token_from_header};

@@ -19,6 +19,7 @@ pub mod money;
 pub mod server;
 pub mod split;
 pub mod state;
+pub mod ui;
 pub mod verify;
 
 /// What can stop the coordinator.

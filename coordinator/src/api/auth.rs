@@ -89,8 +89,20 @@ impl From<AuthError> for ApiError {
 }
 
 /// Middleware on every route but health and the OpenAPI document: find the
-/// caller's token and put its [`Principal`] in the request.
+/// caller's token (a bearer token, or a browser session standing for one,
+/// see [`super::session`]) and put its [`Principal`] in the request.
 pub async fn require_token(State(farm): State<Farm>, mut request: Request, next: Next) -> Response {
+    if !request.headers().contains_key(header::AUTHORIZATION) {
+        match super::session::from_cookie(&farm, request.method(), request.headers()).await {
+            Ok(Some((principal, session))) => {
+                request.extensions_mut().insert(principal);
+                request.extensions_mut().insert(session);
+                return next.run(request).await;
+            }
+            Ok(None) => {}
+            Err(refusal) => return refusal,
+        }
+    }
     match authenticate(&farm, request.headers()).await {
         Ok(principal) => {
             request.extensions_mut().insert(principal);
@@ -109,20 +121,44 @@ async fn authenticate(farm: &Farm, headers: &HeaderMap) -> Result<Principal, Res
         .transpose()
         .map_err(|_| refuse(AuthError::Malformed("the header is not plain ASCII")))?;
     let token = auth::token_from_header(value).map_err(refuse)?;
+    let (_, principal) = check_token(farm, &token)
+        .await
+        .map_err(|error| match error {
+            TokenRefused::Auth(error) => refuse(error),
+            TokenRefused::Api(error) => error.into_response(),
+        })?;
+    Ok(principal)
+}
+
+/// Why [`check_token`] refused.
+pub(crate) enum TokenRefused {
+    /// The token does not work (a 401).
+    Auth(AuthError),
+    /// The database failed.
+    Api(ApiError),
+}
+
+/// The stored token `token` is and the caller it makes, unless it is
+/// unknown, revoked or expired.
+pub(crate) async fn check_token(
+    farm: &Farm,
+    token: &auth::Token,
+) -> Result<(auth::TokenInfo, Principal), TokenRefused> {
     let hash = token.hash();
     let stored = farm
         .db
         .call(move |db| db.token_by_hash(&hash))
         .await
-        .map_err(|e| ApiError::from(e).into_response())?;
-    let stored = stored.ok_or_else(|| refuse(AuthError::Unknown))?;
+        .map_err(|e| TokenRefused::Api(e.into()))?
+        .ok_or(TokenRefused::Auth(AuthError::Unknown))?;
     if stored.id != token.id() {
-        return Err(refuse(AuthError::Unknown));
+        return Err(TokenRefused::Auth(AuthError::Unknown));
     }
-    stored.principal_at(now_ms()).map_err(|error| {
+    let principal = stored.principal_at(now_ms()).map_err(|error| {
         tracing::info!(token_id = %stored.id, %error, "API token refused");
-        refuse(error)
-    })
+        TokenRefused::Auth(error)
+    })?;
+    Ok((stored, principal))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
@@ -141,7 +177,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 
 /// Whose workers a principal may see or manage: `None` for all (an
 /// admin), a provider's own owner; a submitter gets 403 for `action`.
-pub(super) fn owner_scope(principal: &Principal, action: &str) -> Result<Option<Owner>, ApiError> {
+pub(crate) fn owner_scope(principal: &Principal, action: &str) -> Result<Option<Owner>, ApiError> {
     match &principal.grant {
         Grant::Admin => Ok(None),
         Grant::Provider { owner } => Ok(Some(owner.clone())),
@@ -180,7 +216,7 @@ pub(super) fn require(
 
 /// Whose jobs the caller sees: `None` for every tenant's (admins), a
 /// submitter's own tenant, 403 for providers.
-pub(super) fn job_scope<'a>(
+pub(crate) fn job_scope<'a>(
     principal: &'a Principal,
     action: &str,
 ) -> Result<Option<&'a Tenant>, ApiError> {
@@ -197,7 +233,7 @@ pub(super) fn job_scope<'a>(
 
 /// 404, as for a job that does not exist, unless the caller may see job
 /// `id`. Admins see every job (the handler answers 404 for missing ones).
-pub(super) async fn check_job(
+pub(crate) async fn check_job(
     farm: &Farm,
     principal: &Principal,
     id: JobId,

@@ -13,7 +13,7 @@ use crate::farm::Farm;
 use crate::model::{JobDetail, JobSummary};
 use crate::state::JobState;
 
-pub(super) fn job_id(path: Result<Path<String>, PathRejection>) -> Result<JobId, ApiError> {
+pub(crate) fn job_id(path: Result<Path<String>, PathRejection>) -> Result<JobId, ApiError> {
     let Path(text) = path?;
     text.parse().map_err(|_| {
         ApiError::bad_request(

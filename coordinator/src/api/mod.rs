@@ -1,6 +1,6 @@
 //! The HTTP API under `/api/v1`.
 
-mod auth;
+pub(crate) mod auth;
 mod billing;
 mod bundles;
 mod enrollments;
@@ -10,6 +10,7 @@ mod frames;
 mod jobs;
 mod openapi;
 mod scenes;
+pub mod session;
 mod spool;
 mod submit;
 mod tokens;
@@ -22,6 +23,7 @@ use axum::routing::{get, post};
 
 pub use auth::Unauthenticated;
 pub use error::ApiError;
+pub(crate) use jobs::job_id;
 
 use crate::farm::Farm;
 
@@ -52,6 +54,7 @@ pub fn router(farm: Farm) -> Router {
         )
         .route("/api/v1/farm", get(submit::offer))
         .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/sign-in-links", post(session::create_link))
         .route("/api/v1/jobs", post(submit::create).get(jobs::list))
         .route("/api/v1/jobs/validate", post(submit::validate_submission))
         .route("/api/v1/jobs/{id}", get(jobs::show))
@@ -88,6 +91,7 @@ pub fn router(farm: Farm) -> Router {
         // The enrollment token in the body is this route's credential.
         .route("/api/v1/workers/enroll", post(enrollments::enroll))
         .merge(protected)
+        .merge(crate::ui::router(farm.clone()))
         .with_state(farm)
         .merge(storage)
         .fallback(|| async {

@@ -167,7 +167,7 @@ pub fn token_from_header(value: Option<&str>) -> Result<Token, AuthError> {
 }
 
 /// Lowercase hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes
         .iter()
@@ -177,6 +177,6 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Whether `text` is `bytes` bytes in lowercase hex.
-fn is_hex(text: &str, bytes: usize) -> bool {
+pub(super) fn is_hex(text: &str, bytes: usize) -> bool {
     text.len() == 2 * bytes && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

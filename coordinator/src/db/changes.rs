@@ -184,6 +184,27 @@ impl Db {
             })?)
     }
 
+    /// `read`'s answer and the change feed's position it is exact at: the
+    /// last change before it, read again after it until no change was
+    /// committed in between (a few tries; under a storm of writes the
+    /// answer may already include some changes after the position, which
+    /// a client applying states, not deltas, absorbs).
+    pub fn snapshot<T>(
+        &self,
+        mut read: impl FnMut(&Db) -> Result<T, DbError>,
+    ) -> Result<(i64, T), DbError> {
+        let mut before = self.latest_change()?;
+        for _ in 0..4 {
+            let answer = read(self)?;
+            let after = self.latest_change()?;
+            if after == before {
+                return Ok((before, answer));
+            }
+            before = after;
+        }
+        Ok((before, read(self)?))
+    }
+
     /// The oldest kept change's `seq`, if any.
     pub fn oldest_change(&self) -> Result<Option<i64>, DbError> {
         Ok(self

@@ -16,6 +16,7 @@ mod parity;
 mod reputation;
 mod results;
 mod schema;
+mod sessions;
 mod tokens;
 mod transitions;
 mod verdicts;
@@ -43,6 +44,7 @@ pub use grants::GrantOrder;
 pub use intake::IntakePlan;
 pub use jobs::{JobOptions, NewJob};
 pub use offer::FarmOffer;
+pub use sessions::SessionView;
 pub use verdicts::{ComparisonPlan, CopyCheck, PlannedCopy, VerdictNumbers};
 
 use crate::config::{BillingConfig, Config};

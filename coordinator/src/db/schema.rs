@@ -298,6 +298,25 @@ WHEN OLD.state IS NOT NEW.state OR OLD.task_id IS NOT NEW.task_id OR OLD.frame I
     INSERT INTO changes (kind, worker_id, was, now) VALUES ('worker', NEW.id, OLD.state, NEW.state);
 END;
 "#,
+    // Web UI sessions (the hash of the cookie's secret, the token it acts
+    // as, its CSRF token) and one-time sign-in links.
+    r#"
+CREATE TABLE sessions (
+    hash       TEXT PRIMARY KEY,
+    token_id   TEXT NOT NULL REFERENCES tokens(id),
+    csrf       TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+
+CREATE TABLE sign_in_links (
+    hash       TEXT PRIMARY KEY,
+    token_id   TEXT NOT NULL REFERENCES tokens(id),
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    used_ms    INTEGER
+);
+"#,
 ];
 
 /// Bring the schema up to date. Returns the version reached.

@@ -10,13 +10,14 @@ use crate::auth::{
 };
 
 /// The columns [`token_from_row`] reads.
-const TOKEN_COLUMNS: &str = "id, role, tenant, owner, label, created_ms, expires_ms, revoked_ms";
+pub(super) const TOKEN_COLUMNS: &str =
+    "id, role, tenant, owner, label, created_ms, expires_ms, revoked_ms";
 
 /// Label of the token made from `auth.admin_token`.
 const BOOTSTRAP_LABEL: &str = "bootstrap (auth.admin_token / FARM_ADMIN_TOKEN)";
 
 /// A stored token from a row of [`TOKEN_COLUMNS`].
-fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
+pub(super) fn token_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenInfo> {
     let corrupt = |column: usize, error: crate::auth::AuthError| {
         rusqlite::Error::FromSqlConversionFailure(
             column,
