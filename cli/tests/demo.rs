@@ -152,8 +152,18 @@ fn the_demo_serves_its_api_until_stopped() {
         }
         panic!("the demo ended before printing {label:?}");
     };
+    let ui = value_of("UI:");
     let url = value_of("API:");
     let token = value_of("admin token:");
+    // The printed link signs a browser in once.
+    let link = ui.split_whitespace().next().unwrap();
+    let signed_in = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-D", "-", link])
+        .output()
+        .unwrap();
+    let headers = String::from_utf8_lossy(&signed_in.stdout);
+    assert!(headers.starts_with("HTTP/1.1 303"), "{headers}");
+    assert!(headers.to_lowercase().contains("set-cookie: farm_session="), "{headers}");
     let answer = Command::new("curl")
         .args(["-sf", "-H", &format!("Authorization: Bearer {token}"), &url])
         .output()

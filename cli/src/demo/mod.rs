@@ -134,6 +134,13 @@ pub enum DemoError {
     Coordinator(String),
 }
 
+/// `POST /api/v1/sign-in-links`'s answer.
+#[derive(Debug, serde::Deserialize)]
+struct SignInLink {
+    /// The path that signs a browser in, once.
+    path: String,
+}
+
 /// What the demo measured.
 #[derive(Debug, Clone)]
 pub struct DemoReport {
@@ -171,10 +178,20 @@ pub async fn run(args: DemoArgs, verbose: bool) -> Result<(), Failure> {
     let Rendered { report, farm } = render(&args, &output).await?;
     summary::print(&report, &farm, &log);
     if args.serve {
+        let admin = Api::new(
+            &Settings {
+                url: farm.url.clone(),
+                token: farm.admin_token.expose().to_owned(),
+            },
+            verbose,
+        );
+        let link: SignInLink = admin.post_empty("/api/v1/sign-in-links").await?;
         println!(
-            "\nThe farm stays up until Ctrl-C.\n  API:          {url}/api/v1/jobs/{job}\n  \
-             admin token:  {token}\n  try:          FARM_URL={url} FARM_TOKEN={token} farm jobs",
+            "\nThe farm stays up until Ctrl-C.\n  UI:           {url}{link} (signs you in once, for 10 minutes)\n  \
+             API:          {url}/api/v1/jobs/{job}\n  admin token:  {token}\n  \
+             try:          FARM_URL={url} FARM_TOKEN={token} farm jobs",
             url = farm.url,
+            link = link.path,
             job = report.job.job.id,
             token = farm.admin_token.expose(),
         );

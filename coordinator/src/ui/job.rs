@@ -103,17 +103,17 @@ pub async fn page_job(
             }
         }
         dl class="facts" {
-            dt { "Frames" } dd id="frames-done" { (p.done) " / " (job.frame_count) " rendered" }
-            dt { "Verified" } dd id="frames-verified" { (job.verification.verified) }
-            dt { "Failed" } dd id="frames-failed" { (p.failed) }
-            dt { "Renderer" } dd { (job.renderer.as_str()) }
-            dt { "Priority" } dd { (job.priority) }
-            dt { "Parity" } dd { (job.parity_percent) "%" }
-            dt { "Node class" } dd { (job.node_class.as_deref().unwrap_or("any")) }
-            dt { "Region" } dd { (job.region.as_deref().unwrap_or("any")) }
-            dt { "Submitted" } dd { (ago(now - job.created_ms)) }
-            dt { "ETA" } dd { (eta(job, now)) }
-            dt { "Cost report" } dd { a href={ "/api/v1/jobs/" (job.id) "/report.csv" } download { "CSV" } }
+            div { dt { "Frames" } dd id="frames-done" { (p.done) " / " (job.frame_count) " rendered" } }
+            div { dt { "Verified" } dd id="frames-verified" { (job.verification.verified) } }
+            div { dt { "Failed" } dd id="frames-failed" { (p.failed) } }
+            div { dt { "Renderer" } dd { (job.renderer.as_str()) } }
+            div { dt { "Priority" } dd { (job.priority) } }
+            div { dt { "Parity" } dd { (job.parity_percent) "%" } }
+            div { dt { "Node class" } dd { (job.node_class.as_deref().unwrap_or("any")) } }
+            div { dt { "Region" } dd { (job.region.as_deref().unwrap_or("any")) } }
+            div { dt { "Submitted" } dd { (ago(now - job.created_ms)) } }
+            div { dt { "ETA" } dd { (eta(job, now)) } }
+            div { dt { "Cost report" } dd { a href={ "/api/v1/jobs/" (job.id) "/report.csv" } download { "CSV" } } }
         }
         (progress_bar(job.frame_count, p.done, job.verification.verified, p.failed))
         ul class="legend" aria-label="Frame colours" {

@@ -1,0 +1,136 @@
+//! A real browser for the UI tests: Debian's Chromium, headless, driven
+//! through its chromedriver over WebDriver (fantoccini). Waits are on
+//! events in the page (a MutationObserver resolving a script), never on
+//! sleeps; screenshots go under the target folder for people to look at.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+/// The longest a page may take to show what a test waits for.
+const PATIENCE_MS: u64 = 120_000;
+
+/// A running chromedriver and a browser session on it.
+pub struct Browser {
+    /// The WebDriver client.
+    pub client: Client,
+    driver: Child,
+}
+
+/// Whether Chromium and chromedriver are installed (fails the test in CI
+/// when not, skips loudly elsewhere).
+pub fn ready() -> bool {
+    let found = ["chromium", "chromedriver"].iter().all(|program| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    crate::support::require(
+        "Chromium and chromedriver (apt-get install -y chromium chromium-driver)",
+        found,
+    )
+}
+
+impl Browser {
+    /// Start chromedriver on a free port and open a headless Chromium
+    /// `width` x `height` pixels large.
+    pub async fn start(width: u32, height: u32) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        // chromedriver says when it listens.
+        let stdout = driver.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            let line = lines
+                .next()
+                .expect("chromedriver said it started")
+                .unwrap();
+            if line.contains("started successfully") {
+                break;
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", format!("--window-size={width},{height}")]
+            },
+            "timeouts": {"script": PATIENCE_MS, "pageLoad": PATIENCE_MS, "implicit": 0}
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("an object")
+        };
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a browser session");
+        Self { client, driver }
+    }
+
+    /// Wait until the element `css` exists and `predicate` (JavaScript,
+    /// given the element as `el`) is true, re-checked on every change of the
+    /// page; the element's text then.
+    pub async fn wait_until(&self, css: &str, predicate: &str) -> String {
+        let script = format!(
+            r#"const [css, done] = [arguments[0], arguments[arguments.length - 1]];
+            const check = () => {{
+                const el = document.querySelector(css);
+                if (el && ({predicate})) {{ observer.disconnect(); done(el.textContent); return true; }}
+                return false;
+            }};
+            const observer = new MutationObserver(check);
+            if (!check()) observer.observe(document, {{subtree: true, childList: true, characterData: true, attributes: true}});"#
+        );
+        let value = self
+            .client
+            .execute_async(&script, vec![json!(css)])
+            .await
+            .unwrap_or_else(|e| panic!("{css} never satisfied {predicate}: {e}"));
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Click the element `css`.
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Save a screenshot of the window as `name`.png; its path.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ui-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+        path
+    }
+
+    /// Close the browser and stop chromedriver.
+    pub async fn close(mut self) {
+        let _ = self.client.close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}

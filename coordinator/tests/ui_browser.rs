@@ -1,0 +1,149 @@
+//! The web UI in a real browser (Debian's Chromium through chromedriver)
+//! against a running coordinator with a worker rendering real Blender
+//! frames: sign in through a one-time link, watch a job's frame grid fill
+//! by itself (no reload) as the frames render, pause and cancel a job from
+//! the jobs table, and save screenshots at desktop and phone width.
+
+#[path = "ui/browser.rs"]
+mod browser;
+mod support;
+
+use browser::Browser;
+use coordinator::state::JobState;
+use serde_json::{Value, json};
+use support::app::local_config;
+use support::{TestApp, blender_ready, sample_scene};
+
+/// Submit a job of the sample scene as `http`; its id.
+async fn submit(app: &TestApp, http: &reqwest::Client, body: Value) -> String {
+    let scene = app.upload_as(http, &sample_scene()).await;
+    let mut body = body;
+    body["scene"] = json!(scene);
+    body["renderer"] = json!("blender");
+    app.submit_as(http, body).await.id.to_string()
+}
+
+/// A one-time sign-in link for `token`'s holder.
+async fn sign_in_link(app: &TestApp, http: &reqwest::Client) -> String {
+    let link: Value = http
+        .post(format!("{}/api/v1/sign-in-links", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    format!("{}{}", app.api, link["path"].as_str().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
+    if !blender_ready() || !browser::ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(local_config(dir.path())).await;
+    let worker = app.spawn_in_process_worker("ui-worker", dir.path());
+    let token = app.submitter("studio").await;
+    let http = app.client_as(&token);
+    let shot = submit(
+        &app,
+        &http,
+        json!({"name": "shot-010", "frames": "1-6", "chunk_size": 1, "paused": true}),
+    )
+    .await;
+
+    let browser = Browser::start(1280, 900).await;
+    browser
+        .client
+        .goto(&sign_in_link(&app, &http).await)
+        .await
+        .unwrap();
+    browser.wait_until("#jobs", "true").await;
+    assert!(
+        browser.client.current_url().await.unwrap().path() == "/ui/jobs",
+        "the link lands on the jobs table"
+    );
+
+    // The job page follows the feed; resuming through the API fills the
+    // grid without a reload.
+    browser
+        .client
+        .goto(&format!("{}/ui/jobs/{shot}", app.api))
+        .await
+        .unwrap();
+    browser
+        .wait_until("body", "el.dataset.live === 'true'")
+        .await;
+    browser
+        .client
+        .execute("window.sameDocument = true;", vec![])
+        .await
+        .unwrap();
+    let response = http
+        .post(format!("{}/api/v1/jobs/{shot}/resume", app.api))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let done = browser
+        .wait_until("#frames-done", "el.textContent.startsWith('6 / 6')")
+        .await;
+    assert_eq!(done, "6 / 6 rendered");
+    browser
+        .wait_until("#job-state", "el.textContent === 'done'")
+        .await;
+    let same = browser
+        .client
+        .execute("return window.sameDocument === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same, json!(true), "the page was not reloaded");
+    browser.screenshot("job-desktop").await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.screenshot("job-phone").await;
+    browser.client.set_window_size(1280, 900).await.unwrap();
+
+    // Pause, then cancel, a job from the table.
+    let long = submit(
+        &app,
+        &http,
+        json!({"name": "shot-020", "frames": "1-400", "chunk_size": 1}),
+    )
+    .await;
+    browser
+        .client
+        .goto(&format!("{}/ui/jobs", app.api))
+        .await
+        .unwrap();
+    browser
+        .wait_until("body", "el.dataset.live === 'true'")
+        .await;
+    let row = format!("tr[data-job='{long}']");
+    browser.click(&format!("{row} .pick")).await;
+    browser.click("[data-bulk='pause']").await;
+    browser
+        .wait_until(
+            &format!("{row} [data-field='state']"),
+            "el.textContent === 'paused'",
+        )
+        .await;
+    assert_eq!(app.job(long.parse().unwrap()).await.job.state, JobState::Paused);
+    browser.screenshot("jobs-desktop").await;
+    browser.click("[data-bulk='cancel']").await;
+    browser
+        .wait_until(
+            &format!("{row} [data-field='state']"),
+            "el.textContent === 'cancelled'",
+        )
+        .await;
+    assert_eq!(
+        app.job(long.parse().unwrap()).await.job.state,
+        JobState::Cancelled
+    );
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.screenshot("jobs-phone").await;
+    browser.close().await;
+    app.stop().await;
+    worker.await.unwrap().unwrap();
+}
