@@ -194,6 +194,7 @@ function setupGrid(data) {
   matchMedia("(prefers-color-scheme: dark)").addEventListener("change", layout);
   document.getElementById("theme")?.addEventListener("click", () => requestAnimationFrame(layout));
   layout();
+  performance.mark("grid-drawn");
   let pending = false;
   follow(`/api/v1/events?job=${data.job}&after=${data.after}`, {
     job(change) { setBadge(document.getElementById("job-state"), change.now); },
@@ -223,8 +224,12 @@ function setupGrid(data) {
 // after the last event it received (Last-Event-ID).
 function follow(url, handlers) {
   const source = new EventSource(url);
+  window.farmEvents = 0;
   for (const [kind, handle] of Object.entries(handlers)) {
-    source.addEventListener(kind, (event) => handle(JSON.parse(event.data)));
+    source.addEventListener(kind, (event) => {
+      window.farmEvents++;
+      handle(JSON.parse(event.data));
+    });
   }
   source.addEventListener("ready", () => document.body.setAttribute("data-live", "true"));
   source.addEventListener("reset", () => location.reload());
