@@ -163,7 +163,10 @@ fn the_demo_serves_its_api_until_stopped() {
         .unwrap();
     let headers = String::from_utf8_lossy(&signed_in.stdout);
     assert!(headers.starts_with("HTTP/1.1 303"), "{headers}");
-    assert!(headers.to_lowercase().contains("set-cookie: farm_session="), "{headers}");
+    assert!(
+        headers.to_lowercase().contains("set-cookie: farm_session="),
+        "{headers}"
+    );
     let answer = Command::new("curl")
         .args(["-sf", "-H", &format!("Authorization: Bearer {token}"), &url])
         .output()

@@ -2,7 +2,8 @@
 //! coordinator derived for it, refuses a copy of the wrong size from its
 //! header alone, decodes the rest and hashes their pixels itself (a copy
 //! whose pixels are not what its worker reported is a lie, and a strike),
-//! compares the honest copies with `frame-diff` and records the verdicts.
+//! compares the honest copies with `frame-diff` and records the verdicts,
+//! writing each compared pair's heat map beside the frame's previews.
 //! It also writes cost reports of finished jobs. At most
 //! `verification.max_concurrent_checks` frames are examined at once, which
 //! bounds the memory decoded frames take.
@@ -131,6 +132,9 @@ pub struct Judged {
     pub checks: Vec<CopyCheck>,
     /// Verdicts on pairs of honest copies.
     pub verdicts: Vec<(u32, u32, VerdictNumbers)>,
+    /// The heat map PNG of each pair judged whose copies both decoded,
+    /// lower replica first (drawn from the images already decoded).
+    pub heat_maps: Vec<(u32, u32, Vec<u8>)>,
 }
 
 /// Examine every copy of the plan and judge every missing pair of copies
@@ -154,6 +158,7 @@ pub async fn judge(
         .collect();
     let find = |replica: u32| examined.iter().find(|e| e.replica == replica);
     let mut verdicts = Vec::new();
+    let mut heat_maps = Vec::new();
     for &(a, b) in &plan.missing {
         let (Some(copy_a), Some(copy_b)) = (find(a), find(b)) else {
             continue;
@@ -162,19 +167,38 @@ pub async fn judge(
             continue;
         }
         let (copy_a, copy_b) = (Arc::clone(copy_a), Arc::clone(copy_b));
-        let numbers = tokio::task::spawn_blocking(move || match (&copy_a.image, &copy_b.image) {
-            (Ok((_, hash_a)), Ok((_, hash_b))) if hash_a == hash_b => VerdictNumbers::same_hash(),
-            (Ok((a, _)), Ok((b, _))) => VerdictNumbers::from_comparison(&frame_diff::compare(
-                a,
-                b,
-                &CompareConfig::default(),
-            )),
-            (Err(why), _) | (_, Err(why)) => VerdictNumbers::unreadable(why.clone()),
-        })
-        .await?;
+        let (numbers, heat_map) =
+            tokio::task::spawn_blocking(move || match (&copy_a.image, &copy_b.image) {
+                (Ok((image_a, hash_a)), Ok((image_b, hash_b))) => {
+                    let numbers = if hash_a == hash_b {
+                        VerdictNumbers::same_hash()
+                    } else {
+                        VerdictNumbers::from_comparison(&frame_diff::compare(
+                            image_a,
+                            image_b,
+                            &CompareConfig::default(),
+                        ))
+                    };
+                    let map = frame_diff::preview::heat_map_png(image_a, image_b);
+                    (numbers, Some(map))
+                }
+                (Err(why), _) | (_, Err(why)) => (VerdictNumbers::unreadable(why.clone()), None),
+            })
+            .await?;
+        match heat_map {
+            Some(Ok(png)) => heat_maps.push((a.min(b), a.max(b), png)),
+            Some(Err(error)) => {
+                tracing::warn!(%error, replica_a = a, replica_b = b, "no heat map of this pair")
+            }
+            None => {}
+        }
         verdicts.push((a, b, numbers));
     }
-    Ok(Judged { checks, verdicts })
+    Ok(Judged {
+        checks,
+        verdicts,
+        heat_maps,
+    })
 }
 
 impl Farm {
@@ -220,14 +244,20 @@ impl Farm {
                 .expect("the semaphore is never closed");
             judge(&self.store, &plan).await?
         };
+        let Judged {
+            checks,
+            verdicts,
+            heat_maps,
+        } = judged;
         let policy = Arc::clone(&self.policy);
         let key = job.to_owned();
         let followup = self
             .db
-            .call(move |db| {
-                db.record_verdicts(&key, frame, &judged.checks, &judged.verdicts, &policy)
-            })
+            .call(move |db| db.record_verdicts(&key, frame, &checks, &verdicts, &policy))
             .await?;
+        if let Ok(job) = job.parse() {
+            self.write_heat_maps(job, frame, heat_maps).await;
+        }
         self.follow(followup).await;
         Ok(())
     }

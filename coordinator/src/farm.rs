@@ -62,6 +62,8 @@ pub struct Farm {
     pub(crate) intaking: Arc<Mutex<HashSet<(String, i32, u32)>>>,
     /// Slots for frames the checker examines at once.
     pub(crate) checks: Arc<tokio::sync::Semaphore>,
+    /// Slots for copies whose previews are made at once.
+    pub(crate) previews: Arc<tokio::sync::Semaphore>,
     /// Worker queues already declared by this coordinator.
     declared: Arc<Mutex<HashSet<String>>>,
     /// Set when the server shuts down: long-lived responses (the event
@@ -106,6 +108,7 @@ impl Farm {
             comparing: Arc::default(),
             intaking: Arc::default(),
             checks,
+            previews: Arc::new(tokio::sync::Semaphore::new(crate::preview::PREVIEW_SLOTS)),
             declared: Arc::default(),
             stopping: Arc::new(tokio::sync::watch::Sender::new(false)),
         })

@@ -4,7 +4,8 @@
 //! submitter cannot be replaced afterwards; then that copy must be of the
 //! size its worker reported, with a header saying the frame's size. Only the
 //! start of the file is read (a ranged GET); the parity checker decodes the
-//! copies it compares.
+//! copies it compares, and an accepted copy's previews are made in the
+//! background (`preview.rs`).
 
 use std::sync::Arc;
 
@@ -112,6 +113,7 @@ impl Farm {
             ),
             Err(error) => return Err(storage::StoreError::from(error).into()),
         };
+        let accepted = stored_key.clone().filter(|_| lie.is_none());
         let policy = Arc::clone(&self.policy);
         let key = job.to_owned();
         let followup = self
@@ -131,6 +133,9 @@ impl Farm {
         // there now is never read.
         if let Err(error) = self.store.delete(&upload).await {
             tracing::debug!(%error, key = %plan.object_key, "the upload could not be removed");
+        }
+        if let (Some(copy), Ok(job)) = (accepted, job.parse()) {
+            self.spawn_previews(job, frame, replica, copy);
         }
         self.follow(followup).await;
         Ok(())

@@ -2,7 +2,9 @@
 //! against a running coordinator with a worker rendering real Blender
 //! frames: sign in through a one-time link, watch a job's frame grid fill
 //! by itself (no reload) as the frames render, pause and cancel a job from
-//! the jobs table, and save screenshots at desktop and phone width.
+//! the jobs table; as a submitter be refused the workers (page and API);
+//! as an admin blocklist and reinstate a worker from the workers page; and
+//! save screenshots at desktop and phone width.
 
 #[path = "ui/browser.rs"]
 mod browser;
@@ -128,7 +130,10 @@ async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
             "el.textContent === 'paused'",
         )
         .await;
-    assert_eq!(app.job(long.parse().unwrap()).await.job.state, JobState::Paused);
+    assert_eq!(
+        app.job(long.parse().unwrap()).await.job.state,
+        JobState::Paused
+    );
     browser.screenshot("jobs-desktop").await;
     browser.click("[data-bulk='cancel']").await;
     browser
@@ -143,6 +148,99 @@ async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
     );
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.screenshot("jobs-phone").await;
+    browser.client.set_window_size(1280, 900).await.unwrap();
+
+    // A submitter may not see or manage workers, not even by calling the
+    // API from its page.
+    browser
+        .client
+        .goto(&format!("{}/ui/workers", app.api))
+        .await
+        .unwrap();
+    let refusal = browser.wait_until(".error", "true").await;
+    assert!(refusal.contains("cannot see workers"), "{refusal}");
+    let worker_id = app.workers().await[0]["id"].as_str().unwrap().to_owned();
+    browser
+        .client
+        .goto(&format!("{}/ui/jobs", app.api))
+        .await
+        .unwrap();
+    let answer = browser
+        .client
+        .execute_async(
+            r#"const [id, done] = [arguments[0], arguments[arguments.length - 1]];
+            const csrf = document.querySelector('meta[name="csrf-token"]').content;
+            fetch(`/api/v1/workers/${id}/blocklist`, {method: "POST",
+                headers: {"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+                body: JSON.stringify({reason: "a submitter tries"})})
+              .then(async (r) => done([r.status, await r.text()]));"#,
+            vec![json!(worker_id)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer[0], 403, "{answer}");
+    browser.click("#sign-out").await;
+    let login: url::Url = format!("{}/ui/login", app.api).parse().unwrap();
+    browser
+        .client
+        .wait()
+        .at_most(std::time::Duration::from_secs(60))
+        .for_url(&login)
+        .await
+        .expect("signing out leads to the sign-in page");
+
+    // An admin blocklists the worker from the workers page, then
+    // reinstates it.
+    browser
+        .client
+        .goto(&sign_in_link(&app, &app.http).await)
+        .await
+        .unwrap();
+    browser.wait_until("#jobs", "true").await;
+    browser
+        .client
+        .goto(&format!("{}/ui/workers", app.api))
+        .await
+        .unwrap();
+    browser
+        .wait_until("body", "el.dataset.live === 'true'")
+        .await;
+    let row = format!("tr[data-worker='{worker_id}']");
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#blocklist-reason"))
+        .await
+        .unwrap()
+        .send_keys("renders the wrong frames")
+        .await
+        .unwrap();
+    browser.click(&format!("{row} [data-worker-action]")).await;
+    browser
+        .wait_until(
+            &format!("{row} [data-field='state']"),
+            "el.textContent === 'blocklisted'",
+        )
+        .await;
+    let listed = app.workers().await;
+    assert!(
+        listed[0]["reputation"]["blocklist_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("renders the wrong frames")),
+        "{listed:?}"
+    );
+    browser.screenshot("workers-desktop").await;
+    browser
+        .click(&format!("{row} [data-worker-action='reinstate']"))
+        .await;
+    browser
+        .wait_until(
+            &format!("{row} [data-field='state']"),
+            "el.textContent === 'online'",
+        )
+        .await;
+    assert!(app.workers().await[0]["reputation"]["blocklisted_ms"].is_null());
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.screenshot("workers-phone").await;
     browser.close().await;
     app.stop().await;
     worker.await.unwrap().unwrap();

@@ -3,8 +3,13 @@
 
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::error::FrameDiffError;
 use crate::image::FrameImage;
+
+/// Pixels per parallel work item.
+const CHUNK: usize = 1 << 14;
 
 /// Polynomial fit of matplotlib's magma colour map (CC0 fit by Matt Zucker),
 /// coefficients of t^0..t^6 for red, green and blue.
@@ -35,12 +40,33 @@ pub fn abs_error_map(a: &FrameImage, b: &FrameImage, channels: &[String]) -> Vec
         let (Some(ca), Some(cb)) = (a.channel(name), b.channel(name)) else {
             continue;
         };
-        for ((m, &x), &y) in map.iter_mut().zip(&ca.samples).zip(&cb.samples) {
-            let d = (x - y).abs();
-            *m = m.max(if d.is_nan() { 1.0 } else { d.min(1.0) });
-        }
+        map.par_chunks_mut(CHUNK)
+            .zip(ca.samples.par_chunks(CHUNK))
+            .zip(cb.samples.par_chunks(CHUNK))
+            .for_each(|((map, xs), ys)| {
+                for ((m, &x), &y) in map.iter_mut().zip(xs).zip(ys) {
+                    let d = (x - y).abs();
+                    *m = m.max(if d.is_nan() { 1.0 } else { d.min(1.0) });
+                }
+            });
     }
     map
+}
+
+/// `values` (in [0, 1]) through the magma colour map: 8-bit RGB, three
+/// bytes a value. Zero (no error, most of an honest pair) is looked up once.
+pub fn magma_pixels(values: &[f32]) -> Vec<u8> {
+    let zero = magma(0.0);
+    let mut pixels = vec![0u8; values.len() * 3];
+    pixels
+        .par_chunks_mut(CHUNK * 3)
+        .zip(values.par_chunks(CHUNK))
+        .for_each(|(pixels, values)| {
+            for (rgb, &v) in pixels.chunks_exact_mut(3).zip(values) {
+                rgb.copy_from_slice(&if v == 0.0 { zero } else { magma(v) });
+            }
+        });
+    pixels
 }
 
 /// Writes `values` (row-major, in [0, 1]) as a magma-coloured PNG.
@@ -50,8 +76,7 @@ pub fn write_png(
     width: u32,
     height: u32,
 ) -> Result<(), FrameDiffError> {
-    let pixels: Vec<u8> = values.iter().flat_map(|&v| magma(v)).collect();
-    image::RgbImage::from_raw(width, height, pixels)
+    image::RgbImage::from_raw(width, height, magma_pixels(values))
         .ok_or_else(|| FrameDiffError::Write {
             path: path.to_path_buf(),
             detail: "error map has the wrong size".into(),

@@ -7,7 +7,8 @@
 //! ([`FrameImage::pixel_hash`]: equal hashes end the comparison as
 //! `identical`), then in one parallel pass computes `idiff`'s numbers per
 //! channel and overall and per-tile statistics, computes HDR-FLIP and a
-//! noise estimate, and draws a [`Verdict`] with its reasons.
+//! noise estimate, and draws a [`Verdict`] with its reasons. [`preview`]
+//! tone-maps frames into PNG previews and draws the heat map of two copies.
 
 pub mod colour;
 mod compare;
@@ -21,6 +22,7 @@ mod image;
 mod lanes;
 mod metrics;
 mod noise;
+pub mod preview;
 mod read;
 pub mod report;
 mod tiles;

@@ -60,9 +60,48 @@ pub fn render_key(job: JobId, frame: i32, replica: u32, nonce: &KeyNonce) -> Pat
     Path::from(format!("renders/{job}/{frame}/{replica}-{}.exr", nonce.0))
 }
 
-/// `previews/<job>/<frame>.png`.
-pub fn preview_key(job: JobId, frame: i32) -> Path {
-    Path::from(format!("previews/{job}/{frame}.png"))
+/// The two previews made of every rendered copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PreviewSize {
+    /// A thumbnail (longer side 256 pixels at most).
+    Thumb,
+    /// The full-size preview (longer side capped, for large frames).
+    Full,
+}
+
+impl PreviewSize {
+    /// The size's name in keys and in the API: `thumb` or `full`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Thumb => "thumb",
+            Self::Full => "full",
+        }
+    }
+
+    /// The size named `text` (`thumb` or `full`).
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Thumb, Self::Full]
+            .into_iter()
+            .find(|size| size.as_str() == text)
+    }
+}
+
+/// `previews/<job>/<frame>/<replica>-<thumb|full>.png`: a tone-mapped PNG
+/// preview of one rendered copy, made by the coordinator from its own copy.
+pub fn preview_key(job: JobId, frame: i32, replica: u32, size: PreviewSize) -> Path {
+    Path::from(format!(
+        "previews/{job}/{frame}/{replica}-{}.png",
+        size.as_str()
+    ))
+}
+
+/// `previews/<job>/<frame>/heatmap-<a>-<b>.png`: the parity heat map of
+/// copies `replica_a` and `replica_b` of a frame (the checker writes the
+/// lower replica first).
+pub fn heatmap_key(job: JobId, frame: i32, replica_a: u32, replica_b: u32) -> Path {
+    Path::from(format!(
+        "previews/{job}/{frame}/heatmap-{replica_a}-{replica_b}.png"
+    ))
 }
 
 /// `reports/<job>/cost.csv`.
@@ -86,6 +125,18 @@ mod tests {
             upload_key(job, -3, 1, &nonce).as_ref(),
             "uploads/0190a1b2-0000-7000-8000-000000000001/-3/0123456789abcdef0123456789abcdef-1.exr"
         );
+        assert_eq!(
+            preview_key(job, -3, 1, PreviewSize::Thumb).as_ref(),
+            "previews/0190a1b2-0000-7000-8000-000000000001/-3/1-thumb.png"
+        );
+        assert_eq!(
+            preview_key(job, 7, 0, PreviewSize::Full).as_ref(),
+            "previews/0190a1b2-0000-7000-8000-000000000001/7/0-full.png"
+        );
+        assert_eq!(
+            heatmap_key(job, 7, 0, 2).as_ref(),
+            "previews/0190a1b2-0000-7000-8000-000000000001/7/heatmap-0-2.png"
+        );
         let hash: SceneHash = "ab".repeat(32).parse().unwrap();
         assert_eq!(
             scene_key(&hash, "blend").as_ref(),
@@ -100,6 +151,16 @@ mod tests {
         assert_eq!(KeyNonce::parse(a.as_str()), Some(a));
         for bad in ["", "0123", "../x", &"G".repeat(32), &"a".repeat(33)] {
             assert_eq!(KeyNonce::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn preview_sizes_have_names() {
+        for size in [PreviewSize::Thumb, PreviewSize::Full] {
+            assert_eq!(PreviewSize::parse(size.as_str()), Some(size));
+        }
+        for bad in ["", "Thumb", "large", "thumb.png"] {
+            assert_eq!(PreviewSize::parse(bad), None, "{bad}");
         }
     }
 

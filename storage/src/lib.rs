@@ -21,7 +21,8 @@ mod transfer;
 pub use config::{GrantingStore, StoreConfig, StoreError, open, open_granting};
 pub use grant::{Access, GrantError, Grants, LocalGrants, S3Grants};
 pub use keys::{
-    KeyNonce, blob_key, preview_key, render_key, report_key, scene_key, upload_key, valid_extension,
+    KeyNonce, PreviewSize, blob_key, heatmap_key, preview_key, render_key, report_key, scene_key,
+    upload_key, valid_extension,
 };
 pub use object_store::{ObjectStore, path::Path as ObjectPath};
 pub use transfer::{download_to_file, read_file, upload_file};

@@ -9,6 +9,7 @@ mod events;
 mod frames;
 mod jobs;
 mod openapi;
+mod previews;
 mod scenes;
 pub mod session;
 mod spool;
@@ -66,11 +67,20 @@ pub fn router(farm: Farm) -> Router {
             "/api/v1/jobs/{id}/frames/{frame}/download",
             get(frames::download),
         )
+        .route(
+            "/api/v1/jobs/{id}/frames/{frame}/copies/{replica}/preview",
+            get(previews::preview),
+        )
+        .route(
+            "/api/v1/jobs/{id}/frames/{frame}/heatmap",
+            get(previews::heatmap),
+        )
         .route("/api/v1/jobs/{id}/report", get(billing::report))
         .route("/api/v1/jobs/{id}/report.csv", get(billing::report_csv))
         .route("/api/v1/jobs/{id}/verdicts", get(billing::verdicts))
         .route("/api/v1/workers", get(workers::list))
         .route("/api/v1/workers/{id}/reinstate", post(workers::reinstate))
+        .route("/api/v1/workers/{id}/blocklist", post(workers::blocklist))
         .route("/api/v1/payouts", get(billing::payouts))
         .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
         .route("/api/v1/tokens/{id}/revoke", post(tokens::revoke))

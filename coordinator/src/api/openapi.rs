@@ -268,6 +268,29 @@ pub async fn spec() -> Json<Value> {
                     "400": error_response("not a job id or frame number"),
                     "404": error_response("no such job (or another tenant's)"),
                     "409": error_response("the frame has no accepted copy yet")}}},
+            "/api/v1/jobs/{id}/frames/{frame}/copies/{replica}/preview": {"get": {
+                "summary": "A rendered copy's preview: a tone-mapped PNG the coordinator made from its own copy after the copy was delivered",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
+                    {"name": "frame", "in": "path", "required": true, "schema": {"type": "integer"}},
+                    {"name": "replica", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "size", "in": "query", "required": false, "schema": {"type": "string", "enum": ["thumb", "full"], "default": "thumb"},
+                        "description": "thumb: longer side 256 px at most; full: longer side 2048 px at most (never scaled up)"}],
+                "responses": {
+                    "200": {"description": "the preview (Cache-Control: private, max-age=3600)", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                    "400": error_response("not a job id, frame or replica number, or a size other than thumb and full"),
+                    "404": error_response("no such job (or another tenant's), or no preview (yet): code no_preview")}}},
+            "/api/v1/jobs/{id}/frames/{frame}/heatmap": {"get": {
+                "summary": "The parity heat map of two copies of a frame: per pixel their largest absolute difference through the magma colour map, a PNG of the frame's size drawn when the checker compared them",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}},
+                    {"name": "frame", "in": "path", "required": true, "schema": {"type": "integer"}},
+                    {"name": "a", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}, "description": "one copy's replica (as in the verdicts)"},
+                    {"name": "b", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}, "description": "the other copy's replica; either order"}],
+                "responses": {
+                    "200": {"description": "the heat map (Cache-Control: private, max-age=3600)", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                    "400": error_response("not a job id or frame number, or a and b missing or equal"),
+                    "404": error_response("no such job (or another tenant's), or the pair was not compared (yet): code no_preview")}}},
             "/api/v1/jobs/{id}/report": job_document("Cost report: every frame with its cost, verification state and totals",
                 "the report", "application/json", json!({"$ref": "#/components/schemas/CostReport"})),
             "/api/v1/jobs/{id}/report.csv": job_document("Cost report as CSV (also written to reports/<job>/cost.csv when the job ends)",
@@ -283,6 +306,20 @@ pub async fn spec() -> Json<Value> {
                     "400": error_response("not a worker id"),
                     "404": error_response("no such worker"),
                     "409": error_response("the worker is not blocklisted")
+                }
+            }},
+            "/api/v1/workers/{id}/blocklist": {"post": {
+                "summary": "Blocklist a worker by an admin's decision: no more tasks, its current task goes elsewhere, its unverified frames are rendered again; admin only",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["reason"],
+                    "properties": {"reason": {"type": "string", "description": "why, 1 to 500 characters; its operator sees it"}}}}}},
+                "responses": {
+                    "200": {"description": "the worker", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Worker"}}}},
+                    "400": error_response("not a worker id"),
+                    "403": error_response("not an admin"),
+                    "404": error_response("no such worker"),
+                    "409": error_response("the worker is blocklisted already"),
+                    "422": error_response("no reason, or one over 500 characters")
                 }
             }},
             "/api/v1/payouts": {"get": {"summary": "Per worker: frames delivered, verified, found wrong; amounts earned, held in escrow, forfeited (micro-units). All workers for admins, its own for a provider",

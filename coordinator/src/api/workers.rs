@@ -1,7 +1,7 @@
 //! Workers: the list, and taking one off the blocklist.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
 use protocol::WorkerId;
 
@@ -25,6 +25,62 @@ pub async fn list(
     Ok(Json(workers))
 }
 
+/// `POST /api/v1/workers/{id}/blocklist`'s body.
+#[derive(Debug, serde::Deserialize)]
+pub struct BlocklistRequest {
+    /// Why, for the worker's record and its operator (1 to 500 characters).
+    pub reason: String,
+}
+
+/// The worker `text` names, or a 400 saying how worker ids look.
+fn worker_id(text: &str) -> Result<WorkerId, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::bad_request(
+            "bad_worker_id",
+            format!("{text:?} is not a worker id; GET /api/v1/workers lists them"),
+        )
+    })
+}
+
+/// The worker `id` as listed.
+async fn view(farm: &Farm, id: WorkerId) -> Result<WorkerView, ApiError> {
+    let workers = farm.db.call(|db| db.list_workers()).await?;
+    workers
+        .into_iter()
+        .find(|w| w.info.id == id)
+        .ok_or_else(|| ApiError::from(crate::db::DbError::NotFound(format!("worker {id}"))))
+}
+
+/// `POST /api/v1/workers/{id}/blocklist`: an admin takes a worker off the
+/// farm: no more tasks, its current task goes elsewhere, its unverified
+/// frames are rendered again.
+pub async fn blocklist(
+    State(farm): State<Farm>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<BlocklistRequest>, JsonRejection>,
+) -> Result<Json<WorkerView>, ApiError> {
+    require(&principal, "blocklist workers", &[Role::Admin])?;
+    let Path(text) = path?;
+    let id = worker_id(&text)?;
+    let Json(request) = body?;
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_reason",
+            "say why the worker is blocklisted in `reason` (1 to 500 characters); its operator sees it",
+        ));
+    }
+    let reason = format!("blocklisted by an admin: {reason}");
+    let followup = farm
+        .db
+        .call(move |db| db.blocklist_worker(id, &reason))
+        .await?;
+    farm.follow(followup).await;
+    view(&farm, id).await.map(Json)
+}
+
 /// `POST /api/v1/workers/{id}/reinstate`: take a worker off the blocklist
 /// with a clean record; every frame it renders is verified again until it
 /// has earned trust.
@@ -35,18 +91,8 @@ pub async fn reinstate(
 ) -> Result<Json<WorkerView>, ApiError> {
     require(&principal, "reinstate workers", &[Role::Admin])?;
     let Path(text) = path?;
-    let id: WorkerId = text.parse().map_err(|_| {
-        ApiError::bad_request(
-            "bad_worker_id",
-            format!("{text:?} is not a worker id; GET /api/v1/workers lists them"),
-        )
-    })?;
+    let id = worker_id(&text)?;
     let followup = farm.db.call(move |db| db.reinstate_worker(id)).await?;
     farm.follow(followup).await;
-    let workers = farm.db.call(|db| db.list_workers()).await?;
-    let view = workers
-        .into_iter()
-        .find(|w| w.info.id == id)
-        .ok_or_else(|| ApiError::from(crate::db::DbError::NotFound(format!("worker {id}"))))?;
-    Ok(Json(view))
+    view(&farm, id).await.map(Json)
 }

@@ -279,6 +279,43 @@ impl Db {
         }
     }
 
+    /// Blocklist `worker` by an admin's decision, saying `reason`: as when
+    /// it is outvoted too often, it gets no more tasks, what it renders goes
+    /// elsewhere and its unverified results are rendered again.
+    pub fn blocklist_worker(&self, worker: WorkerId, reason: &str) -> Result<Followup, DbError> {
+        let mut followup = Followup::default();
+        let mut jobs = Vec::new();
+        {
+            let mut conn = self.lock();
+            let tx = conn.transaction()?;
+            let blocked: Option<bool> = tx
+                .query_row(
+                    "SELECT blocklisted_ms IS NOT NULL FROM workers WHERE id = ?1",
+                    [worker.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match blocked {
+                None => return Err(DbError::NotFound(format!("worker {worker}"))),
+                Some(true) => {
+                    return Err(DbError::Conflict(format!(
+                        "worker {worker} is blocklisted already"
+                    )));
+                }
+                Some(false) => {}
+            }
+            self.blocklist(&tx, &worker.to_string(), reason, &mut followup, &mut jobs)?;
+            tx.commit()?;
+        }
+        jobs.sort();
+        jobs.dedup();
+        for job in jobs {
+            self.refresh_into(&job, &mut followup)?;
+        }
+        followup.dispatch = true;
+        Ok(followup)
+    }
+
     /// Take a worker off the blocklist with a clean record (strikes and
     /// verified streak at zero, so its frames are all replicated again).
     pub fn reinstate_worker(&self, worker: WorkerId) -> Result<Followup, DbError> {

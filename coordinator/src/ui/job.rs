@@ -9,9 +9,9 @@ use axum::extract::{Path, State};
 use maud::{Markup, PreEscaped, html};
 use serde::Serialize;
 
+use super::error::PageError;
 use super::format::{ago, eta, progress_bar};
 use super::layout::{Section, page};
-use crate::api::ApiError;
 use crate::api::auth::check_job;
 use crate::api::session::UiSession;
 use crate::auth::Principal;
@@ -66,7 +66,7 @@ pub async fn page_job(
     principal: Principal,
     session: UiSession,
     path: Result<Path<String>, PathRejection>,
-) -> Result<Markup, ApiError> {
+) -> Result<Markup, PageError> {
     let id = crate::api::job_id(path)?;
     check_job(&farm, &principal, id, "see jobs").await?;
     let (after, detail): (i64, JobDetail) = farm

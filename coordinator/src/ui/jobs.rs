@@ -8,9 +8,9 @@ use axum::extract::{Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::error::PageError;
 use super::format::{ago, eta, progress_bar};
 use super::layout::{Section, page};
-use crate::api::ApiError;
 use crate::api::auth::job_scope;
 use crate::api::session::UiSession;
 use crate::auth::Principal;
@@ -61,7 +61,7 @@ pub async fn page_jobs(
     principal: Principal,
     session: UiSession,
     Query(filters): Query<Filters>,
-) -> Result<Markup, ApiError> {
+) -> Result<Markup, PageError> {
     let tenant = job_scope(&principal, "list jobs")?.cloned();
     let (after, jobs) = farm
         .db

@@ -6,11 +6,13 @@
 //! and the page's CSRF token) and follows `GET /api/v1/events`.
 
 mod assets;
+mod error;
 mod format;
 mod job;
 mod jobs;
 mod layout;
 mod login;
+mod workers;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -26,6 +28,7 @@ pub fn router(farm: Farm) -> Router<Farm> {
     let pages = Router::new()
         .route("/ui/jobs", get(jobs::page_jobs))
         .route("/ui/jobs/{id}", get(job::page_job))
+        .route("/ui/workers", get(workers::page_workers))
         .route("/ui/logout", post(login::logout))
         .route_layer(middleware::from_fn_with_state(farm, require_session));
     Router::new()

@@ -54,10 +54,7 @@ impl Browser {
         let stdout = driver.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         loop {
-            let line = lines
-                .next()
-                .expect("chromedriver said it started")
-                .unwrap();
+            let line = lines.next().expect("chromedriver said it started").unwrap();
             if line.contains("started successfully") {
                 break;
             }
@@ -97,11 +94,16 @@ impl Browser {
             const observer = new MutationObserver(check);
             if (!check()) observer.observe(document, {{subtree: true, childList: true, characterData: true, attributes: true}});"#
         );
+        let started = std::time::Instant::now();
         let value = self
             .client
             .execute_async(&script, vec![json!(css)])
             .await
             .unwrap_or_else(|e| panic!("{css} never satisfied {predicate}: {e}"));
+        eprintln!(
+            "{css} {predicate}: {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         value.as_str().unwrap_or_default().to_owned()
     }
 

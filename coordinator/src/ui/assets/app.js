@@ -15,12 +15,17 @@ function say(text, bad) {
   setTimeout(() => line.remove(), bad ? 12000 : 5000);
 }
 
-// POST to the API as the signed-in browser; the server's message on refusal.
-async function post(path) {
-  const response = await fetch(path, { method: "POST", headers: { "X-CSRF-Token": csrf() } });
-  const body = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body?.error?.message ?? `${response.status} ${response.statusText}`);
-  return body;
+// POST to the API as the signed-in browser (with `body` as JSON, if
+// given); the server's message on refusal.
+async function post(path, body) {
+  const headers = { "X-CSRF-Token": csrf() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method: "POST", headers, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer?.error?.message ?? `${response.status} ${response.statusText}`);
+  return answer;
 }
 
 function setupTheme() {
@@ -220,6 +225,47 @@ function setupGrid(data) {
   );
 }
 
+// ---- the workers -----------------------------------------------------------
+
+function setupWorkers(table) {
+  // Rows are made on the server: when a worker changes, fetch the page
+  // again (at most once a second) and take its rows.
+  let queued = false;
+  const refresh = () => {
+    if (queued) return;
+    queued = true;
+    setTimeout(async () => {
+      queued = false;
+      const page = await fetch(location.href).then((r) => r.text());
+      const fresh = new DOMParser().parseFromString(page, "text/html").querySelector("#workers tbody");
+      if (fresh) table.querySelector("tbody").replaceWith(fresh);
+    }, 1000);
+  };
+  table.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-worker-action]");
+    if (!button) return;
+    const row = button.closest("tr"), action = button.dataset.workerAction;
+    const name = row.children[1].textContent;
+    let body;
+    if (action === "blocklist") {
+      const reason = document.getElementById("blocklist-reason").value.trim();
+      if (!reason) return say("Say why in the reason box first; the worker's operator sees it.", true);
+      body = { reason };
+    }
+    try {
+      const worker = await post(`/api/v1/workers/${row.dataset.worker}/${action}`, body);
+      const blocked = worker.reputation.blocklisted_ms !== null;
+      setBadge(row.querySelector('[data-field="state"]'), blocked ? "blocklisted" : worker.state);
+      button.dataset.workerAction = blocked ? "reinstate" : "blocklist";
+      button.textContent = button.dataset.workerAction;
+      say(`${name}: ${blocked ? "blocklisted" : "reinstated"}`);
+    } catch (error) {
+      say(`${action} ${name}: ${error.message}`, true);
+    }
+  });
+  follow(`/api/v1/events?after=${table.dataset.after}`, { worker: refresh });
+}
+
 // Follow the change feed; EventSource reconnects by itself and resumes
 // after the last event it received (Last-Event-ID).
 function follow(url, handlers) {
@@ -233,6 +279,11 @@ function follow(url, handlers) {
   }
   source.addEventListener("ready", () => document.body.setAttribute("data-live", "true"));
   source.addEventListener("reset", () => location.reload());
+  // A browser allows a few connections per site; one left open by a page
+  // kept in the back-forward cache would hold one, so let go of it when
+  // leaving, and load afresh when coming back.
+  addEventListener("pagehide", () => source.close());
+  addEventListener("pageshow", (event) => event.persisted && location.reload());
   return source;
 }
 
@@ -240,6 +291,8 @@ document.addEventListener("DOMContentLoaded", () => {
   setupTheme();
   const table = document.getElementById("jobs");
   if (table) setupJobs(table);
+  const workers = document.getElementById("workers");
+  if (workers) setupWorkers(workers);
   const data = document.getElementById("grid-data");
   if (data) setupGrid(JSON.parse(data.textContent));
 });

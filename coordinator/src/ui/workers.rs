@@ -1,0 +1,131 @@
+//! The workers: reachability and blocklisting, owner, region, node class,
+//! devices, what each renders now, its standing with the parity checker
+//! and its earnings; an admin blocklists and reinstates from here. The page
+//! reads the same scoped lists as `GET /api/v1/workers` and
+//! `GET /api/v1/payouts` (a provider sees its own workers, a submitter
+//! none), and reloads its rows when the change feed says a worker changed.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use maud::{Markup, html};
+
+use super::error::PageError;
+use super::format::ago;
+use super::layout::{Section, page};
+use crate::api::auth::owner_scope;
+use crate::api::session::UiSession;
+use crate::auth::{Principal, Role};
+use crate::billing::Payout;
+use crate::farm::Farm;
+use crate::model::WorkerView;
+
+/// `GET /ui/workers`.
+pub async fn page_workers(
+    State(farm): State<Farm>,
+    principal: Principal,
+    session: UiSession,
+) -> Result<Markup, PageError> {
+    let owner = owner_scope(&principal, "see workers")?;
+    let window_ms = farm
+        .config
+        .billing
+        .verification_window_secs
+        .saturating_mul(1000) as i64;
+    let (after, (mut workers, payouts)) = farm
+        .db
+        .call(move |db| db.snapshot(|db| Ok((db.list_workers()?, db.payouts(window_ms)?))))
+        .await?;
+    if let Some(owner) = &owner {
+        workers.retain(|w| w.info.owner == owner.as_str());
+    }
+    let payouts: HashMap<_, Payout> = payouts.into_iter().map(|p| (p.worker_id, p)).collect();
+    let admin = principal.role() == Role::Admin;
+    let now = protocol::now_ms();
+    let body = html! {
+        h1 { "Workers" }
+        @if admin {
+            div class="filters" {
+                label for="blocklist-reason" { "Reason for a blocklisting" }
+                input id="blocklist-reason" type="text" maxlength="500" placeholder="e.g. renders the wrong frames";
+            }
+        }
+        div class="scroll" {
+            table id="workers" data-after=(after) data-admin=(admin) {
+                thead { tr {
+                    th { "State" } th { "Name" } th { "Owner" } th { "Region" } th { "Node class" }
+                    th { "Devices" } th { "Rendering" } th { "Reputation" } th { "Earned" } th { "Last seen" }
+                    @if admin { th { "Actions" } }
+                } }
+                tbody {
+                    @for worker in &workers { (row(worker, payouts.get(&worker.info.id), admin, now)) }
+                }
+            }
+        }
+        @if workers.is_empty() {
+            p class="empty" { "No workers yet. Providers enroll them with an enrollment token." }
+        }
+    };
+    Ok(page(
+        "Workers",
+        Section::Workers,
+        Some((&principal, &session)),
+        body,
+    ))
+}
+
+/// `online`, `lost`, `left`, or `blocklisted`.
+fn standing(worker: &WorkerView) -> &'static str {
+    if worker.reputation.blocklisted_ms.is_some() {
+        "blocklisted"
+    } else {
+        worker.state.as_str()
+    }
+}
+
+/// One worker's row.
+fn row(worker: &WorkerView, payout: Option<&Payout>, admin: bool, now: i64) -> Markup {
+    let info = &worker.info;
+    let reputation = &worker.reputation;
+    let devices = if info.gpus.is_empty() {
+        format!("{} ({} cores)", info.cpu.model, info.cpu.cores)
+    } else {
+        info.gpus
+            .iter()
+            .map(|g| format!("{} {} MiB", g.name, g.memory_mib))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let state = standing(worker);
+    html! {
+        tr data-worker=(info.id) {
+            td { span class={ "badge " (state) } data-field="state" { (state) } }
+            td { (info.name) }
+            td { (info.owner) }
+            td { (info.region) }
+            td { (info.node_class) }
+            td { (devices) }
+            td data-field="rendering" {
+                @match worker.current_frame {
+                    Some(frame) => { "frame " (frame) @if let Some(p) = worker.progress { " · " (format!("{:.0}", p * 100.0)) "%" } }
+                    None => "idle",
+                }
+            }
+            td title=(reputation.blocklist_reason.as_deref().unwrap_or_default()) {
+                (reputation.verified_streak) " verified in a row, " (reputation.strikes) " strike(s)"
+                @if reputation.refused_events > 0 { ", " (reputation.refused_events) " refused event(s)" }
+            }
+            td { @if let Some(p) = payout { (p.earned_micros) " (held " (p.held_micros) ")" } @else { "—" } }
+            td { (ago(now - worker.last_seen_ms)) }
+            @if admin {
+                td {
+                    @if reputation.blocklisted_ms.is_some() {
+                        button type="button" data-worker-action="reinstate" { "reinstate" }
+                    } @else {
+                        button type="button" data-worker-action="blocklist" { "blocklist" }
+                    }
+                }
+            }
+        }
+    }
+}
