@@ -245,3 +245,112 @@ async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
     app.stop().await;
     worker.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disagreed_frame_shows_both_copies_and_the_heat_map() {
+    if !blender_ready() || !browser::ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(local_config(dir.path())).await;
+    let workers = [
+        app.spawn_in_process_worker("honest-a", dir.path()),
+        app.spawn_in_process_worker("honest-b", dir.path()),
+        app.spawn_in_process_worker_with("cheater", dir.path(), Some(worker::Tamper::Patch)),
+    ];
+    let token = app.submitter("studio").await;
+    let http = app.client_as(&token);
+    let shot = submit(
+        &app,
+        &http,
+        json!({"name": "shot-030", "frames": "1-4", "chunk_size": 1, "parity_percent": 100}),
+    )
+    .await;
+    let id = shot.parse().unwrap();
+    app.wait_final(id, std::time::Duration::from_secs(300))
+        .await;
+    let verdicts: Vec<Value> = http
+        .get(format!("{}/api/v1/jobs/{shot}/verdicts", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mismatch = verdicts
+        .iter()
+        .find(|v| v["verdict"] == "mismatch" || v["numbers"]["verdict"] == "mismatch")
+        .unwrap_or_else(|| panic!("the cheater was outvoted somewhere: {verdicts:?}"));
+    let frame = mismatch["frame"].as_i64().unwrap();
+
+    let browser = Browser::start(1280, 1000).await;
+    browser
+        .client
+        .goto(&sign_in_link(&app, &http).await)
+        .await
+        .unwrap();
+    browser.wait_until("#jobs", "true").await;
+    browser
+        .client
+        .goto(&format!("{}/ui/jobs/{shot}/frames/{frame}", app.api))
+        .await
+        .unwrap();
+    let previews = browser.wait_images("img.preview").await;
+    assert!(
+        previews.len() >= 2,
+        "both copies side by side: {previews:?}"
+    );
+    assert!(
+        previews.iter().all(|size| *size == (160, 90)),
+        "{previews:?}"
+    );
+    let heat_maps = browser
+        .wait_images("section[data-verdict='mismatch'] img.heatmap")
+        .await;
+    assert_eq!(heat_maps[0], (160, 90));
+    let page = browser.client.source().await.unwrap();
+    assert!(page.contains("cheater"), "the cheater's copy is named");
+    browser.screenshot("frame-disagreed-desktop").await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.screenshot("frame-disagreed-phone").await;
+
+    // The cost report the page links to is the API's, byte for byte.
+    browser
+        .client
+        .goto(&format!("{}/ui/jobs/{shot}", app.api))
+        .await
+        .unwrap();
+    let link = browser
+        .client
+        .find(fantoccini::Locator::Css("a[download]"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("the CSV link");
+    let from_page = browser
+        .client
+        .execute_async(
+            r#"const [href, done] = [arguments[0], arguments[arguments.length - 1]];
+            fetch(href).then((r) => r.text()).then(done);"#,
+            vec![json!(link)],
+        )
+        .await
+        .unwrap();
+    let from_api = http
+        .get(format!("{}/api/v1/jobs/{shot}/report.csv", app.api))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(from_page.as_str().unwrap(), from_api);
+    assert!(from_api.lines().count() > 4, "{from_api}");
+    browser.close().await;
+    app.stop().await;
+    for worker in workers {
+        worker.await.unwrap().unwrap();
+    }
+}

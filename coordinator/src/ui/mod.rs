@@ -8,6 +8,7 @@
 mod assets;
 mod error;
 mod format;
+mod frame;
 mod job;
 mod jobs;
 mod layout;
@@ -28,6 +29,7 @@ pub fn router(farm: Farm) -> Router<Farm> {
     let pages = Router::new()
         .route("/ui/jobs", get(jobs::page_jobs))
         .route("/ui/jobs/{id}", get(job::page_job))
+        .route("/ui/jobs/{id}/frames/{frame}", get(frame::page_frame))
         .route("/ui/workers", get(workers::page_workers))
         .route("/ui/logout", post(login::logout))
         .route_layer(middleware::from_fn_with_state(farm, require_session));

@@ -156,12 +156,23 @@ impl TestApp {
         name: &str,
         dir: &Path,
     ) -> tokio::task::JoinHandle<Result<(), worker::WorkerError>> {
+        self.spawn_in_process_worker_with(name, dir, None)
+    }
+
+    /// [`TestApp::spawn_in_process_worker`], cheating as `tamper` says.
+    pub fn spawn_in_process_worker_with(
+        &self,
+        name: &str,
+        dir: &Path,
+        tamper: Option<worker::Tamper>,
+    ) -> tokio::task::JoinHandle<Result<(), worker::WorkerError>> {
         let app_farm = self.farm.clone();
         let mut config = worker::WorkerConfig {
             name: name.into(),
             work_dir: dir.join(name),
             heartbeat_secs: 1,
             queue: self.config.queue.clone(),
+            tamper,
             ..worker::WorkerConfig::default()
         };
         let stop = stopped(self.stop_signal());

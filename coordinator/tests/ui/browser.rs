@@ -107,6 +107,32 @@ impl Browser {
         value.as_str().unwrap_or_default().to_owned()
     }
 
+    /// Wait until every image matching `css` (at least one) has loaded;
+    /// their natural sizes, or a panic naming one that failed.
+    pub async fn wait_images(&self, css: &str) -> Vec<(u64, u64)> {
+        let script = r#"const [css, done] = [arguments[0], arguments[arguments.length - 1]];
+            const images = [...document.querySelectorAll(css)];
+            if (!images.length) { done({error: "no image matches " + css}); return; }
+            Promise.all(images.map((img) => img.complete ? Promise.resolve() : new Promise((ok) => {
+                img.addEventListener("load", ok, {once: true});
+                img.addEventListener("error", ok, {once: true});
+            }))).then(() => done(images.map((img) => [img.naturalWidth, img.naturalHeight, img.src])));"#;
+        let value = self
+            .client
+            .execute_async(script, vec![json!(css)])
+            .await
+            .unwrap_or_else(|e| panic!("the images {css} never loaded: {e}"));
+        let images = value.as_array().unwrap_or_else(|| panic!("{value}"));
+        images
+            .iter()
+            .map(|image| {
+                let (w, h) = (image[0].as_u64().unwrap(), image[1].as_u64().unwrap());
+                assert!(w > 0 && h > 0, "the image {} did not load", image[2]);
+                (w, h)
+            })
+            .collect()
+    }
+
     /// Click the element `css`.
     pub async fn click(&self, css: &str) {
         self.client

@@ -291,6 +291,16 @@ document.addEventListener("DOMContentLoaded", () => {
   setupTheme();
   const table = document.getElementById("jobs");
   if (table) setupJobs(table);
+  const exposure = document.getElementById("exposure");
+  if (exposure) {
+    // The previews are tone-mapped PNGs: exposure scales what they show.
+    const apply = () => {
+      const ev = Number(exposure.value);
+      document.getElementById("exposure-value").textContent = `${ev > 0 ? "+" : ""}${ev} EV`;
+      document.querySelectorAll("img.preview").forEach((img) => (img.style.filter = `brightness(${2 ** ev})`));
+    };
+    exposure.addEventListener("input", apply);
+  }
   const workers = document.getElementById("workers");
   if (workers) setupWorkers(workers);
   const data = document.getElementById("grid-data");
