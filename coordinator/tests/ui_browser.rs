@@ -348,6 +348,55 @@ async fn a_disagreed_frame_shows_both_copies_and_the_heat_map() {
         .unwrap();
     assert_eq!(from_page.as_str().unwrap(), from_api);
     assert!(from_api.lines().count() > 4, "{from_api}");
+
+    // The costs page shows the report's total and draws its charts.
+    let report: Value = http
+        .get(format!("{}/api/v1/jobs/{shot}/report", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    browser.client.set_window_size(1280, 1000).await.unwrap();
+    browser
+        .client
+        .goto(&format!("{}/ui/jobs/{shot}/costs", app.api))
+        .await
+        .unwrap();
+    let total = browser.wait_until("#cost-total", "true").await;
+    let micros = report["totals"]["cost_micros"].as_i64().unwrap();
+    assert_eq!(
+        total,
+        format!("{}.{:06} USD", micros / 1_000_000, micros % 1_000_000)
+    );
+    let bars = browser
+        .client
+        .execute(
+            "return document.querySelectorAll('rect.bar-cost').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bars, json!(4), "a bar per frame");
+    browser.screenshot("costs-desktop").await;
+
+    // An admin sees the payouts per provider: the cheater's provider earns
+    // nothing.
+    browser
+        .client
+        .goto(&sign_in_link(&app, &app.http).await)
+        .await
+        .unwrap();
+    browser.wait_until("#jobs", "true").await;
+    browser
+        .client
+        .goto(&format!("{}/ui/workers", app.api))
+        .await
+        .unwrap();
+    let payouts = browser.wait_until("#payouts", "true").await;
+    assert!(payouts.contains("owner-cheater"), "{payouts}");
+    browser.screenshot("workers-payouts-desktop").await;
     browser.close().await;
     app.stop().await;
     for worker in workers {

@@ -113,7 +113,7 @@ pub async fn page_job(
             div { dt { "Region" } dd { (job.region.as_deref().unwrap_or("any")) } }
             div { dt { "Submitted" } dd { (ago(now - job.created_ms)) } }
             div { dt { "ETA" } dd { (eta(job, now)) } }
-            div { dt { "Cost report" } dd { a href={ "/api/v1/jobs/" (job.id) "/report.csv" } download { "CSV" } } }
+            div { dt { "Cost report" } dd { a href={ "/ui/jobs/" (job.id) "/costs" } { "costs" } " · " a href={ "/api/v1/jobs/" (job.id) "/report.csv" } download { "CSV" } } }
         }
         (progress_bar(job.frame_count, p.done, job.verification.verified, p.failed))
         ul class="legend" aria-label="Frame colours" {

@@ -6,6 +6,8 @@
 //! and the page's CSRF token) and follows `GET /api/v1/events`.
 
 mod assets;
+mod charts;
+mod costs;
 mod error;
 mod format;
 mod frame;
@@ -30,6 +32,7 @@ pub fn router(farm: Farm) -> Router<Farm> {
         .route("/ui/jobs", get(jobs::page_jobs))
         .route("/ui/jobs/{id}", get(job::page_job))
         .route("/ui/jobs/{id}/frames/{frame}", get(frame::page_frame))
+        .route("/ui/jobs/{id}/costs", get(costs::page_costs))
         .route("/ui/workers", get(workers::page_workers))
         .route("/ui/logout", post(login::logout))
         .route_layer(middleware::from_fn_with_state(farm, require_session));

@@ -19,6 +19,8 @@ use crate::auth::{Principal, Role};
 use crate::billing::Payout;
 use crate::farm::Farm;
 use crate::model::WorkerView;
+use crate::money::{Money, MoneyOverflow};
+use protocol::WorkerId;
 
 /// `GET /ui/workers`.
 pub async fn page_workers(
@@ -39,7 +41,11 @@ pub async fn page_workers(
     if let Some(owner) = &owner {
         workers.retain(|w| w.info.owner == owner.as_str());
     }
-    let payouts: HashMap<_, Payout> = payouts.into_iter().map(|p| (p.worker_id, p)).collect();
+    let mut payouts: HashMap<_, Payout> = payouts.into_iter().map(|p| (p.worker_id, p)).collect();
+    if let Some(owner) = &owner {
+        payouts.retain(|_, p| p.owner == owner.as_str());
+    }
+    let owners = by_owner(&payouts).map_err(crate::db::DbError::from)?;
     let admin = principal.role() == Role::Admin;
     let now = protocol::now_ms();
     let body = html! {
@@ -65,6 +71,21 @@ pub async fn page_workers(
         @if workers.is_empty() {
             p class="empty" { "No workers yet. Providers enroll them with an enrollment token." }
         }
+        h2 { "Payouts per provider" }
+        div class="scroll" {
+            table id="payouts" {
+                thead { tr { th { "Provider" } th { "Workers" } th { "Frames delivered" } th { "Verified" }
+                    th { "Wrong" } th { "Earned" } th { "Held" } th { "Forfeited" } } }
+                tbody {
+                    @for owner in &owners {
+                        tr {
+                            td { (owner.owner) } td { (owner.workers) } td { (owner.delivered) } td { (owner.verified) }
+                            td { (owner.wrong) } td { (owner.earned) } td { (owner.held) } td { (owner.forfeited) }
+                        }
+                    }
+                }
+            }
+        }
     };
     Ok(page(
         "Workers",
@@ -72,6 +93,48 @@ pub async fn page_workers(
         Some((&principal, &session)),
         body,
     ))
+}
+
+/// One provider's payouts, summed over its workers.
+struct OwnerPayout {
+    owner: String,
+    workers: usize,
+    delivered: u64,
+    verified: u64,
+    wrong: u64,
+    earned: Money,
+    held: Money,
+    forfeited: Money,
+}
+
+/// `payouts` summed per owner, by owner name.
+fn by_owner(payouts: &HashMap<WorkerId, Payout>) -> Result<Vec<OwnerPayout>, MoneyOverflow> {
+    let mut owners: Vec<OwnerPayout> = Vec::new();
+    let mut sorted: Vec<&Payout> = payouts.values().collect();
+    sorted.sort_by(|a, b| a.owner.cmp(&b.owner));
+    for payout in sorted {
+        if owners.last().is_none_or(|o| o.owner != payout.owner) {
+            owners.push(OwnerPayout {
+                owner: payout.owner.clone(),
+                workers: 0,
+                delivered: 0,
+                verified: 0,
+                wrong: 0,
+                earned: Money(0),
+                held: Money(0),
+                forfeited: Money(0),
+            });
+        }
+        let owner = owners.last_mut().expect("just pushed");
+        owner.workers += 1;
+        owner.delivered += payout.frames_delivered;
+        owner.verified += payout.frames_verified;
+        owner.wrong += payout.frames_wrong;
+        owner.earned = owner.earned.checked_add(payout.earned_micros)?;
+        owner.held = owner.held.checked_add(payout.held_micros)?;
+        owner.forfeited = owner.forfeited.checked_add(payout.forfeited_micros)?;
+    }
+    Ok(owners)
 }
 
 /// `online`, `lost`, `left`, or `blocklisted`.

@@ -1,0 +1,66 @@
+//! A job's costs: cost per frame with the running total, the render time
+//! distribution, what verification cost on top, and the CSV; read from the
+//! same report as `GET /api/v1/jobs/{id}/report`, computed afresh so it
+//! shows the cost so far of a job still rendering.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use maud::{Markup, html};
+
+use super::charts::{bars_with_cumulative, histogram};
+use super::error::PageError;
+use super::layout::{Section, page};
+use crate::api::auth::check_job;
+use crate::api::session::UiSession;
+use crate::auth::Principal;
+use crate::farm::Farm;
+use crate::money::MICROS_PER_UNIT;
+
+/// `GET /ui/jobs/{id}/costs`.
+pub async fn page_costs(
+    State(farm): State<Farm>,
+    principal: Principal,
+    session: UiSession,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Markup, PageError> {
+    let id = crate::api::job_id(path)?;
+    check_job(&farm, &principal, id, "read cost reports").await?;
+    let currency = farm.config.billing.currency.clone();
+    let report = farm
+        .db
+        .call(move |db| db.cost_report(id, &currency))
+        .await?;
+    let totals = &report.totals;
+    let billed: Vec<_> = report.frames.iter().filter(|f| f.copies > 0).collect();
+    let labels: Vec<i32> = billed.iter().map(|f| f.frame).collect();
+    let costs: Vec<f64> = billed
+        .iter()
+        .map(|f| f.cost_micros.0 as f64 / MICROS_PER_UNIT as f64)
+        .collect();
+    let seconds: Vec<f64> = billed.iter().map(|f| f.render_seconds).collect();
+    let body = html! {
+        nav class="crumbs" aria-label="Breadcrumb" {
+            a href="/ui/jobs" { "Jobs" } " / " a href={ "/ui/jobs/" (id) } { (report.job_name) } " / costs"
+        }
+        h1 { "Costs of " (report.job_name) " " span class={ "badge " (report.state) } { (report.state) } }
+        dl class="facts" {
+            div { dt { "Billed so far" } dd id="cost-total" { (totals.cost_micros) " " (report.currency) } }
+            div { dt { "Frames billed" } dd { (billed.len()) " of " (totals.frames) } }
+            div { dt { "Billed render time" } dd { (format!("{:.2} s", totals.billed_render_seconds)) } }
+            div { dt { "Render time in all" } dd { (format!("{:.2} s", totals.total_render_seconds)) } }
+            div { dt { "Verification overhead" } dd { (totals.verification_overhead_micros) " " (report.currency)
+                " (" (format!("{:.1}", totals.verification_overhead_percent)) "%)" } }
+            div { dt { "Frames replicated" } dd { (totals.frames_replicated) " (" (format!("{:.0}", totals.replication_percent)) "%)" } }
+            div { dt { "Report" } dd { a href={ "/api/v1/jobs/" (id) "/report.csv" } download { "CSV" } } }
+        }
+        (bars_with_cumulative("Cost per frame", &labels, &costs, &report.currency))
+        (histogram("Render time per frame", &seconds, 10, "s"))
+        p class="empty" { "Verification overhead is what the parity copies, arbitration and rejected renders cost the farm; you are billed one copy per frame." }
+    };
+    Ok(page(
+        &format!("Costs of {}", report.job_name),
+        Section::Jobs,
+        Some((&principal, &session)),
+        body,
+    ))
+}
