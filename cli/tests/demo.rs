@@ -162,7 +162,7 @@ fn the_demo_serves_its_api_until_stopped() {
         .output()
         .unwrap();
     let headers = String::from_utf8_lossy(&signed_in.stdout);
-    assert!(headers.starts_with("HTTP/1.1 303"), "{headers}");
+    assert!(headers.starts_with("HTTP/1.1 200"), "{headers}");
     assert!(
         headers.to_lowercase().contains("set-cookie: farm_session="),
         "{headers}"

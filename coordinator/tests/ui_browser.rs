@@ -57,11 +57,8 @@ async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
 
     let browser = Browser::start(1280, 900).await;
     browser
-        .client
-        .goto(&sign_in_link(&app, &http).await)
-        .await
-        .unwrap();
-    browser.wait_until("#jobs", "true").await;
+        .sign_in(&sign_in_link(&app, &http).await, &app.api)
+        .await;
     assert!(
         browser.client.current_url().await.unwrap().path() == "/ui/jobs",
         "the link lands on the jobs table"
@@ -192,11 +189,8 @@ async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
     // An admin blocklists the worker from the workers page, then
     // reinstates it.
     browser
-        .client
-        .goto(&sign_in_link(&app, &app.http).await)
-        .await
-        .unwrap();
-    browser.wait_until("#jobs", "true").await;
+        .sign_in(&sign_in_link(&app, &app.http).await, &app.api)
+        .await;
     browser
         .client
         .goto(&format!("{}/ui/workers", app.api))
@@ -301,11 +295,8 @@ async fn a_disagreed_frame_shows_both_copies_and_the_heat_map() {
 
     let browser = Browser::start(1280, 1000).await;
     browser
-        .client
-        .goto(&sign_in_link(&app, &http).await)
-        .await
-        .unwrap();
-    browser.wait_until("#jobs", "true").await;
+        .sign_in(&sign_in_link(&app, &http).await, &app.api)
+        .await;
     browser
         .client
         .goto(&format!("{}/ui/jobs/{shot}/frames/{frame}", app.api))
@@ -400,11 +391,8 @@ async fn a_disagreed_frame_shows_both_copies_and_the_heat_map() {
     // An admin sees the payouts per provider: the cheater's provider earns
     // nothing.
     browser
-        .client
-        .goto(&sign_in_link(&app, &app.http).await)
-        .await
-        .unwrap();
-    browser.wait_until("#jobs", "true").await;
+        .sign_in(&sign_in_link(&app, &app.http).await, &app.api)
+        .await;
     browser
         .client
         .goto(&format!("{}/ui/workers", app.api))

@@ -126,7 +126,8 @@ pub async fn submit(
     }
 }
 
-/// `GET /ui/login/{code}`: a one-time sign-in link.
+/// `GET /ui/login/{code}`: a one-time sign-in link; the answer sets the
+/// session cookie and moves on to the jobs.
 pub async fn link(State(farm): State<Farm>, Path(code): Path<String>) -> Response {
     let expired = || {
         (
@@ -160,7 +161,26 @@ pub async fn link(State(farm): State<Farm>, Path(code): Path<String>) -> Respons
             .into_response();
     }
     match session::start(&farm, &token).await {
-        Ok(cookie) => signed_in(cookie, "/ui/jobs"),
+        Ok(cookie) => {
+            // A link followed from another site (a mail, a chat) arrives as
+            // a cross-site navigation, and a redirect from it would still be
+            // one: the SameSite=Strict cookie would not go with it. A page
+            // of this site that moves on by itself starts a same-site one.
+            let onward = html! {
+                (maud::DOCTYPE)
+                html lang="en" {
+                    head {
+                        meta charset="utf-8";
+                        meta http-equiv="refresh" content="0;url=/ui/jobs";
+                        title { "Signed in · Render farm" }
+                    }
+                    body { p { "Signed in. " a href="/ui/jobs" { "Go to the jobs" } } }
+                }
+            };
+            let mut response = onward.into_response();
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
         Err(error) => error.into_response(),
     }
 }

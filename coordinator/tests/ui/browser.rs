@@ -133,6 +133,20 @@ impl Browser {
             .collect()
     }
 
+    /// Follow the one-time sign-in link `link` of the coordinator at `api`
+    /// and wait until it has moved on to the jobs table.
+    pub async fn sign_in(&self, link: &str, api: &str) {
+        self.client.goto(link).await.unwrap();
+        let jobs: url::Url = format!("{api}/ui/jobs").parse().unwrap();
+        self.client
+            .wait()
+            .at_most(std::time::Duration::from_millis(PATIENCE_MS))
+            .for_url(&jobs)
+            .await
+            .expect("the sign-in link leads to the jobs");
+        self.wait_until("#jobs", "true").await;
+    }
+
     /// Click the element `css`.
     pub async fn click(&self, css: &str) {
         self.client
