@@ -83,6 +83,9 @@ pub struct JobSummary {
     /// The node class it asked for, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_class: Option<String>,
+    /// The tenant it belongs to; `None` for an admin's own job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// How many frames of a job are in each verification state.
@@ -229,4 +232,8 @@ pub struct WorkerView {
     pub last_seen_ms: i64,
     /// Standing with the parity checker.
     pub reputation: Reputation,
+    /// Since when it drains (finishes its task, takes no more), ms since
+    /// the epoch; `None` when it is not draining.
+    #[serde(default)]
+    pub draining_ms: Option<i64>,
 }

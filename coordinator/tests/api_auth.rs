@@ -74,7 +74,13 @@ fn protected_routes(job: JobId) -> Vec<(reqwest::Method, String)> {
             "/api/v1/tokens/0123456789ab/revoke".to_owned(),
         ),
     ];
-    for action in ["cancel", "pause", "resume", "requeue"] {
+    for action in ["drain", "undrain"] {
+        routes.push((
+            Method::POST,
+            format!("/api/v1/workers/{}/{action}", WorkerId::new()),
+        ));
+    }
+    for action in ["cancel", "pause", "resume", "requeue", "priority"] {
         routes.push((Method::POST, format!("/api/v1/jobs/{job}/{action}")));
     }
     for document in ["report", "report.csv", "verdicts"] {

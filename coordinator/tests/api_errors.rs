@@ -344,3 +344,52 @@ async fn the_openapi_document_lists_every_route() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_priority_is_0_to_100_and_only_for_a_live_job() {
+    let (app, _dir) = start().await;
+    let hash = app.upload(&sample_scene()).await;
+    let job = app
+        .submit(json!({"scene": hash, "renderer": "blender", "frames": "1-3"}))
+        .await;
+    app.wait_for(job.id, std::time::Duration::from_secs(10), |job| {
+        job.tasks.queued == 3
+    })
+    .await;
+    let url = format!("{}/api/v1/jobs/{}/priority", app.api, job.id);
+    let set = |body: Value| app.http.post(&url).json(&body).send();
+    for bad in [json!({"priority": 101}), json!({"priority": 300})] {
+        let message = expect_error(
+            set(bad).await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_priority",
+        )
+        .await;
+        assert!(message.contains("0 (lowest) to 100"), "{message}");
+    }
+    let answer: Value = set(json!({"priority": 95}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["priority"], 95);
+    assert_eq!(
+        answer["republished_tasks"], 3,
+        "the queued tasks go on the queue again under the new priority"
+    );
+    let after = app
+        .wait_for(job.id, std::time::Duration::from_secs(10), |job| {
+            job.tasks.queued == 3
+        })
+        .await;
+    assert_eq!(after.job.priority, 95);
+    app.control(job.id, "cancel").await;
+    expect_error(
+        set(json!({"priority": 10})).await.unwrap(),
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    app.stop().await;
+}

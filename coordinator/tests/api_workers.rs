@@ -82,3 +82,40 @@ async fn only_an_admin_blocklists_with_a_reason() {
     assert!(worker["reputation"]["blocklisted_ms"].is_null());
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_or_the_workers_own_provider_drains_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(local_config(dir.path())).await;
+    let token = app.enrollment_token("acme-gpus").await;
+    let enrolled = app.farm.enroll(&token, "gpu-1").await.unwrap();
+    let id = enrolled.worker.id.to_string();
+    let provider = app.client_as(&app.provider("acme-gpus").await);
+    let rival = app.client_as(&app.provider("rival-gpus").await);
+    let submitter = app.client_as(&app.submitter("studio").await);
+
+    let (status, body) = act(&app, &submitter, &id, "drain", json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = act(&app, &rival, &id, "drain", json!({})).await;
+    assert_eq!(status, 404, "a rival's worker is not found: {body}");
+    assert_eq!(
+        act(&app, &provider, "nope", "drain", json!({})).await.0,
+        400
+    );
+
+    let (status, worker) = act(&app, &provider, &id, "drain", json!({})).await;
+    assert_eq!(status, 200, "{worker}");
+    assert!(worker["draining_ms"].is_i64(), "{worker}");
+    let (status, body) = act(&app, &app.http, &id, "drain", json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    assert_eq!(act(&app, &rival, &id, "undrain", json!({})).await.0, 404);
+    let (status, worker) = act(&app, &app.http, &id, "undrain", json!({})).await;
+    assert_eq!(status, 200, "{worker}");
+    assert!(worker["draining_ms"].is_null());
+    assert_eq!(act(&app, &provider, &id, "undrain", json!({})).await.0, 409);
+    app.stop().await;
+}

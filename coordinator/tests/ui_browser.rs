@@ -1,10 +1,11 @@
 //! The web UI in a real browser (Debian's Chromium through chromedriver)
 //! against a running coordinator with a worker rendering real Blender
 //! frames: sign in through a one-time link, watch a job's frame grid fill
-//! by itself (no reload) as the frames render, pause and cancel a job from
-//! the jobs table; as a submitter be refused the workers (page and API);
-//! as an admin blocklist and reinstate a worker from the workers page; and
-//! save screenshots at desktop and phone width.
+//! by itself (no reload) as the frames render, change a job's priority in
+//! place, pause and cancel a job from the jobs table; as a submitter be
+//! refused the workers (page and API); as an admin blocklist, reinstate,
+//! drain and undrain a worker from the workers page; and save screenshots
+//! at desktop and phone width.
 
 #[path = "ui/browser.rs"]
 mod browser;
@@ -119,6 +120,26 @@ async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
         .wait_until("body", "el.dataset.live === 'true'")
         .await;
     let row = format!("tr[data-job='{long}']");
+    // Its priority, typed into the row.
+    let priority = browser
+        .client
+        .find(fantoccini::Locator::Css(&format!("{row} .priority")))
+        .await
+        .unwrap();
+    priority.clear().await.unwrap();
+    priority.send_keys("80\u{e004}").await.unwrap();
+    browser
+        .wait_until(
+            "#status",
+            "el.textContent.includes('shot-020: priority 80')",
+        )
+        .await;
+    assert_eq!(app.job(long.parse().unwrap()).await.job.priority, 80);
+    let said = browser.wait_until("#status", "true").await;
+    assert!(
+        !said.contains("priority 0"),
+        "emptying the box sets nothing: {said}"
+    );
     browser.click(&format!("{row} .pick")).await;
     browser.click("[data-bulk='pause']").await;
     browser
@@ -208,7 +229,9 @@ async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
         .send_keys("renders the wrong frames")
         .await
         .unwrap();
-    browser.click(&format!("{row} [data-worker-action]")).await;
+    browser
+        .click(&format!("{row} [data-worker-action='blocklist']"))
+        .await;
     browser
         .wait_until(
             &format!("{row} [data-field='state']"),
@@ -233,8 +256,30 @@ async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
         )
         .await;
     assert!(app.workers().await[0]["reputation"]["blocklisted_ms"].is_null());
+    // Drained: idle, taking nothing, until undrained.
+    browser
+        .click(&format!("{row} [data-worker-action='drain']"))
+        .await;
+    browser
+        .wait_until(
+            &format!("{row} [data-field='state']"),
+            "el.textContent === 'drained'",
+        )
+        .await;
+    assert!(app.workers().await[0]["draining_ms"].is_i64());
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.screenshot("workers-phone").await;
+    browser.client.set_window_size(1280, 900).await.unwrap();
+    browser
+        .click(&format!("{row} [data-worker-action='undrain']"))
+        .await;
+    browser
+        .wait_until(
+            &format!("{row} [data-field='state']"),
+            "el.textContent === 'online'",
+        )
+        .await;
+    assert!(app.workers().await[0]["draining_ms"].is_null());
     browser.close().await;
     app.stop().await;
     worker.await.unwrap().unwrap();

@@ -234,6 +234,12 @@ pub enum Control {
     },
     /// The worker is taken off the blocklist and may take tasks again.
     Reinstated,
+    /// An admin or the worker's provider is taking it off the farm: finish
+    /// the task being rendered, then take no more from any queue (the
+    /// coordinator hands a task started after this to another worker).
+    Drain,
+    /// The drain is over: take tasks again.
+    Undrain,
     /// A storage grant the worker asked for.
     Grant(StorageGrant),
     /// A storage grant the worker asked for and may not have.

@@ -1,5 +1,5 @@
 //! Control messages from the coordinator: paused and cancelled jobs,
-//! abandoned attempts, and the worker's own blocklisting.
+//! abandoned attempts, and the worker's own blocklisting and draining.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -21,19 +21,41 @@ pub enum Halt {
     Abandon,
 }
 
+/// Which task queues the worker may take from, as the coordinator said.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Intake {
+    /// Blocklisted: only copies directed at this worker, none from the
+    /// shared queue.
+    pub blocklisted: bool,
+    /// Draining: no new task from any queue.
+    pub draining: bool,
+}
+
+impl Intake {
+    /// Whether tasks from the shared queue may be taken.
+    pub fn takes_shared(self) -> bool {
+        !self.blocklisted && !self.draining
+    }
+
+    /// Whether copies directed at this worker may be taken.
+    pub fn takes_directed(self) -> bool {
+        !self.draining
+    }
+}
+
 /// The jobs and task attempts this worker must not render, the task it is
-/// rendering, and whether the coordinator has blocklisted it.
+/// rendering, and which queues the coordinator lets it take from.
 #[derive(Debug, Clone)]
 pub struct JobStates {
     inner: Arc<Mutex<States>>,
-    blocklisted: Arc<watch::Sender<bool>>,
+    intake: Arc<watch::Sender<Intake>>,
 }
 
 impl Default for JobStates {
     fn default() -> Self {
         Self {
             inner: Arc::default(),
-            blocklisted: Arc::new(watch::Sender::new(false)),
+            intake: Arc::new(watch::Sender::new(Intake::default())),
         }
     }
 }
@@ -66,8 +88,8 @@ impl Running {
 
 impl JobStates {
     /// Apply a control message; one that concerns the running task stops it.
-    /// Blocklisting lets the running task finish (the coordinator decides
-    /// whether to accept its results).
+    /// Blocklisting and draining let the running task finish (the
+    /// coordinator decides whether to accept its results).
     pub fn apply(&self, control: &Control) {
         let mut states = self.lock();
         match control {
@@ -99,34 +121,42 @@ impl JobStates {
                     "blocklisted by the coordinator: no more tasks from the shared queue, \
                      only from this worker's own queue"
                 );
-                self.set_blocklisted(true);
+                self.set_intake(|intake| intake.blocklisted = true);
             }
             Control::Reinstated => {
                 tracing::warn!("reinstated by the coordinator: taking shared tasks again");
-                self.set_blocklisted(false);
+                self.set_intake(|intake| intake.blocklisted = false);
+            }
+            Control::Drain => {
+                tracing::warn!("draining: the task being rendered finishes, no new task is taken");
+                self.set_intake(|intake| intake.draining = true);
+            }
+            Control::Undrain => {
+                tracing::warn!("drain over: taking tasks again");
+                self.set_intake(|intake| intake.draining = false);
             }
             // Answers to this worker's own requests: see `GrantClient`.
             Control::Grant(_) | Control::GrantRefused(_) => {}
         }
     }
 
-    /// Whether the coordinator has blocklisted this worker.
-    pub fn blocklisted(&self) -> bool {
-        *self.blocklisted.borrow()
+    /// Which queues the worker may take from now.
+    pub fn intake(&self) -> Intake {
+        *self.intake.borrow()
     }
 
-    /// Follows the blocklist state; it reports a change only when the state
-    /// flips (a repeated `Blocklisted` is no change).
-    pub fn watch_blocklist(&self) -> watch::Receiver<bool> {
-        self.blocklisted.subscribe()
+    /// Follows [`JobStates::intake`]; it reports a change only when it
+    /// flips (a repeated `Blocklisted` or `Drain` is no change).
+    pub fn watch_intake(&self) -> watch::Receiver<Intake> {
+        self.intake.subscribe()
     }
 
-    /// Set the blocklist state, waking watchers only when it changes.
-    fn set_blocklisted(&self, blocklisted: bool) {
-        self.blocklisted.send_if_modified(|state| {
-            let changed = *state != blocklisted;
-            *state = blocklisted;
-            changed
+    /// Change the intake, waking watchers only when it changes.
+    fn set_intake(&self, change: impl FnOnce(&mut Intake)) {
+        self.intake.send_if_modified(|intake| {
+            let was = *intake;
+            change(intake);
+            *intake != was
         });
     }
 
@@ -298,17 +328,17 @@ mod tests {
     #[test]
     fn blocklisting_flips_the_watched_state_once_per_change() {
         let states = JobStates::default();
-        let mut watched = states.watch_blocklist();
-        assert!(!states.blocklisted());
+        let mut watched = states.watch_intake();
+        assert!(states.intake().takes_shared());
         assert!(!watched.has_changed().unwrap());
 
         let blocklisted = Control::Blocklisted {
             reason: "3 parity mismatches".into(),
         };
         states.apply(&blocklisted);
-        assert!(states.blocklisted());
+        assert!(!states.intake().takes_shared() && states.intake().takes_directed());
         assert!(watched.has_changed().unwrap());
-        assert!(*watched.borrow_and_update());
+        assert!(watched.borrow_and_update().blocklisted);
         states.apply(&blocklisted);
         assert!(
             !watched.has_changed().unwrap(),
@@ -316,9 +346,9 @@ mod tests {
         );
 
         states.apply(&Control::Reinstated);
-        assert!(!states.blocklisted());
+        assert!(states.intake().takes_shared());
         assert!(watched.has_changed().unwrap());
-        assert!(!*watched.borrow_and_update());
+        assert!(!watched.borrow_and_update().blocklisted);
         states.apply(&Control::Reinstated);
         assert!(!watched.has_changed().unwrap());
     }
@@ -337,6 +367,30 @@ mod tests {
             states.refusal(job, task, 1),
             None,
             "directed tasks are still rendered"
+        );
+    }
+
+    #[test]
+    fn draining_takes_nothing_lets_the_running_task_finish_and_ends() {
+        let states = JobStates::default();
+        let mut watched = states.watch_intake();
+        let (job, task) = (JobId::new(), TaskId::new());
+        let token = states.begin(job, task, 1);
+        states.apply(&Control::Drain);
+        assert!(!token.is_cancelled(), "the running task finishes");
+        assert_eq!(states.end(), None);
+        let intake = *watched.borrow_and_update();
+        assert!(!intake.takes_shared() && !intake.takes_directed());
+        states.apply(&Control::Drain);
+        assert!(!watched.has_changed().unwrap());
+        states.apply(&Control::Blocklisted {
+            reason: "parity".into(),
+        });
+        states.apply(&Control::Undrain);
+        let intake = *watched.borrow_and_update();
+        assert!(
+            intake.takes_directed() && !intake.takes_shared(),
+            "still blocklisted"
         );
     }
 }

@@ -202,7 +202,7 @@ impl Worker {
     /// own queue always comes before a shared task (parity and arbitration
     /// copies, so verification keeps pace with rendering and trust is earned
     /// early); while the worker is blocklisted the shared queue is not
-    /// consumed at all.
+    /// consumed at all, and while it drains no queue is.
     ///
     /// The worker never holds more than one task: each task is taken by a
     /// fresh prefetch-1 consumer that is stopped before the task starts (so
@@ -213,20 +213,29 @@ impl Worker {
         stop: &CancellationToken,
         abort: &CancellationToken,
     ) -> Result<(), WorkerError> {
-        let mut blocklist = self.states.watch_blocklist();
+        let mut intake = self.states.watch_intake();
         loop {
-            let blocklisted = *blocklist.borrow_and_update();
-            let queues = if broker.ready_count(&self.queues.directed).await? > 0 || blocklisted {
-                vec![self.queues.directed.clone()]
-            } else {
-                vec![self.queues.directed.clone(), self.queues.shared.clone()]
-            };
-            tracing::info!(blocklisted, ?queues, "waiting for tasks");
+            let now = *intake.borrow_and_update();
+            if !now.takes_directed() {
+                tracing::info!("draining: no task is taken until the drain is over");
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return Ok(()),
+                    Ok(()) = intake.changed() => continue,
+                }
+            }
+            let queues =
+                if !now.takes_shared() || broker.ready_count(&self.queues.directed).await? > 0 {
+                    vec![self.queues.directed.clone()]
+                } else {
+                    vec![self.queues.directed.clone(), self.queues.shared.clone()]
+                };
+            tracing::info!(blocklisted = now.blocklisted, ?queues, "waiting for tasks");
             let mut consumer = broker.consume(&queues, 1).await?;
             let delivery = tokio::select! {
                 biased;
                 () = stop.cancelled() => return Ok(()),
-                Ok(()) = blocklist.changed() => continue,
+                Ok(()) = intake.changed() => continue,
                 delivery = consumer.next() => delivery?,
             };
             consumer.stop().await?;
@@ -272,8 +281,11 @@ impl Worker {
                 reason,
             })
         };
-        if delivery.queue == self.queues.shared && self.states.blocklisted() {
-            tracing::info!("blocklisted: shared task put back in the queue unstarted");
+        let intake = self.states.intake();
+        if !intake.takes_directed()
+            || (delivery.queue == self.queues.shared && !intake.takes_shared())
+        {
+            tracing::info!(?intake, "task put back in the queue unstarted");
             settle(delivery, Settle::Requeue).await;
             return Ok(());
         }

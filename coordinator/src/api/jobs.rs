@@ -1,8 +1,9 @@
 //! Jobs: list, show, and the wrangler's controls.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use protocol::{Control, JobId};
 use serde::{Deserialize, Serialize};
 
@@ -129,5 +130,61 @@ pub async fn requeue(
         id,
         state,
         requeued_frames: Some(frames),
+    }))
+}
+
+/// The body of `POST /api/v1/jobs/{id}/priority`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PriorityRequest {
+    /// The new priority, 0 (lowest) to 100.
+    pub priority: u64,
+}
+
+/// The answer to a priority change.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PriorityAnswer {
+    /// The job.
+    pub id: JobId,
+    /// Its priority now.
+    pub priority: u8,
+    /// Tasks published again under the new queue priority.
+    pub republished_tasks: u64,
+}
+
+/// `POST /api/v1/jobs/{id}/priority`: frames not yet taken follow the new
+/// priority; frames being rendered finish where they are.
+pub async fn set_priority(
+    State(farm): State<Farm>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<PriorityRequest>, JsonRejection>,
+) -> Result<Json<PriorityAnswer>, ApiError> {
+    let id = job_id(path)?;
+    check_job(&farm, &principal, id, "change job priorities").await?;
+    let Json(request) = body?;
+    let priority = u8::try_from(request.priority)
+        .ok()
+        .filter(|p| *p <= 100)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_priority",
+                format!(
+                    "priority must be 0 (lowest) to 100, got {}",
+                    request.priority
+                ),
+            )
+        })?;
+    let republished_tasks = farm
+        .db
+        .call(move |db| db.set_priority(id, priority))
+        .await?;
+    if republished_tasks > 0 {
+        farm.wake_dispatcher();
+    }
+    Ok(Json(PriorityAnswer {
+        id,
+        priority,
+        republished_tasks,
     }))
 }

@@ -63,6 +63,7 @@ pub fn router(farm: Farm) -> Router {
         .route("/api/v1/jobs/{id}/pause", post(jobs::pause))
         .route("/api/v1/jobs/{id}/resume", post(jobs::resume))
         .route("/api/v1/jobs/{id}/requeue", post(jobs::requeue))
+        .route("/api/v1/jobs/{id}/priority", post(jobs::set_priority))
         .route(
             "/api/v1/jobs/{id}/frames/{frame}/download",
             get(frames::download),
@@ -81,6 +82,8 @@ pub fn router(farm: Farm) -> Router {
         .route("/api/v1/workers", get(workers::list))
         .route("/api/v1/workers/{id}/reinstate", post(workers::reinstate))
         .route("/api/v1/workers/{id}/blocklist", post(workers::blocklist))
+        .route("/api/v1/workers/{id}/drain", post(workers::drain))
+        .route("/api/v1/workers/{id}/undrain", post(workers::undrain))
         .route("/api/v1/payouts", get(billing::payouts))
         .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
         .route("/api/v1/tokens/{id}/revoke", post(tokens::revoke))

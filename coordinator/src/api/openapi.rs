@@ -231,6 +231,19 @@ pub async fn spec() -> Json<Value> {
             "/api/v1/jobs/{id}/pause": control("Pause a job: no new task of it starts"),
             "/api/v1/jobs/{id}/resume": control("Resume a paused job"),
             "/api/v1/jobs/{id}/requeue": control("Put a job's failed frames back in the queue"),
+            "/api/v1/jobs/{id}/priority": {"post": {
+                "summary": "Give a job another priority: frames not yet taken follow it (those on the queue are published again under the new queue priority); frames being rendered finish where they are",
+                "parameters": [job_id_param()],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["priority"], "properties": {
+                    "priority": {"type": "integer", "minimum": 0, "maximum": 100}}}}}},
+                "responses": {
+                    "200": {"description": "the new priority", "content": {"application/json": {"schema": {"type": "object", "properties": {
+                        "id": {"type": "string"}, "priority": {"type": "integer"},
+                        "republished_tasks": {"type": "integer", "description": "tasks published again under the new queue priority"}}}}}},
+                    "400": error_response("not a job id"),
+                    "404": error_response("no such job (or another tenant's)"),
+                    "409": error_response("the job is done, failed or cancelled"),
+                    "422": error_response("a priority outside 0 to 100, or a body without one")}}},
             "/api/v1/bundles": {"post": {
                 "summary": "Describe a scene bundle (main file and every file it uses, by blake3 and relative path) before uploading; answers which blobs the caller's tenant still has to send",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["main", "files"], "properties": {
@@ -308,6 +321,24 @@ pub async fn spec() -> Json<Value> {
                     "409": error_response("the worker is not blocklisted")
                 }
             }},
+            "/api/v1/workers/{id}/drain": {"post": {
+                "summary": "Drain a worker: the task it is rendering finishes and is paid, copies directed at it go to other workers, it takes nothing more (a task it starts anyway goes to another worker); an admin, or the worker's own provider",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {
+                    "200": {"description": "the worker, with draining_ms", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Worker"}}}},
+                    "400": error_response("not a worker id"),
+                    "403": error_response("a submitter token"),
+                    "404": error_response("no such worker (or another provider's)"),
+                    "409": error_response("the worker is draining already")}}},
+            "/api/v1/workers/{id}/undrain": {"post": {
+                "summary": "End a worker's drain: it takes tasks again; an admin, or the worker's own provider",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {
+                    "200": {"description": "the worker", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Worker"}}}},
+                    "400": error_response("not a worker id"),
+                    "403": error_response("a submitter token"),
+                    "404": error_response("no such worker (or another provider's)"),
+                    "409": error_response("the worker is not draining")}}},
             "/api/v1/workers/{id}/blocklist": {"post": {
                 "summary": "Blocklist a worker by an admin's decision: no more tasks, its current task goes elsewhere, its unverified frames are rendered again; admin only",
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
@@ -361,7 +392,8 @@ pub async fn spec() -> Json<Value> {
                 "parity_percent": {"type": "number"}, "verification": {"type": "object", "additionalProperties": {"type": "integer"}},
                 "report_key": {"type": ["string", "null"]},
                 "bundle": {"type": "string", "description": "the bundle its scene came in, if any"},
-                "region": {"type": "string"}, "node_class": {"type": "string"}}},
+                "region": {"type": "string"}, "node_class": {"type": "string"},
+                "tenant": {"type": "string", "description": "the tenant it belongs to; absent for an admin's own job"}}},
             "JobDetail": {"allOf": [{"$ref": "#/components/schemas/Job"}, {"type": "object", "properties": {
                 "tasks": {"type": "object"},
                 "frame_list": {"type": "array", "items": {"type": "object", "properties": {
@@ -384,6 +416,7 @@ pub async fn spec() -> Json<Value> {
                 "state": {"type": "string", "enum": ["online", "lost", "left"]},
                 "current_task": {"type": ["string", "null"]}, "current_frame": {"type": ["integer", "null"]},
                 "progress": {"type": ["number", "null"]}, "first_seen_ms": {"type": "integer"}, "last_seen_ms": {"type": "integer"},
+                "draining_ms": {"type": ["integer", "null"], "description": "since when it drains, if it does"},
                 "reputation": {"type": "object", "properties": {
                     "device_family": {"type": "string"}, "device_class": {"type": "string"},
                     "verified_streak": {"type": "integer"}, "strikes": {"type": "integer"},

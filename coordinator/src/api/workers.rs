@@ -1,4 +1,4 @@
-//! Workers: the list, and taking one off the blocklist.
+//! Workers: the list, draining, the blocklist and reinstating.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -93,6 +93,54 @@ pub async fn reinstate(
     let Path(text) = path?;
     let id = worker_id(&text)?;
     let followup = farm.db.call(move |db| db.reinstate_worker(id)).await?;
+    farm.follow(followup).await;
+    view(&farm, id).await.map(Json)
+}
+
+/// The worker `id`, if the principal may act on it: any worker for an
+/// admin, its own for a provider (another's is not found).
+async fn own_worker(
+    farm: &Farm,
+    principal: &Principal,
+    text: &str,
+    action: &str,
+) -> Result<WorkerId, ApiError> {
+    let owner = owner_scope(principal, action)?;
+    let id = worker_id(text)?;
+    let worker = view(farm, id).await?;
+    match owner {
+        Some(owner) if worker.info.owner != owner.as_str() => {
+            Err(crate::db::DbError::NotFound(format!("worker {id}")).into())
+        }
+        _ => Ok(id),
+    }
+}
+
+/// `POST /api/v1/workers/{id}/drain`: an admin, or the worker's provider,
+/// takes it off the farm gently: the task it is rendering finishes and is
+/// paid, copies directed at it go to other workers, it takes nothing more.
+pub async fn drain(
+    State(farm): State<Farm>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<WorkerView>, ApiError> {
+    let Path(text) = path?;
+    let id = own_worker(&farm, &principal, &text, "drain workers").await?;
+    let followup = farm.db.call(move |db| db.drain_worker(id)).await?;
+    farm.follow(followup).await;
+    view(&farm, id).await.map(Json)
+}
+
+/// `POST /api/v1/workers/{id}/undrain`: the drain is over; it takes tasks
+/// again.
+pub async fn undrain(
+    State(farm): State<Farm>,
+    principal: Principal,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<WorkerView>, ApiError> {
+    let Path(text) = path?;
+    let id = own_worker(&farm, &principal, &text, "undrain workers").await?;
+    let followup = farm.db.call(move |db| db.undrain_worker(id)).await?;
     farm.follow(followup).await;
     view(&farm, id).await.map(Json)
 }

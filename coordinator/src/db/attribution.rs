@@ -4,6 +4,7 @@
 //! while the attempt is live. Anything else is dropped, logged with its
 //! sender, and counted against that sender (`workers.refused_events`).
 
+use protocol::events::ReturnReason;
 use protocol::{
     Control, GrantObject, GrantRefused, SceneHash, TaskId, WorkerEvent, WorkerId, now_ms,
 };
@@ -192,7 +193,9 @@ pub(super) fn check(
         return Ok(Verdict::Refuse(Refusal::UnknownTask(task)));
     };
     if let WorkerEvent::TaskStarted { redelivered, .. } = event {
-        if now.target.as_ref().is_some_and(|target| *target != me) {
+        // A stale attempt of a copy since directed elsewhere (its worker
+        // was lost or drained) is answered with "abandon it" below.
+        if now.attempt == attempt && now.target.as_ref().is_some_and(|target| *target != me) {
             return Ok(Verdict::Refuse(Refusal::NotTarget(task)));
         }
         // A stale start (an old attempt, a finished task) is answered with
@@ -219,11 +222,21 @@ pub(super) fn check(
         |r| r.get(0),
     )?;
     let holds = now.attempt == attempt && now.holder.as_deref() == Some(me.as_str());
-    // A worker hands back a task of a paused job without starting it: it
-    // may return the queued attempt it was delivered (one directed at it,
-    // or any shared one).
-    let returns_unstarted = matches!(event, WorkerEvent::TaskReturned(_))
-        && now.state == TaskState::Queued
+    // A worker hands back a task of a paused or cancelled job without
+    // starting it: it may return the queued attempt it was delivered (one
+    // directed at it, or any shared one), also once the job's cancel has
+    // cancelled that attempt.
+    let unstarted_state = match event {
+        WorkerEvent::TaskReturned(returned) => match returned.reason {
+            ReturnReason::JobCancelled => {
+                now.state == TaskState::Queued
+                    || (now.state == TaskState::Cancelled && now.holder.is_none())
+            }
+            _ => now.state == TaskState::Queued,
+        },
+        _ => false,
+    };
+    let returns_unstarted = unstarted_state
         && now.attempt == attempt
         && now.target.as_ref().is_none_or(|target| *target == me);
     if returns_unstarted {

@@ -35,7 +35,72 @@ fn lower_claims(copies: &[Copy]) -> HashMap<i32, (Money, i64)> {
     claims
 }
 
+/// Every stored copy of `job`, with its cost.
+fn copies_of(conn: &rusqlite::Connection, job: &str) -> Result<Vec<Copy>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT frame, replica, status, render_ms, rate_micros FROM results WHERE job_id = ?1",
+    )?;
+    let rows = stmt
+        .query_map([job], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(frame, replica, status, render_ms, rate)| {
+            Ok(Copy {
+                frame,
+                replica,
+                status,
+                render_ms,
+                cost: Money(rate).per_hour_for_ms(render_ms)?,
+            })
+        })
+        .collect()
+}
+
+/// What one frame is billed, and for how much render time: a done frame
+/// at the lower claim of its verified copies, else at its primary copy's
+/// cost; nothing for a frame not done.
+fn billed(
+    state: FrameState,
+    claim: Option<&(Money, i64)>,
+    primary: Option<&&Copy>,
+) -> (Money, i64) {
+    match (state, claim, primary) {
+        (FrameState::Done, Some(&claim), _) => claim,
+        (FrameState::Done, None, Some(copy)) => (copy.cost, copy.render_ms),
+        _ => (Money::ZERO, 0),
+    }
+}
+
 impl Db {
+    /// What a job has cost so far: the total of its cost report, without
+    /// the report.
+    pub fn billed_so_far(&self, job: JobId) -> Result<Money, DbError> {
+        let key = job.to_string();
+        let conn = self.lock();
+        let copies = copies_of(&conn, &key)?;
+        let claims = lower_claims(&copies);
+        let own: HashMap<(i32, u32), &Copy> =
+            copies.iter().map(|c| ((c.frame, c.replica), c)).collect();
+        let mut stmt = conn
+            .prepare_cached("SELECT frame, state, primary_replica FROM frames WHERE job_id = ?1")?;
+        let frames = stmt
+            .query_map([&key], |r| {
+                Ok((
+                    r.get::<_, i32>(0)?,
+                    r.get::<_, FrameState>(1)?,
+                    r.get::<_, u32>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Money::checked_sum(frames.into_iter().map(
+            |(frame, state, primary)| {
+                billed(state, claims.get(&frame), own.get(&(frame, primary))).0
+            },
+        ))?)
+    }
+
     /// The cost report of a job, as of now.
     pub fn cost_report(&self, job: JobId, currency: &str) -> Result<CostReport, DbError> {
         let key = job.to_string();
@@ -46,28 +111,14 @@ impl Db {
             })
             .optional()?
             .ok_or_else(|| DbError::NotFound(format!("job {job}")))?;
-        let copies: Vec<Copy> = {
-            let mut stmt = conn.prepare_cached(
-                "SELECT frame, replica, status, render_ms, rate_micros FROM results WHERE job_id = ?1",
-            )?;
-            let rows = stmt
-                .query_map([&key], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows.into_iter()
-                .map(|(frame, replica, status, render_ms, rate)| {
-                    Ok(Copy {
-                        frame,
-                        replica,
-                        status,
-                        render_ms,
-                        cost: Money(rate).per_hour_for_ms(render_ms)?,
-                    })
-                })
-                .collect::<Result<_, DbError>>()?
-        };
+        let copies = copies_of(&conn, &key)?;
         let claims = lower_claims(&copies);
+        let own: HashMap<(i32, u32), &Copy> =
+            copies.iter().map(|c| ((c.frame, c.replica), c)).collect();
+        let mut count: HashMap<i32, u32> = HashMap::new();
+        for copy in &copies {
+            *count.entry(copy.frame).or_default() += 1;
+        }
         let mut stmt = conn.prepare_cached(
             "SELECT f.frame, f.state, f.check_state, f.primary_replica, f.replicated, r.worker_id, w.name, r.device_class \
              FROM frames f \
@@ -93,14 +144,7 @@ impl Db {
         let (mut done, mut verified, mut replicated) = (0u64, 0u64, 0u64);
         let mut billed_ms = 0i64;
         for (frame, state, check, primary, was_replicated, worker, worker_name, class) in rows {
-            let own = copies
-                .iter()
-                .find(|c| c.frame == frame && c.replica == primary);
-            let (cost, ms) = match (state, claims.get(&frame), own) {
-                (FrameState::Done, Some(&claim), _) => claim,
-                (FrameState::Done, None, Some(copy)) => (copy.cost, copy.render_ms),
-                _ => (Money::ZERO, 0),
-            };
+            let (cost, ms) = billed(state, claims.get(&frame), own.get(&(frame, primary)));
             done += u64::from(state == FrameState::Done);
             verified += u64::from(check == CheckState::Verified);
             replicated += u64::from(was_replicated);
@@ -116,7 +160,7 @@ impl Db {
                 device_class: class,
                 render_seconds: ms as f64 / 1000.0,
                 cost_micros: cost,
-                copies: copies.iter().filter(|c| c.frame == frame).count() as u32,
+                copies: count.get(&frame).copied().unwrap_or(0),
             });
         }
         let cost = Money::checked_sum(frames.iter().map(|f| f.cost_micros))?;

@@ -9,6 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::attribution::{self, Sender, Verdict};
 use super::grants::GrantOrder;
 use super::reputation::{is_blocklisted, task_event_worker};
+use super::workers::starts_while_draining;
 use super::{Db, DbError, Policy, from_json};
 use crate::state::{
     AfterFailure, AttemptState, FrameState, JobState, TaskKind, TaskState, after_failure,
@@ -181,12 +182,13 @@ impl Db {
                 tx.commit()?;
                 return Ok(followup);
             }
-            if let Some((worker, task, attempt)) = task_event_worker(event)
-                && is_blocklisted(&tx, worker)?
-            {
-                touch_worker(&tx, worker)?;
-                job_to_refresh =
-                    self.refuse_blocklisted(&tx, worker, task, attempt, &mut followup)?;
+            let refused = match task_event_worker(event) {
+                Some(taking) if is_blocklisted(&tx, taking.0)? => Some((taking, "blocklisted")),
+                _ => starts_while_draining(&tx, event)?.map(|taking| (taking, "draining")),
+            };
+            if let Some((taking, why)) = refused {
+                touch_worker(&tx, taking.0)?;
+                job_to_refresh = self.hand_to_another(&tx, taking, why, &mut followup)?;
                 tx.commit()?;
                 drop(conn);
                 if let Some(job) = job_to_refresh {

@@ -54,7 +54,7 @@ pub struct JobOptions {
 
 const JOB_COLUMNS: &str = "id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
      priority, output, overrides, task_timeout_secs, state, created_ms, finished_ms, parity_bp, report_key, \
-     bundle_id, region, node_class";
+     bundle_id, region, node_class, tenant";
 
 fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String, String)> {
     let id: String = row.get(0)?;
@@ -92,6 +92,7 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String
             bundle: row.get(16)?,
             region: row.get(17)?,
             node_class: row.get(18)?,
+            tenant: Some(row.get::<_, String>(19)?).filter(|t| !t.is_empty()),
         },
         output,
         overrides,

@@ -161,7 +161,8 @@ impl Db {
         Ok(())
     }
 
-    /// The worker a copy of a frame goes to: online, not blocklisted, of the
+    /// The worker a copy of a frame goes to: online, not blocklisted nor
+    /// draining, of the
     /// device family of the frame's primary result, not one that delivered
     /// or failed a copy of it, with the job's renderer, and of an owner none
     /// of the frame's copies has (the enrollment's owner). Arbitration goes to the longest verified streak;
@@ -208,7 +209,7 @@ impl Db {
             let mut stmt = tx.prepare_cached(
                 "SELECT id, owner, verified_streak, info FROM workers \
                  WHERE (state = 'online' OR (?2 AND state = 'lost' AND last_seen_ms > ?3)) \
-                 AND blocklisted_ms IS NULL AND device_family = ?1",
+                 AND blocklisted_ms IS NULL AND draining_ms IS NULL AND device_family = ?1",
             )?;
             let may_return = reach == Reach::MayReturn;
             stmt.query_map(params![family, may_return, now_ms() - LOST_GRACE_MS], |r| {

@@ -255,6 +255,7 @@ fn honest_workers_at_full_parity_verify_every_frame() {
     let report = sim.db.cost_report(job, "USD").unwrap();
     let sum = Money::checked_sum(report.frames.iter().map(|f| f.cost_micros)).unwrap();
     assert_eq!(report.totals.cost_micros, sum);
+    assert_eq!(sim.db.billed_so_far(job).unwrap(), sum);
     assert_eq!(report.totals.frames_verified, 12);
     assert_eq!(report.totals.replication_percent, 100.0);
     // Each frame is billed at the lower of its two (equal) claims; the copy
@@ -323,6 +324,7 @@ fn a_cheater_is_outvoted_blocklisted_and_paid_nothing() {
     let report = sim.db.cost_report(job, "USD").unwrap();
     let sum = Money::checked_sum(report.frames.iter().map(|f| f.cost_micros)).unwrap();
     assert_eq!(report.totals.cost_micros, sum);
+    assert_eq!(sim.db.billed_so_far(job).unwrap(), sum);
     assert!(report.frames.iter().all(|f| f.worker_id != Some(cheater)));
 }
 

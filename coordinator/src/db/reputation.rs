@@ -41,14 +41,15 @@ pub(super) fn task_event_worker(event: &WorkerEvent) -> Option<(WorkerId, TaskId
 }
 
 impl Db {
-    /// A blocklisted worker reported on a task: its results are refused, the
-    /// attempt is abandoned and the task goes to another worker.
-    pub(super) fn refuse_blocklisted(
+    /// A worker that may not take the task (blocklisted, or draining and
+    /// starting a new one) reported on it: its report is refused, the
+    /// attempt is abandoned and the task goes to another worker. `why` is
+    /// what the worker is, for the log.
+    pub(super) fn hand_to_another(
         &self,
         tx: &Transaction<'_>,
-        worker: WorkerId,
-        task: TaskId,
-        attempt: u32,
+        (worker, task, attempt): (WorkerId, TaskId, u32),
+        why: &str,
         followup: &mut Followup,
     ) -> Result<Option<String>, DbError> {
         followup.controls.push((
@@ -63,7 +64,7 @@ impl Db {
         };
         end_attempt(tx, task, attempt, worker, AttemptState::Abandoned, None)?;
         if !row.state.is_final() && row.attempt == attempt {
-            tracing::warn!(task_id = %task, %worker, "a blocklisted worker took a task; it goes to another worker");
+            tracing::warn!(task_id = %task, %worker, why, "a worker that may not took a task; it goes to another worker");
             back_to_pending(tx, &task.to_string())?;
             followup.dispatch = true;
         }

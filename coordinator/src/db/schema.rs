@@ -317,6 +317,19 @@ CREATE TABLE sign_in_links (
     used_ms    INTEGER
 );
 "#,
+    // Draining workers (an admin or the worker's provider takes one off the
+    // farm gently): the change feed reports a drain starting and ending.
+    r#"
+ALTER TABLE workers ADD COLUMN draining_ms INTEGER;
+
+DROP TRIGGER worker_changed;
+CREATE TRIGGER worker_changed AFTER UPDATE OF state, task_id, frame, blocklisted_ms, strikes, draining_ms ON workers
+WHEN OLD.state IS NOT NEW.state OR OLD.task_id IS NOT NEW.task_id OR OLD.frame IS NOT NEW.frame
+    OR OLD.blocklisted_ms IS NOT NEW.blocklisted_ms OR OLD.strikes IS NOT NEW.strikes
+    OR OLD.draining_ms IS NOT NEW.draining_ms BEGIN
+    INSERT INTO changes (kind, worker_id, was, now) VALUES ('worker', NEW.id, OLD.state, NEW.state);
+END;
+"#,
 ];
 
 /// Bring the schema up to date. Returns the version reached.

@@ -331,3 +331,108 @@ fn where_a_frame_is_shows_only_once_it_is_accepted() {
     assert_eq!(done.job.state, JobState::Done);
     assert!(done.frame_list.iter().all(|f| f.download.is_some()));
 }
+
+#[test]
+fn a_new_priority_republishes_what_waits_on_the_queue() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "w1");
+    let (id, tasks) = job(&db);
+    let max = protocol::queues::MAX_PRIORITY;
+    assert!(tasks.iter().all(|t| t.priority < max));
+    // The same queue priority: the messages on the queue stand.
+    assert_eq!(db.set_priority(id, 51).unwrap(), 0);
+    assert!(db.take_pending(10).unwrap().is_empty());
+    assert_eq!(db.set_priority(id, 100).unwrap(), 2);
+    let again = db.take_pending(10).unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(
+        again
+            .iter()
+            .all(|t| t.priority == max && t.message.attempt == 2)
+    );
+    assert_eq!(db.job_detail(id).unwrap().job.priority, 100);
+    // The old message is a superseded attempt: its worker is told to drop it.
+    let followup = started(&db, &tasks[0], w);
+    assert!(matches!(
+        followup.controls.as_slice(),
+        [(_, Control::AbandonTask { attempt: 1, .. })]
+    ));
+    db.cancel_job(id).unwrap();
+    assert!(matches!(
+        db.set_priority(id, 10),
+        Err(super::DbError::Conflict(_))
+    ));
+}
+
+#[test]
+fn handing_back_a_cancelled_jobs_queued_task_is_no_offence() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "w1");
+    let (id, tasks) = job(&db);
+    db.cancel_job(id).unwrap();
+    db.apply_as_named(
+        &WorkerEvent::TaskReturned(TaskReturned {
+            task_id: tasks[0].message.task_id,
+            attempt: tasks[0].message.attempt,
+            worker: w,
+            reason: ReturnReason::JobCancelled,
+        }),
+        &Policy::default(),
+    )
+    .unwrap();
+    let me = db.list_workers().unwrap();
+    assert_eq!(
+        me[0].reputation.refused_events, 0,
+        "an honest hand-back is not refused"
+    );
+}
+
+#[test]
+fn a_draining_worker_finishes_its_task_and_starts_no_other() {
+    let db = Db::in_memory().unwrap();
+    let w = worker(&db, "w1");
+    let (id, tasks) = job(&db);
+    started(&db, &tasks[0], w);
+    let followup = db.drain_worker(w).unwrap();
+    assert_eq!(followup.controls, vec![(w, Control::Drain)]);
+    assert!(matches!(
+        db.drain_worker(w),
+        Err(super::DbError::Conflict(_))
+    ));
+    // The task it was rendering finishes and counts.
+    for frame in [1, 2] {
+        db.apply_as_named(&frame_done(&tasks[0], w, frame), &Policy::default())
+            .unwrap();
+    }
+    let done = db.job_detail(id).unwrap();
+    assert_eq!(done.job.progress.done, 2);
+    // A new one it starts anyway goes to another worker.
+    let followup = started(&db, &tasks[1], w);
+    assert!(matches!(
+        followup.controls.as_slice(),
+        [(_, Control::AbandonTask { .. })]
+    ));
+    assert!(followup.dispatch);
+    let again = db.take_pending(10).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message.task_id, tasks[1].message.task_id);
+    let me = &db.list_workers().unwrap()[0];
+    assert!(me.draining_ms.is_some());
+    assert_eq!(me.reputation.refused_events, 0, "draining is no offence");
+    // Reconnecting does not end a drain.
+    let followup = db
+        .apply_as_named(&WorkerEvent::Announce(info(w, "w1")), &Policy::default())
+        .unwrap();
+    assert!(followup.controls.contains(&(w, Control::Drain)));
+    let followup = db.undrain_worker(w).unwrap();
+    assert_eq!(followup.controls, vec![(w, Control::Undrain)]);
+    assert!(db.list_workers().unwrap()[0].draining_ms.is_none());
+    assert!(matches!(
+        db.undrain_worker(w),
+        Err(super::DbError::Conflict(_))
+    ));
+    assert!(matches!(
+        db.drain_worker(WorkerId::new()),
+        Err(super::DbError::NotFound(_))
+    ));
+}

@@ -1,5 +1,5 @@
 //! A job's state changes: refresh from its tasks, pause, resume, cancel,
-//! requeue. Each reads the state it checks and writes the new one in one
+//! requeue, and its priority. Each reads the state it checks and writes the new one in one
 //! transaction, under the connection's lock, so two requests at once cannot
 //! both act on what only one of them may do.
 
@@ -7,6 +7,7 @@ use protocol::{JobId, now_ms};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Db, DbError};
+use crate::split::message_priority;
 use crate::state::{FrameState, JobState, TaskCounts, TaskState, job_state_from_tasks};
 
 /// How many of a job's tasks are in each state.
@@ -148,6 +149,39 @@ impl Db {
         )?;
         tx.commit()?;
         Ok(JobState::Cancelled)
+    }
+
+    /// Give a job another priority (0 to 100). Tasks not yet taken follow it:
+    /// those already on the queue under another queue priority are published
+    /// again (their old messages are superseded attempts, which workers are
+    /// told to abandon). Returns how many tasks were published again.
+    pub fn set_priority(&self, id: JobId, priority: u8) -> Result<u64, DbError> {
+        let key = id.to_string();
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let state = state_of(&tx, &key)?;
+        if state.is_final() {
+            return Err(DbError::Conflict(format!(
+                "job {id} is {state}; its priority no longer matters"
+            )));
+        }
+        let was: u8 = tx.query_row("SELECT priority FROM jobs WHERE id = ?1", [&key], |r| {
+            r.get(0)
+        })?;
+        tx.execute(
+            "UPDATE jobs SET priority = ?2 WHERE id = ?1",
+            params![key, priority],
+        )?;
+        let republished = if message_priority(was) == message_priority(priority) {
+            0
+        } else {
+            tx.execute(
+                "UPDATE tasks SET state = ?2, updated_ms = ?3 WHERE job_id = ?1 AND state = ?4",
+                params![key, TaskState::Pending, now_ms(), TaskState::Queued],
+            )?
+        };
+        tx.commit()?;
+        Ok(republished as u64)
     }
 
     /// Put a job's failed tasks back in the queue, with a fresh failure count.

@@ -1,9 +1,10 @@
-//! Workers: listing them, and the watchdog's rule for lost ones.
+//! Workers: listing them, draining them, and the watchdog's rule for lost
+//! ones.
 
-use protocol::{Control, WorkerId, WorkerInfo, now_ms};
+use protocol::{Control, TaskId, WorkerEvent, WorkerId, WorkerInfo, now_ms};
 use rusqlite::{OptionalExtension, Transaction, params};
 
-use super::events::{Followup, back_to_pending};
+use super::events::{Followup, back_to_pending, task_row};
 use super::{Db, DbError, from_json, to_json};
 use crate::model::{Reputation, WorkerView};
 use crate::state::{AttemptState, TaskState, WorkerState};
@@ -60,6 +61,14 @@ impl Db {
                 .controls
                 .push((said.id, Control::Blocklisted { reason }));
         }
+        let draining: bool = tx.query_row(
+            "SELECT draining_ms IS NOT NULL FROM workers WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )?;
+        if draining {
+            followup.controls.push((said.id, Control::Drain));
+        }
         // A new worker may be the one a parity copy waits for.
         followup.dispatch = true;
         let mut stmt = tx.prepare_cached("SELECT id FROM jobs WHERE state = 'paused'")?;
@@ -79,7 +88,7 @@ impl Db {
         let mut stmt = conn.prepare_cached(
             "SELECT info, state, task_id, frame, progress, first_seen_ms, last_seen_ms, \
                     device_family, device_class, verified_streak, strikes, blocklist_reason, blocklisted_ms, \
-                    refused_events, last_refusal \
+                    refused_events, last_refusal, draining_ms \
              FROM workers ORDER BY last_seen_ms DESC",
         )?;
         let rows = stmt
@@ -102,12 +111,23 @@ impl Db {
                         refused_events: r.get(13)?,
                         last_refusal: r.get(14)?,
                     },
+                    r.get::<_, Option<i64>>(15)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
             .map(
-                |(info, state, task, frame, progress, first_seen_ms, last_seen_ms, reputation)| {
+                |(
+                    info,
+                    state,
+                    task,
+                    frame,
+                    progress,
+                    first_seen_ms,
+                    last_seen_ms,
+                    reputation,
+                    draining_ms,
+                )| {
                     Ok(WorkerView {
                         info: from_json::<WorkerInfo>(&info)?,
                         state,
@@ -117,6 +137,7 @@ impl Db {
                         first_seen_ms,
                         last_seen_ms,
                         reputation,
+                        draining_ms,
                     })
                 },
             )
@@ -163,20 +184,9 @@ impl Db {
                 })?
                 .collect::<Result<_, _>>()?
             };
-            // Copies directed at it and not started go to another worker.
-            let directed: Vec<String> = {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id FROM tasks WHERE target_worker = ?1 AND state IN ('pending', 'queued')",
-                )?;
-                stmt.query_map([worker], |r| r.get(0))?
-                    .collect::<Result<_, _>>()?
-            };
-            for task in directed {
-                back_to_pending(&tx, &task)?;
-                requeued += 1;
-            }
+            requeued += redirect_unstarted_copies(&tx, worker)?;
             tx.execute(
-                "UPDATE tasks SET target_worker = NULL WHERE target_worker = ?1 AND state IN ('pending', 'running')",
+                "UPDATE tasks SET target_worker = NULL WHERE target_worker = ?1 AND state = 'running'",
                 [worker],
             )?;
             for (task, attempt) in tasks {
@@ -195,4 +205,137 @@ impl Db {
             requeued,
         ))
     }
+}
+
+/// Copies directed at `worker` and not started go to another worker.
+/// Returns how many.
+fn redirect_unstarted_copies(tx: &Transaction<'_>, worker: &str) -> Result<usize, DbError> {
+    let directed: Vec<String> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id FROM tasks WHERE target_worker = ?1 AND state IN ('pending', 'queued')",
+        )?;
+        stmt.query_map([worker], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    for task in &directed {
+        back_to_pending(tx, task)?;
+    }
+    tx.execute(
+        "UPDATE tasks SET target_worker = NULL WHERE target_worker = ?1 AND state = 'pending'",
+        [worker],
+    )?;
+    Ok(directed.len())
+}
+
+/// A `TaskStarted` from a draining worker for an attempt it was not
+/// already rendering: the worker, task and attempt, for the task to go
+/// elsewhere. A drain lets the task being rendered finish, nothing more.
+pub(super) fn starts_while_draining(
+    tx: &Transaction<'_>,
+    event: &WorkerEvent,
+) -> Result<Option<(WorkerId, TaskId, u32)>, DbError> {
+    let WorkerEvent::TaskStarted {
+        task_id,
+        attempt,
+        worker,
+        ..
+    } = event
+    else {
+        return Ok(None);
+    };
+    let draining: bool = tx
+        .query_row(
+            "SELECT draining_ms IS NOT NULL FROM workers WHERE id = ?1",
+            [worker.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if !draining {
+        return Ok(None);
+    }
+    let holder: Option<String> = tx
+        .query_row(
+            "SELECT worker_id FROM tasks WHERE id = ?1 AND attempt = ?2 AND state = ?3",
+            params![task_id.to_string(), attempt, TaskState::Running],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    let already_mine = holder.is_some_and(|holder| holder == worker.to_string());
+    if already_mine || task_row(tx, *task_id)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some((*worker, *task_id, *attempt)))
+}
+
+impl Db {
+    /// Start draining a worker: the task it is rendering finishes (and is
+    /// paid as usual), copies directed at it and not started go to other
+    /// workers, and it is told to take nothing more; a task it starts anyway
+    /// goes to another worker.
+    pub fn drain_worker(&self, worker: WorkerId) -> Result<Followup, DbError> {
+        let key = worker.to_string();
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        match draining_since(&tx, &key)? {
+            None => return Err(DbError::NotFound(format!("worker {worker}"))),
+            Some(Some(_)) => {
+                return Err(DbError::Conflict(format!(
+                    "worker {worker} is draining already; undrain it to let it take tasks"
+                )));
+            }
+            Some(None) => {}
+        }
+        tx.execute(
+            "UPDATE workers SET draining_ms = ?2 WHERE id = ?1",
+            params![key, now_ms()],
+        )?;
+        let redirected = redirect_unstarted_copies(&tx, &key)?;
+        tx.commit()?;
+        tracing::info!(%worker, redirected, "worker draining");
+        Ok(Followup {
+            controls: vec![(worker, Control::Drain)],
+            dispatch: true,
+            ..Followup::default()
+        })
+    }
+
+    /// End a worker's drain: it takes tasks again.
+    pub fn undrain_worker(&self, worker: WorkerId) -> Result<Followup, DbError> {
+        let key = worker.to_string();
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        match draining_since(&tx, &key)? {
+            None => return Err(DbError::NotFound(format!("worker {worker}"))),
+            Some(None) => {
+                return Err(DbError::Conflict(format!(
+                    "worker {worker} is not draining"
+                )));
+            }
+            Some(Some(_)) => {}
+        }
+        tx.execute(
+            "UPDATE workers SET draining_ms = NULL WHERE id = ?1",
+            [&key],
+        )?;
+        tx.commit()?;
+        tracing::info!(%worker, "worker drain over");
+        Ok(Followup {
+            controls: vec![(worker, Control::Undrain)],
+            dispatch: true,
+            ..Followup::default()
+        })
+    }
+}
+
+/// `None` for no such worker; otherwise since when it drains, if it does.
+fn draining_since(tx: &Transaction<'_>, worker: &str) -> Result<Option<Option<i64>>, DbError> {
+    Ok(tx
+        .query_row(
+            "SELECT draining_ms FROM workers WHERE id = ?1",
+            [worker],
+            |r| r.get(0),
+        )
+        .optional()?)
 }

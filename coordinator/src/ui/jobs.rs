@@ -1,8 +1,11 @@
 //! The jobs table: state, progress (rendered, verified, failed), name,
-//! frames, priority, renderer, node class, region, submitted, ETA; filters
-//! by state and text kept in the URL; bulk pause, resume, cancel, requeue.
+//! tenant, frames, priority (edited in place), renderer, node class, region,
+//! submitted, ETA, cost so far; filters by state and text kept in the URL;
+//! bulk pause, resume, cancel, requeue and priority.
 //! The page reads the same scoped lists as `GET /api/v1/jobs`, and its
 //! script follows the change feed from the position the table was read at.
+
+use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use maud::{Markup, html};
@@ -16,6 +19,8 @@ use crate::api::session::UiSession;
 use crate::auth::Principal;
 use crate::farm::Farm;
 use crate::model::JobSummary;
+use crate::money::Money;
+use protocol::JobId;
 
 /// The table's filters, from the URL.
 #[derive(Debug, Default, Deserialize)]
@@ -63,45 +68,59 @@ pub async fn page_jobs(
     Query(filters): Query<Filters>,
 ) -> Result<Markup, PageError> {
     let tenant = job_scope(&principal, "list jobs")?.cloned();
-    let (after, jobs) = farm
+    let chosen = filters.state.clone().unwrap_or_else(|| "all".to_owned());
+    let query = filters.q.clone().unwrap_or_default();
+    let (after, (shown, costs)) = farm
         .db
         .call(move |db| {
-            db.snapshot(|db| match &tenant {
-                Some(tenant) => db.list_tenant_jobs(tenant),
-                None => db.list_jobs(),
+            db.snapshot(|db| {
+                let jobs = match &tenant {
+                    Some(tenant) => db.list_tenant_jobs(tenant)?,
+                    None => db.list_jobs()?,
+                };
+                let shown: Vec<JobSummary> =
+                    jobs.into_iter().filter(|job| filters.keeps(job)).collect();
+                let costs = shown
+                    .iter()
+                    .map(|job| Ok((job.id, db.billed_so_far(job.id)?)))
+                    .collect::<Result<HashMap<JobId, Money>, crate::db::DbError>>()?;
+                Ok((shown, costs))
             })
         })
         .await?;
     let now = protocol::now_ms();
-    let shown: Vec<&JobSummary> = jobs.iter().filter(|job| filters.keeps(job)).collect();
-    let chosen = filters.state.as_deref().unwrap_or("all");
+    let currency = &farm.config.billing.currency;
     let body = html! {
         h1 { "Jobs" }
         form class="filters" method="get" action="/ui/jobs" role="search" {
             label for="state" { "State" }
             select id="state" name="state" {
                 @for state in STATES {
-                    option value=(state) selected[state == chosen] { (state) }
+                    option value=(state) selected[state == chosen.as_str()] { (state) }
                 }
             }
             label for="q" { "Search" }
-            input id="q" name="q" type="search" value=(filters.q.as_deref().unwrap_or_default()) placeholder="name or id";
+            input id="q" name="q" type="search" value=(query) placeholder="name or id";
             button type="submit" { "Filter" }
         }
         div class="bulk" role="toolbar" aria-label="Actions on the selected jobs" {
             @for action in ["pause", "resume", "cancel", "requeue"] {
                 button type="button" data-bulk=(action) { (action) }
             }
+            label for="bulk-priority" { "Priority" }
+            input id="bulk-priority" type="number" min="0" max="100" value="50";
+            button type="button" data-bulk="priority" { "set priority" }
         }
         div class="scroll" {
             table id="jobs" data-after=(after) {
                 thead { tr {
                     th { input type="checkbox" id="select-all" aria-label="Select every job shown"; }
-                    th { "State" } th { "Progress" } th { "Name" } th { "Frames" } th { "Priority" }
+                    th { "State" } th { "Progress" } th { "Name" } th { "Tenant" } th { "Frames" } th { "Priority" }
                     th { "Renderer" } th { "Node class" } th { "Region" } th { "Submitted" } th { "ETA" }
+                    th { "Cost so far (" (currency) ")" }
                 } }
                 tbody {
-                    @for job in &shown { (row(job, now)) }
+                    @for job in &shown { (row(job, costs.get(&job.id).copied().unwrap_or(Money::ZERO), now)) }
                 }
             }
         }
@@ -118,7 +137,7 @@ pub async fn page_jobs(
 }
 
 /// One job's row; its counts travel as data attributes for the script.
-fn row(job: &JobSummary, now: i64) -> Markup {
+fn row(job: &JobSummary, cost: Money, now: i64) -> Markup {
     let p = &job.progress;
     let v = &job.verification;
     let counts = serde_json::json!({
@@ -131,13 +150,18 @@ fn row(job: &JobSummary, now: i64) -> Markup {
             td { span class={ "badge " (job.state) } data-field="state" { (job.state) } }
             td data-field="progress" { (progress_bar(job.frame_count, p.done, v.verified, p.failed)) }
             td { a href={ "/ui/jobs/" (job.id) } { (job.name) } }
+            td { (job.tenant.as_deref().unwrap_or("admin")) }
             td data-field="frames" { (p.done) " / " (job.frame_count) }
-            td { (job.priority) }
+            td {
+                input type="number" class="priority" min="0" max="100" value=(job.priority)
+                    disabled[job.state.is_final()] aria-label={ "Priority of " (job.name) };
+            }
             td { (job.renderer.as_str()) }
             td { (job.node_class.as_deref().unwrap_or("any")) }
             td { (job.region.as_deref().unwrap_or("any")) }
             td { time datetime=(job.created_ms) { (ago(now - job.created_ms)) } }
             td data-field="eta" { (eta(job, now)) }
+            td data-field="cost" { (cost) }
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The workers: reachability and blocklisting, owner, region, node class,
-//! devices, what each renders now, its standing with the parity checker
-//! and its earnings; an admin blocklists and reinstates from here. The page
+//! The workers: reachability, draining and blocklisting, owner, region,
+//! node class, devices, what each renders now, its standing with the parity
+//! checker and its earnings; an admin (or a worker's provider) drains and
+//! undrains, an admin blocklists and reinstates from here. The page
 //! reads the same scoped lists as `GET /api/v1/workers` and
 //! `GET /api/v1/payouts` (a provider sees its own workers, a submitter
 //! none), and reloads its rows when the change feed says a worker changed.
@@ -20,6 +21,7 @@ use crate::billing::Payout;
 use crate::farm::Farm;
 use crate::model::WorkerView;
 use crate::money::{Money, MoneyOverflow};
+use crate::state::WorkerState;
 use protocol::WorkerId;
 
 /// `GET /ui/workers`.
@@ -61,7 +63,7 @@ pub async fn page_workers(
                 thead { tr {
                     th { "State" } th { "Name" } th { "Owner" } th { "Region" } th { "Node class" }
                     th { "Devices" } th { "Rendering" } th { "Reputation" } th { "Earned" } th { "Last seen" }
-                    @if admin { th { "Actions" } }
+                    th { "Actions" }
                 } }
                 tbody {
                     @for worker in &workers { (row(worker, payouts.get(&worker.info.id), admin, now)) }
@@ -137,10 +139,17 @@ fn by_owner(payouts: &HashMap<WorkerId, Payout>) -> Result<Vec<OwnerPayout>, Mon
     Ok(owners)
 }
 
-/// `online`, `lost`, `left`, or `blocklisted`.
+/// `online`, `lost`, `left`, `blocklisted`, `draining` (online, finishing
+/// its task) or `drained` (online, idle, taking nothing).
 fn standing(worker: &WorkerView) -> &'static str {
     if worker.reputation.blocklisted_ms.is_some() {
         "blocklisted"
+    } else if worker.draining_ms.is_some() && worker.state == WorkerState::Online {
+        if worker.current_task.is_some() {
+            "draining"
+        } else {
+            "drained"
+        }
     } else {
         worker.state.as_str()
     }
@@ -180,8 +189,13 @@ fn row(worker: &WorkerView, payout: Option<&Payout>, admin: bool, now: i64) -> M
             }
             td { @if let Some(p) = payout { (p.earned_micros) " (held " (p.held_micros) ")" } @else { "—" } }
             td { (ago(now - worker.last_seen_ms)) }
-            @if admin {
-                td {
+            td class="actions" {
+                @if worker.draining_ms.is_some() {
+                    button type="button" data-worker-action="undrain" { "undrain" }
+                } @else {
+                    button type="button" data-worker-action="drain" { "drain" }
+                }
+                @if admin {
                     @if reputation.blocklisted_ms.is_some() {
                         button type="button" data-worker-action="reinstate" { "reinstate" }
                     } @else {

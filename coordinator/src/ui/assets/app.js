@@ -73,12 +73,36 @@ function setupJobs(table) {
   document.getElementById("select-all")?.addEventListener("change", (e) => {
     table.querySelectorAll(".pick").forEach((box) => (box.checked = e.target.checked));
   });
+  // A priority typed into a row's box (or set for the selected rows).
+  const setPriority = async (row, value) => {
+    const name = row.querySelector("a").textContent, box = row.querySelector(".priority");
+    try {
+      const answer = await post(`/api/v1/jobs/${row.dataset.job}/priority`, { priority: Number(value) });
+      box.value = answer.priority;
+      box.defaultValue = String(answer.priority);
+      say(`${name}: priority ${answer.priority}`);
+    } catch (error) {
+      box.value = box.defaultValue;
+      say(`priority of ${name}: ${error.message}`, true);
+    }
+  };
+  table.addEventListener("change", (event) => {
+    const box = event.target.closest(".priority");
+    // An emptied box (while typing a new number) is no priority.
+    if (box && box.value.trim() !== "") setPriority(box.closest("tr"), box.value);
+  });
   document.querySelectorAll("[data-bulk]").forEach((button) =>
     button.addEventListener("click", async () => {
       const action = button.dataset.bulk;
       const picked = [...table.querySelectorAll("tr[data-job]")].filter((r) => r.querySelector(".pick").checked);
       if (!picked.length) return say("Select one or more jobs first.", true);
       for (const row of picked) {
+        if (action === "priority") {
+          const value = document.getElementById("bulk-priority").value;
+          if (value.trim() === "") return say("Type a priority (0 to 100) first.", true);
+          await setPriority(row, value);
+          continue;
+        }
         try {
           const answer = await post(`/api/v1/jobs/${row.dataset.job}/${action}`);
           setBadge(row.querySelector('[data-field="state"]'), answer.state);
@@ -91,10 +115,21 @@ function setupJobs(table) {
   );
   let unseen = 0;
   follow(`/api/v1/events?after=${table.dataset.after}`, {
-    job(change) {
+    async job(change) {
       const row = rows.get(change.job_id);
-      if (row) setBadge(row.querySelector('[data-field="state"]'), change.now);
-      else if (change.was === null && ++unseen) say(`${unseen} new job(s): reload to see them`);
+      if (!row) {
+        if (change.was === null && ++unseen) say(`${unseen} new job(s): reload to see them`);
+        return;
+      }
+      setBadge(row.querySelector('[data-field="state"]'), change.now);
+      const box = row.querySelector(".priority");
+      box.disabled = ["done", "failed", "cancelled"].includes(change.now);
+      // A change that is not the state's is the priority's: read it.
+      if (change.was === change.now && document.activeElement !== box) {
+        const job = await fetch(`/api/v1/jobs/${change.job_id}`).then((r) => r.json());
+        box.value = job.priority;
+        box.defaultValue = String(job.priority);
+      }
     },
     frame(change) {
       const c = counts.get(change.job_id);
@@ -230,17 +265,18 @@ function setupGrid(data) {
 function setupWorkers(table) {
   // Rows are made on the server: when a worker changes, fetch the page
   // again (at most once a second) and take its rows.
+  const reload = async () => {
+    const page = await fetch(location.href).then((r) => r.text());
+    const fresh = new DOMParser().parseFromString(page, "text/html").querySelector("#workers tbody");
+    if (fresh) table.querySelector("tbody").replaceWith(fresh);
+  };
   let queued = false;
   const refresh = () => {
     if (queued) return;
     queued = true;
-    setTimeout(async () => {
-      queued = false;
-      const page = await fetch(location.href).then((r) => r.text());
-      const fresh = new DOMParser().parseFromString(page, "text/html").querySelector("#workers tbody");
-      if (fresh) table.querySelector("tbody").replaceWith(fresh);
-    }, 1000);
+    setTimeout(() => { queued = false; reload(); }, 1000);
   };
+  const DONE = { blocklist: "blocklisted", reinstate: "reinstated", drain: "draining", undrain: "taking tasks again" };
   table.addEventListener("click", async (event) => {
     const button = event.target.closest("[data-worker-action]");
     if (!button) return;
@@ -253,12 +289,9 @@ function setupWorkers(table) {
       body = { reason };
     }
     try {
-      const worker = await post(`/api/v1/workers/${row.dataset.worker}/${action}`, body);
-      const blocked = worker.reputation.blocklisted_ms !== null;
-      setBadge(row.querySelector('[data-field="state"]'), blocked ? "blocklisted" : worker.state);
-      button.dataset.workerAction = blocked ? "reinstate" : "blocklist";
-      button.textContent = button.dataset.workerAction;
-      say(`${name}: ${blocked ? "blocklisted" : "reinstated"}`);
+      await post(`/api/v1/workers/${row.dataset.worker}/${action}`, body);
+      say(`${name}: ${DONE[action]}`);
+      await reload();
     } catch (error) {
       say(`${action} ${name}: ${error.message}`, true);
     }
