@@ -280,6 +280,20 @@ async fn the_grid_fills_live_and_jobs_are_controlled_from_the_table() {
         )
         .await;
     assert!(app.workers().await[0]["draining_ms"].is_null());
+    // Its own page, from its name: the frames it delivered, each linked.
+    browser.click(&format!("{row} a")).await;
+    browser
+        .wait_until("#copies tbody tr:nth-child(6)", "true")
+        .await;
+    let link = browser
+        .wait_until("#copies tbody tr a[href*='/frames/']", "true")
+        .await;
+    assert!(!link.is_empty());
+    assert_eq!(
+        browser.client.current_url().await.unwrap().path(),
+        format!("/ui/workers/{worker_id}")
+    );
+    browser.screenshot("worker-desktop").await;
     browser.close().await;
     app.stop().await;
     worker.await.unwrap().unwrap();

@@ -274,3 +274,47 @@ async fn sign_in_refuses_other_sites_bad_tokens_and_used_links() {
     assert_eq!(get(&app, &cookie, "/api/v1/jobs").await.0, 401);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_workers_page_is_for_admins_and_its_own_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::start(local_config(dir.path())).await;
+    let enrollment = app.enrollment_token("acme-gpus").await;
+    let id = app
+        .farm
+        .enroll(&enrollment, "gpu-7")
+        .await
+        .unwrap()
+        .worker
+        .id;
+    let path = format!("/ui/workers/{id}");
+    let own = sign_in(&app, &app.provider("acme-gpus").await).await;
+    let (status, page) = get(&app, &own, &path).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("gpu-7") && page.contains("No copies delivered yet"));
+    assert!(page.contains(r#"data-worker-action="drain""#));
+    assert!(
+        !page.contains(r#"data-worker-action="blocklist""#),
+        "only an admin blocklists"
+    );
+    let rival = sign_in(&app, &app.provider("rival-gpus").await).await;
+    let (status, page) = get(&app, &rival, &path).await;
+    assert_eq!(status, 404, "a rival's worker is not found: {page}");
+    let studio = sign_in(&app, &app.submitter("studio").await).await;
+    let (status, page) = get(&app, &studio, &path).await;
+    assert_eq!(status, 403, "{page}");
+    let admin = sign_in(&app, app.admin_token.expose()).await;
+    let (status, page) = get(&app, &admin, &path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"data-worker-action="blocklist""#));
+    let (status, _) = get(&app, &admin, "/ui/workers/nope").await;
+    assert_eq!(status, 400);
+    let (status, _) = get(
+        &app,
+        &admin,
+        &format!("/ui/workers/{}", protocol::WorkerId::new()),
+    )
+    .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! The copies of one frame, as the frame page shows them: who delivered
 //! each, on what device, how long it took, what it costs, how the checker
-//! judged it, and the tail of its renderer's log.
+//! judged it, and the tail of its renderer's log; and the copies one worker
+//! delivered, as its page shows them.
 
 use protocol::{JobId, WorkerId};
 use rusqlite::params;
@@ -76,6 +77,77 @@ impl Db {
                 cost_micros: Money(rate).per_hour_for_ms(render_ms)?,
                 status,
                 log_tail: log_tail.filter(|tail| !tail.is_empty()),
+                created_ms,
+            })
+        })
+        .collect()
+    }
+}
+
+/// One copy a worker delivered.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveredCopy {
+    /// The job.
+    pub job_id: JobId,
+    /// The job's name.
+    pub job_name: String,
+    /// The frame.
+    pub frame: i32,
+    /// Which copy of it.
+    pub replica: u32,
+    /// The device it rendered on.
+    pub device: String,
+    /// Render time the coordinator observed, ms.
+    pub render_ms: i64,
+    /// What the copy costs at its class's rate.
+    pub cost_micros: Money,
+    /// How the checker judged it.
+    pub status: ResultStatus,
+    /// When it was delivered, ms since the epoch.
+    pub created_ms: i64,
+}
+
+impl Db {
+    /// The last `limit` copies `worker` delivered, newest first.
+    pub fn worker_copies(
+        &self,
+        worker: WorkerId,
+        limit: usize,
+    ) -> Result<Vec<DeliveredCopy>, DbError> {
+        let conn = self.lock();
+        let mut statement = conn.prepare_cached(
+            "SELECT r.job_id, j.name, r.frame, r.replica, r.device_used, r.render_ms, r.rate_micros,
+                    r.status, r.created_ms
+             FROM results r JOIN jobs j ON j.id = r.job_id
+             WHERE r.worker_id = ?1
+             ORDER BY r.created_ms DESC LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![worker.to_string(), limit], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i32>(2)?,
+                row.get::<_, u32>(3)?,
+                row.get::<_, String>(4)?,
+                row.get::<_, i64>(5)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, ResultStatus>(7)?,
+                row.get::<_, i64>(8)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (job, job_name, frame, replica, device, render_ms, rate, status, created_ms) = row?;
+            Ok(DeliveredCopy {
+                job_id: job
+                    .parse()
+                    .map_err(|_| DbError::Corrupt(format!("job id {job:?}")))?,
+                job_name,
+                frame,
+                replica,
+                device,
+                render_ms,
+                cost_micros: Money(rate).per_hour_for_ms(render_ms)?,
+                status,
                 created_ms,
             })
         })

@@ -38,7 +38,7 @@ use rusqlite::Connection;
 pub use attribution::{Refusal, Sender};
 pub use bundles::MissingBlob;
 pub use changes::{CHANGES_KEPT, Change, ChangeBody, ChangeScope};
-pub use copies::CopyView;
+pub use copies::{CopyView, DeliveredCopy};
 pub use dispatch::QueuedTask;
 pub use enrollments::{EnrolledWorker, EnrollmentTerms, EnrollmentView, NewEnrollment};
 pub use events::Followup;

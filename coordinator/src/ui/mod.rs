@@ -15,6 +15,7 @@ mod job;
 mod jobs;
 mod layout;
 mod login;
+mod worker;
 mod workers;
 
 use axum::Router;
@@ -34,6 +35,7 @@ pub fn router(farm: Farm) -> Router<Farm> {
         .route("/ui/jobs/{id}/frames/{frame}", get(frame::page_frame))
         .route("/ui/jobs/{id}/costs", get(costs::page_costs))
         .route("/ui/workers", get(workers::page_workers))
+        .route("/ui/workers/{id}", get(worker::page_worker))
         .route("/ui/logout", post(login::logout))
         .route_layer(middleware::from_fn_with_state(farm, require_session));
     Router::new()

@@ -141,7 +141,7 @@ fn by_owner(payouts: &HashMap<WorkerId, Payout>) -> Result<Vec<OwnerPayout>, Mon
 
 /// `online`, `lost`, `left`, `blocklisted`, `draining` (online, finishing
 /// its task) or `drained` (online, idle, taking nothing).
-fn standing(worker: &WorkerView) -> &'static str {
+pub(super) fn standing(worker: &WorkerView) -> &'static str {
     if worker.reputation.blocklisted_ms.is_some() {
         "blocklisted"
     } else if worker.draining_ms.is_some() && worker.state == WorkerState::Online {
@@ -156,7 +156,7 @@ fn standing(worker: &WorkerView) -> &'static str {
 }
 
 /// One worker's row.
-fn row(worker: &WorkerView, payout: Option<&Payout>, admin: bool, now: i64) -> Markup {
+pub(super) fn row(worker: &WorkerView, payout: Option<&Payout>, admin: bool, now: i64) -> Markup {
     let info = &worker.info;
     let reputation = &worker.reputation;
     let devices = if info.gpus.is_empty() {
@@ -172,7 +172,7 @@ fn row(worker: &WorkerView, payout: Option<&Payout>, admin: bool, now: i64) -> M
     html! {
         tr data-worker=(info.id) {
             td { span class={ "badge " (state) } data-field="state" { (state) } }
-            td { (info.name) }
+            td { a href={ "/ui/workers/" (info.id) } { (info.name) } }
             td { (info.owner) }
             td { (info.region) }
             td { (info.node_class) }
