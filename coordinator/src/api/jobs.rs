@@ -3,12 +3,12 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use protocol::{Control, JobId};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::auth::{check_job, job_scope};
+use super::submit::checked_priority;
 use crate::auth::Principal;
 use crate::farm::Farm;
 use crate::model::{JobDetail, JobSummary};
@@ -162,19 +162,7 @@ pub async fn set_priority(
     let id = job_id(path)?;
     check_job(&farm, &principal, id, "change job priorities").await?;
     let Json(request) = body?;
-    let priority = u8::try_from(request.priority)
-        .ok()
-        .filter(|p| *p <= 100)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "bad_priority",
-                format!(
-                    "priority must be 0 (lowest) to 100, got {}",
-                    request.priority
-                ),
-            )
-        })?;
+    let priority = checked_priority(request.priority)?;
     let republished_tasks = farm
         .db
         .call(move |db| db.set_priority(id, priority))

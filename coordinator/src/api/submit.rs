@@ -49,7 +49,7 @@ pub struct CreateJob {
     pub chunk_size: Option<u32>,
     /// 0 (lowest) to 100; default 50.
     #[serde(default)]
-    pub priority: Option<u8>,
+    pub priority: Option<u64>,
     /// Output format.
     #[serde(default)]
     pub output: OutputSpec,
@@ -150,14 +150,7 @@ fn validate(farm: &Farm, body: CreateJob, offer: &FarmOffer) -> Result<Checked, 
             format!("chunk_size must be 1 to {MAX_CHUNK} frames per task, got {chunk_size}"),
         ));
     }
-    let priority = body.priority.unwrap_or(50);
-    if priority > 100 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_priority",
-            format!("priority must be 0 to 100, got {priority}"),
-        ));
-    }
+    let priority = checked_priority(body.priority.unwrap_or(50))?;
     if let Some([w, h]) = body.overrides.resolution
         && !((1..=MAX_RESOLUTION).contains(&w) && (1..=MAX_RESOLUTION).contains(&h))
     {
@@ -383,6 +376,20 @@ pub struct Validated {
     pub frame_count: usize,
     /// Tasks it would be split into.
     pub tasks: usize,
+}
+
+/// A job priority as a request gave it: 0 (lowest) to 100, or a 422.
+pub(super) fn checked_priority(priority: u64) -> Result<u8, ApiError> {
+    u8::try_from(priority)
+        .ok()
+        .filter(|p| *p <= 100)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_priority",
+                format!("priority must be 0 (lowest) to 100, got {priority}"),
+            )
+        })
 }
 
 /// `POST /api/v1/jobs/validate`: check a submission without creating

@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use super::error::PageError;
 use super::format::{ago, duration};
 use super::layout::{Section, page};
-use super::workers::{row, standing};
+use super::workers::{row, standing, table};
 use crate::api::ApiError;
 use crate::api::auth::owner_scope;
 use crate::api::session::UiSession;
@@ -85,22 +85,7 @@ pub async fn page_worker(
     let body = html! {
         p class="crumbs" { a href="/ui/workers" { "Workers" } " / " (info.name) }
         h1 { (info.name) " " span class={ "badge " (standing(&worker)) } { (standing(&worker)) } }
-        @if admin {
-            div class="filters" {
-                label for="blocklist-reason" { "Reason for a blocklisting" }
-                input id="blocklist-reason" type="text" maxlength="500" placeholder="e.g. renders the wrong frames";
-            }
-        }
-        div class="scroll" {
-            table id="workers" data-after=(after) data-admin=(admin) {
-                thead { tr {
-                    th { "State" } th { "Name" } th { "Owner" } th { "Region" } th { "Node class" }
-                    th { "Devices" } th { "Rendering" } th { "Reputation" } th { "Earned" } th { "Last seen" }
-                    th { "Actions" }
-                } }
-                tbody { (row(&worker, payout.as_ref(), admin, now)) }
-            }
-        }
+        (table(after, admin, row(&worker, payout.as_ref(), admin, now)))
         dl class="facts" {
             div { dt { "Id" } dd { code { (info.id) } } }
             div { dt { "Hostname" } dd { (info.hostname) } }

@@ -52,24 +52,9 @@ pub async fn page_workers(
     let now = protocol::now_ms();
     let body = html! {
         h1 { "Workers" }
-        @if admin {
-            div class="filters" {
-                label for="blocklist-reason" { "Reason for a blocklisting" }
-                input id="blocklist-reason" type="text" maxlength="500" placeholder="e.g. renders the wrong frames";
-            }
-        }
-        div class="scroll" {
-            table id="workers" data-after=(after) data-admin=(admin) {
-                thead { tr {
-                    th { "State" } th { "Name" } th { "Owner" } th { "Region" } th { "Node class" }
-                    th { "Devices" } th { "Rendering" } th { "Reputation" } th { "Earned" } th { "Last seen" }
-                    th { "Actions" }
-                } }
-                tbody {
-                    @for worker in &workers { (row(worker, payouts.get(&worker.info.id), admin, now)) }
-                }
-            }
-        }
+        (table(after, admin, html! {
+            @for worker in &workers { (row(worker, payouts.get(&worker.info.id), admin, now)) }
+        }))
         @if workers.is_empty() {
             p class="empty" { "No workers yet. Providers enroll them with an enrollment token." }
         }
@@ -95,6 +80,29 @@ pub async fn page_workers(
         Some((&principal, &session)),
         body,
     ))
+}
+
+/// The workers table around `rows` (its script follows the change feed
+/// after `after`), with the blocklisting reason box for an admin.
+pub(super) fn table(after: i64, admin: bool, rows: Markup) -> Markup {
+    html! {
+        @if admin {
+            div class="filters" {
+                label for="blocklist-reason" { "Reason for a blocklisting" }
+                input id="blocklist-reason" type="text" maxlength="500" placeholder="e.g. renders the wrong frames";
+            }
+        }
+        div class="scroll" {
+            table id="workers" data-after=(after) data-admin=(admin) {
+                thead { tr {
+                    th { "State" } th { "Name" } th { "Owner" } th { "Region" } th { "Node class" }
+                    th { "Devices" } th { "Rendering" } th { "Reputation" } th { "Earned" } th { "Last seen" }
+                    th { "Actions" }
+                } }
+                tbody { (rows) }
+            }
+        }
+    }
 }
 
 /// One provider's payouts, summed over its workers.
