@@ -68,7 +68,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ApiCommand {
     /// Submit a .blend with every file it uses, and print the job's URL.
-    Submit(SubmitArgs),
+    Submit(Box<SubmitArgs>),
     /// Follow a job until it ends, with progress bars on a terminal.
     Watch {
         /// The job.
@@ -136,12 +136,20 @@ pub struct SubmitArgs {
     /// Share of frames rendered twice to verify them, in percent.
     #[arg(long)]
     pub parity: Option<f64>,
-    /// Region to render in (`farm info` lists them).
+    /// Regions to render in, comma-separated: ISO country codes, EU, EEA,
+    /// UK, US, or regions `farm info` lists. Enforced by the farm.
     #[arg(long)]
     pub region: Option<String>,
-    /// Node class to render on (`farm info` lists them).
+    /// Node classes to render on, comma-separated, cheapest first (`farm
+    /// info` lists them).
     #[arg(long)]
     pub node_class: Option<String>,
+    /// GPU model to render on, as a device class (`rtx4090`, `h100`).
+    #[arg(long)]
+    pub gpu_model: Option<String>,
+    /// Least GPU memory, MiB.
+    #[arg(long = "min-vram")]
+    pub min_vram_mib: Option<u64>,
     /// Create the job paused.
     #[arg(long)]
     pub paused: bool,

@@ -47,6 +47,12 @@ struct JobRequest<'a> {
     /// Node class.
     #[serde(skip_serializing_if = "Option::is_none")]
     node_class: Option<&'a str>,
+    /// GPU model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gpu_model: Option<&'a str>,
+    /// Least GPU memory, MiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_vram_mib: Option<u64>,
 }
 
 /// What to tell people about the upload.
@@ -137,6 +143,8 @@ pub async fn send(
         paused: args.paused,
         region: args.region.as_deref(),
         node_class: args.node_class.as_deref(),
+        gpu_model: args.gpu_model.as_deref(),
+        min_vram_mib: args.min_vram_mib,
     };
     let validated: Validated = api.post("/api/v1/jobs/validate", &request).await?;
     let uploaded = upload::upload_missing(api, local, &described.missing, output).await?;

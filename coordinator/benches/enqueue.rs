@@ -124,6 +124,7 @@ async fn round(frames: usize) -> Round {
             output: OutputSpec::default(),
             overrides: Overrides::default(),
             timeout_secs: 3600,
+            device: protocol::RenderDevice::Cpu,
         };
         serde_json::to_vec(&task).unwrap().len()
     };

@@ -30,6 +30,12 @@ pub struct FrameCost {
     pub worker_name: Option<String>,
     /// Its device class.
     pub device_class: Option<String>,
+    /// Where it was rendered: that worker's enrolled region.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// On what: that worker's enrolled node class.
+    #[serde(default)]
+    pub node_class: Option<String>,
     /// Render seconds billed.
     pub render_seconds: f64,
     /// What the frame costs.
@@ -137,18 +143,20 @@ impl CostReport {
     /// decimals, and in micro-units.
     pub fn to_csv(&self) -> String {
         let mut out = String::from(
-            "frame,state,verification,worker_id,worker_name,device_class,render_seconds,copies,cost,cost_micros\n",
+            "frame,state,verification,worker_id,worker_name,device_class,region,node_class,render_seconds,copies,cost,cost_micros\n",
         );
         for f in &self.frames {
             let _ = writeln!(
                 out,
-                "{},{},{},{},{},{},{:.3},{},{},{}",
+                "{},{},{},{},{},{},{},{},{:.3},{},{},{}",
                 f.frame,
                 f.state,
                 f.verification,
                 f.worker_id.map(|w| w.to_string()).unwrap_or_default(),
                 csv_field(f.worker_name.as_deref().unwrap_or("")),
                 csv_field(f.device_class.as_deref().unwrap_or("")),
+                csv_field(f.region.as_deref().unwrap_or("")),
+                csv_field(f.node_class.as_deref().unwrap_or("")),
                 f.render_seconds,
                 f.copies,
                 f.cost_micros,
@@ -158,7 +166,7 @@ impl CostReport {
         let t = &self.totals;
         let _ = writeln!(
             out,
-            "total,{},,,,,{:.3},,{},{}",
+            "total,{},,,,,,,{:.3},,{},{}",
             self.state,
             t.billed_render_seconds,
             t.cost_micros,
@@ -166,7 +174,7 @@ impl CostReport {
         );
         let _ = writeln!(
             out,
-            "verification_overhead,{:.2}%,,,,,{:.3},,{},{}",
+            "verification_overhead,{:.2}%,,,,,,,{:.3},,{},{}",
             t.verification_overhead_percent,
             t.total_render_seconds - t.billed_render_seconds,
             t.verification_overhead_micros,
@@ -194,6 +202,8 @@ mod tests {
                 worker_id: None,
                 worker_name: Some("a,b".into()),
                 device_class: Some("cpu".into()),
+                region: Some("DE".into()),
+                node_class: Some("standard".into()),
                 render_seconds: 1.5,
                 cost_micros: Money(167),
                 copies: 2,
@@ -216,7 +226,7 @@ mod tests {
         assert_eq!(lines.len(), 4);
         assert_eq!(
             lines[1],
-            "7,done,verified,,\"a,b\",cpu,1.500,2,0.000167,167"
+            "7,done,verified,,\"a,b\",cpu,DE,standard,1.500,2,0.000167,167"
         );
         assert!(lines[2].starts_with("total,done,"));
         assert!(lines[2].ends_with(",0.000167,167"));

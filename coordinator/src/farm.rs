@@ -159,10 +159,12 @@ impl Farm {
     }
 
     /// Publish every pending task; returns how many were published.
-    /// Parity copies waiting for a worker are placed first.
+    /// Parity copies waiting for a worker, and routed jobs' tasks, are
+    /// placed on workers first.
     pub async fn dispatch_pending(&self) -> Result<usize, crate::Error> {
         let placed = self.db.call(|db| db.place_waiting_copies()).await?;
         self.follow(placed).await;
+        self.db.call(|db| db.place_routed_tasks()).await?;
         let mut total = 0;
         loop {
             let batch = self.db.call(|db| db.take_pending(DISPATCH_BATCH)).await?;

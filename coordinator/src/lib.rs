@@ -16,6 +16,7 @@ mod grants;
 pub mod intake;
 pub mod model;
 pub mod money;
+pub mod placement;
 pub mod preview;
 pub mod server;
 pub mod split;

@@ -86,6 +86,12 @@ pub struct JobSummary {
     /// The tenant it belongs to; `None` for an admin's own job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    /// The GPU model (a device class) it asked for, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_model: Option<String>,
+    /// The least GPU memory it asked for, MiB, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_vram_mib: Option<u64>,
 }
 
 /// How many frames of a job are in each verification state.

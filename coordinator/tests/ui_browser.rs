@@ -312,21 +312,7 @@ async fn a_disagreed_frame_shows_both_copies_and_the_heat_map() {
         app.spawn_in_process_worker_with("cheater", dir.path(), Some(worker::Tamper::Patch)),
     ];
     // Every worker online before the job, so the cheater gets frames.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while app
-        .workers()
-        .await
-        .iter()
-        .filter(|w| w["state"] == "online")
-        .count()
-        < 3
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the workers came online"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    app.wait_online(3).await;
     let token = app.submitter("studio").await;
     let http = app.client_as(&token);
     let shot = submit(

@@ -121,4 +121,9 @@ pub struct TaskMessage {
     pub overrides: Overrides,
     /// Wall-clock limit for the whole chunk; the worker kills the renderer past it.
     pub timeout_secs: u64,
+    /// The device the job asks for: a GPU when it names a GPU model or GPU
+    /// memory, the CPU otherwise. A frame is billed at the GPU's rate only
+    /// when the task asked for one and the worker rendered on one.
+    #[serde(default)]
+    pub device: crate::RenderDevice,
 }

@@ -34,6 +34,18 @@ pub struct GpuInfo {
     pub backend: String,
     /// Device memory in MiB.
     pub memory_mib: u64,
+    /// The device's UUID as `nvidia-smi` prints it (`GPU-5c6f3a2e-…`);
+    /// absent from workers that do not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// Compute capability, major and minor (`9.0`); absent from workers that
+    /// do not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_capability: Option<String>,
+    /// The driver's CUDA version, major and minor (`12.4`); absent from
+    /// workers that do not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver_version: Option<String>,
 }
 
 /// The announcement a worker publishes when it starts.
@@ -129,6 +141,9 @@ mod tests {
                 vendor: "nvidia".into(),
                 backend: "optix".into(),
                 memory_mib: 1,
+                uuid: None,
+                compute_capability: None,
+                driver_version: None,
             }],
             hostname: "h".into(),
         }
@@ -149,5 +164,28 @@ mod tests {
         cpu.gpus.clear();
         assert_eq!(cpu.device_class(), "cpu");
         assert_eq!(cpu.device_family(), "cpu");
+    }
+
+    #[test]
+    fn gpu_details_are_optional_on_the_wire() {
+        let old = r#"{"name":"NVIDIA H100","vendor":"nvidia","backend":"cuda","memory_mib":81559}"#;
+        let gpu: GpuInfo = serde_json::from_str(old).unwrap();
+        assert_eq!(gpu.memory_mib, 81559);
+        assert_eq!(
+            (gpu.uuid.as_deref(), gpu.compute_capability.as_deref()),
+            (None, None)
+        );
+        assert_eq!(gpu.driver_version, None);
+        assert_eq!(serde_json::to_string(&gpu).unwrap(), old);
+
+        let detailed = GpuInfo {
+            uuid: Some("GPU-5c6f3a2e-0000-1111-2222-333344445555".into()),
+            compute_capability: Some("9.0".into()),
+            driver_version: Some("12.4".into()),
+            ..gpu
+        };
+        let text = serde_json::to_string(&detailed).unwrap();
+        assert!(text.contains(r#""compute_capability":"9.0""#), "{text}");
+        assert_eq!(serde_json::from_str::<GpuInfo>(&text).unwrap(), detailed);
     }
 }

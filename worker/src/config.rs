@@ -63,6 +63,12 @@ pub struct WorkerConfig {
     /// core. Set it when several workers share one machine.
     #[serde(default)]
     pub render_threads: Option<u32>,
+    /// Pin the worker to one GPU, by its CUDA index (`0` is the first
+    /// device CUDA lists): only that GPU is announced, and Blender sees only
+    /// it (`CUDA_VISIBLE_DEVICES` set to its UUID). Absent means every GPU.
+    /// A GPU that is not there stops the worker at start.
+    #[serde(default)]
+    pub gpu: Option<u32>,
     /// Folder for the worker's own files: its id and per-task working folders.
     #[serde(default = "default_work_dir")]
     pub work_dir: PathBuf,
@@ -148,6 +154,7 @@ impl Default for WorkerConfig {
             node_class: default_node_class(),
             blender: default_blender(),
             render_threads: None,
+            gpu: None,
             work_dir: default_work_dir(),
             cache_dir: None,
             heartbeat_secs: default_heartbeat_secs(),
@@ -246,6 +253,7 @@ mod tests {
         let config: WorkerConfig = toml::from_str("").unwrap();
         assert_eq!(config, WorkerConfig::default());
         assert_eq!(config.heartbeat_secs, 5);
+        assert_eq!(config.gpu, None);
         assert_eq!(config.shutdown_grace_secs, 30);
         assert_eq!(config.blender, PathBuf::from("blender"));
         assert_eq!(
@@ -264,6 +272,7 @@ mod tests {
             node_class = "cheap"
             cache_dir = "/srv/scenes"
             heartbeat_secs = 2
+            gpu = 1
             [queue]
             kind = "rabbitmq"
             url = "amqp://farm:secret@queue:5672/%2f"
@@ -274,6 +283,7 @@ mod tests {
         assert_eq!(config.scene_cache_dir(), PathBuf::from("/srv/scenes"));
         assert!(matches!(config.queue, QueueConfig::RabbitMq { .. }));
         assert_eq!(config.heartbeat_interval(), Duration::from_secs(2));
+        assert_eq!(config.gpu, Some(1));
     }
 
     #[test]

@@ -52,6 +52,9 @@ pub enum WorkerError {
     /// The queue failed (unreachable broker, broken connection).
     #[error(transparent)]
     Queue(#[from] queue::QueueError),
+    /// GPU discovery failed, or the GPU the worker is pinned to is not there.
+    #[error(transparent)]
+    Gpu(#[from] crate::gpu::GpuError),
     /// A message could not be encoded.
     #[error("cannot encode a message: {0}")]
     Encode(#[from] serde_json::Error),

@@ -80,6 +80,10 @@ struct RunArgs {
     /// Seconds a running task may finish in after a shutdown request.
     #[arg(long)]
     shutdown_grace_secs: Option<u64>,
+    /// Pin the worker to one GPU, by CUDA index (`0` is the first): only it
+    /// is announced and Blender sees only it. Default: every GPU.
+    #[arg(long, value_name = "N")]
+    gpu: Option<u32>,
     /// The coordinator to enroll with (`http://farm:8080`).
     #[arg(long, env = "WORKER_COORDINATOR", requires = "enroll_token")]
     coordinator: Option<String>,
@@ -139,6 +143,9 @@ impl RunArgs {
         }
         if let Some(secs) = self.shutdown_grace_secs {
             config.shutdown_grace_secs = secs;
+        }
+        if let Some(gpu) = self.gpu {
+            config.gpu = Some(gpu);
         }
         #[cfg(feature = "tamper")]
         {
@@ -294,11 +301,14 @@ mod tests {
             "amqp://farm:secret@queue:5672/%2f",
             "--heartbeat-secs",
             "2",
+            "--gpu",
+            "1",
         ]);
         let Command::Run(args) = cli.command;
         let config = args.config().unwrap();
         assert_eq!(config.name, "render-07");
         assert_eq!(config.heartbeat_secs, 2);
+        assert_eq!(config.gpu, Some(1));
         assert!(
             matches!(&config.queue, QueueConfig::RabbitMq { url, .. } if url.contains("queue:5672"))
         );

@@ -104,6 +104,17 @@ async fn serve(
                 blender: config.blender.clone(),
                 reason,
             })?;
+    let gpus = gpu::probe(config.gpu).await?;
+    // A pinned worker's Blender sees its one GPU, named by UUID (CUDA's
+    // numbering depends on the environment; the UUID does not).
+    let pinned = config
+        .gpu
+        .and_then(|_| gpus.first())
+        .and_then(|gpu| gpu.uuid.clone());
+    if let Some(uuid) = &pinned {
+        tracing::info!(gpu = %uuid, "pinned to one GPU");
+    }
+    let has_gpu = !gpus.is_empty();
     let info = WorkerInfo {
         id,
         name: config.name.clone(),
@@ -112,7 +123,7 @@ async fn serve(
         node_class: config.node_class.clone(),
         renderers: vec![blender.clone()],
         cpu: probe::cpu(),
-        gpus: gpu::probe().await,
+        gpus,
         hostname: probe::hostname(),
     };
     tracing::info!(blender = %blender.version, cores = info.cpu.cores, gpus = info.gpus.len(), "worker starting");
@@ -160,6 +171,8 @@ async fn serve(
         runner: TaskRunner {
             blender: config.blender.clone(),
             render_threads: config.render_threads,
+            gpu: pinned,
+            has_gpu,
             tasks_dir: config.tasks_dir(),
             scenes: SceneCache::new(config.scene_cache_dir()),
             grants,
@@ -318,8 +331,8 @@ impl Worker {
         self.runner.activity.finish();
 
         let (event, how) = match outcome {
-            TaskOutcome::Done => {
-                tracing::info!("task done");
+            TaskOutcome::Done { backend } => {
+                tracing::info!(device = %backend, "task done");
                 let done = WorkerEvent::TaskDone {
                     task_id: task.task_id,
                     attempt: task.attempt,

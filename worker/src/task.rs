@@ -11,7 +11,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::blender::{FrameSelection, Render, RenderCommand, RenderEvent, command, output};
+use crate::blender::{
+    FrameSelection, Render, RenderBackend, RenderCommand, RenderEvent, command, output,
+};
 use crate::grants::GrantClient;
 use crate::heartbeat::Activity;
 use crate::report::Reporter;
@@ -27,7 +29,10 @@ const BUNDLE_DIR: &str = "bundle";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskOutcome {
     /// Every frame was delivered.
-    Done,
+    Done {
+        /// What Blender rendered on.
+        backend: RenderBackend,
+    },
     /// The task failed; it is reported and not retried by this worker.
     Failed {
         /// One-line reason.
@@ -58,6 +63,12 @@ pub struct TaskRunner {
     pub blender: PathBuf,
     /// Render threads per Blender process; None for every core.
     pub render_threads: Option<u32>,
+    /// UUID of the one GPU Blender may see (a pinned worker); None leaves
+    /// every GPU visible.
+    pub gpu: Option<String>,
+    /// Whether the worker announced at least one GPU: only then does a task
+    /// that asks for a GPU get Blender to try one.
+    pub has_gpu: bool,
     /// Folder of per-task working folders.
     pub tasks_dir: PathBuf,
     /// Scene cache.
@@ -137,6 +148,9 @@ impl TaskRunner {
             depth: task.output.depth,
             overrides: task.overrides,
             threads: self.render_threads,
+            gpu: self.gpu.clone(),
+            device: task.device,
+            has_gpu: self.has_gpu,
         };
         self.render(task, &command, workdir.path(), cancel, abort)
             .await
@@ -221,6 +235,8 @@ impl TaskRunner {
         let requested: BTreeSet<i32> = task.frames.iter().copied().collect();
         let mut saved = BTreeSet::new();
         let mut size = None;
+        // The CPU until the settings script says otherwise.
+        let mut backend = RenderBackend::Cpu;
 
         let stop = loop {
             let event = tokio::select! {
@@ -233,6 +249,13 @@ impl TaskRunner {
             };
             match event {
                 None => break None,
+                Some(RenderEvent::Device { backend: said }) => {
+                    backend = command.credible_backend(said);
+                    if backend != said {
+                        tracing::warn!(device = %said, "a GPU device line from a CPU render is ignored");
+                    }
+                    tracing::info!(device = %backend, "blender chose its render device");
+                }
                 Some(RenderEvent::Size { width, height }) => size = Some((width, height)),
                 Some(RenderEvent::Progress { frame, progress }) => {
                     self.activity.progress(frame, progress);
@@ -263,6 +286,7 @@ impl TaskRunner {
                         render_seconds: seconds,
                         width,
                         height,
+                        device: backend.device(),
                     });
                 }
             }
@@ -327,7 +351,7 @@ impl TaskRunner {
             finished = &mut delivery => Ok(finished),
         };
         match finished {
-            Ok(Ok(Ok(_))) => TaskOutcome::Done,
+            Ok(Ok(Ok(_))) => TaskOutcome::Done { backend },
             Ok(finished) => TaskOutcome::Failed {
                 error: delivery_failure(finished),
                 log_tail: render.log_tail(),

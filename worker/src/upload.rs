@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use protocol::{FrameDone, GrantObject, JobId, TaskId, WorkerEvent, WorkerId};
+use protocol::{FrameDone, GrantObject, JobId, RenderDevice, TaskId, WorkerEvent, WorkerId};
 use tokio::sync::mpsc;
 
 use crate::check::{CheckError, check_frame};
@@ -27,6 +27,8 @@ pub struct SavedFrame {
     pub width: u32,
     /// Height the frame must have.
     pub height: u32,
+    /// What Blender rendered it on (from the settings script's device line).
+    pub device: RenderDevice,
 }
 
 /// Why a frame could not be delivered.
@@ -153,8 +155,7 @@ impl FrameSink {
             width: checked.width,
             height: checked.height,
             bytes,
-            // Blender is started with `scene.cycles.device = 'CPU'`.
-            device: protocol::RenderDevice::Cpu,
+            device: saved.device,
         };
         self.reporter
             .send(&WorkerEvent::FrameDone(done.clone()))

@@ -280,6 +280,8 @@ pub async fn render(args: &DemoArgs, output: &Output) -> Result<Rendered, Failur
         parity: Some(args.parity),
         region: None,
         node_class: None,
+        gpu_model: None,
+        min_vram_mib: None,
         paused: false,
         watch: false,
         blender: args.blender.clone(),

@@ -3,8 +3,6 @@
 //! all uploaded) checked to be the caller's, and a dry run that checks a
 //! submission before anything is uploaded.
 
-use std::collections::BTreeSet;
-
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
@@ -15,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::ApiError;
 use super::auth::{forbidden, require};
 use crate::auth::{Grant, Principal, Role, Tenant};
-use crate::db::{FarmOffer, JobOptions, NewJob};
+use crate::db::{JobOptions, NewJob};
 use crate::farm::Farm;
 use crate::model::JobSummary;
+use crate::placement::{Placement, Seat};
 
 /// Largest chunk size accepted.
 const MAX_CHUNK: u32 = 10_000;
@@ -72,12 +71,20 @@ pub struct CreateJob {
     /// Create the job paused: nothing renders until it is resumed.
     #[serde(default)]
     pub paused: bool,
-    /// Region to render in, one of `GET /api/v1/farm`'s.
+    /// Regions to render in, comma-separated: ISO country codes (`DE`),
+    /// the groups `EU`, `EEA`, `UK`, `US`, or regions workers enrolled in.
+    /// Enforced: only workers enrolled there render the job.
     #[serde(default)]
     pub region: Option<String>,
-    /// Node class to render on, one of `GET /api/v1/farm`'s.
+    /// Node classes to render on, comma-separated, cheapest first.
     #[serde(default)]
     pub node_class: Option<String>,
+    /// GPU model to render on, as a device class (`rtx4090`, `h100`).
+    #[serde(default)]
+    pub gpu_model: Option<String>,
+    /// Least GPU memory, MiB.
+    #[serde(default)]
+    pub min_vram_mib: Option<u64>,
 }
 
 /// A submission whose fields all passed, waiting for its scene.
@@ -118,7 +125,7 @@ impl Checked {
 
 /// Check every field of a submission but its scene against the limits and
 /// what the farm offers.
-fn validate(farm: &Farm, body: CreateJob, offer: &FarmOffer) -> Result<Checked, ApiError> {
+fn validate(farm: &Farm, body: CreateJob, seats: &[Seat]) -> Result<Checked, ApiError> {
     let limits = &farm.config.jobs;
     let renderer: Renderer = body.renderer.parse().map_err(|e: String| {
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_renderer", e)
@@ -198,8 +205,22 @@ fn validate(farm: &Farm, body: CreateJob, offer: &FarmOffer) -> Result<Checked, 
             format!("parity_percent must be 0 to 100 (0 turns verification off), got {parity}"),
         ));
     }
-    let region = offered("region", body.region, &offer.regions)?;
-    let node_class = offered("node class", body.node_class, &offer.node_classes)?;
+    let placement = Placement::parse(
+        body.region.as_deref(),
+        body.node_class.as_deref(),
+        body.gpu_model.as_deref(),
+        body.min_vram_mib,
+    )
+    .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "bad_placement", e.0))?;
+    if let Some(why) = placement.unplaceable(seats) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_placement",
+            format!(
+                "{why}; no worker could ever take this job, so it is refused rather than left queued"
+            ),
+        ));
+    }
     Ok(Checked {
         parity_bp: (parity * 100.0).round() as u32,
         name: body.name,
@@ -212,33 +233,10 @@ fn validate(farm: &Farm, body: CreateJob, offer: &FarmOffer) -> Result<Checked, 
         task_timeout_secs,
         options: JobOptions {
             bundle: None,
-            region,
-            node_class,
+            placement,
             paused: body.paused,
         },
     })
-}
-
-/// `asked`, when it is one of the farm's `offered` regions or classes.
-fn offered(
-    what: &str,
-    asked: Option<String>,
-    offered: &BTreeSet<String>,
-) -> Result<Option<String>, ApiError> {
-    match asked {
-        Some(asked) if !offered.contains(&asked) => {
-            let list = offered.iter().cloned().collect::<Vec<_>>().join(", ");
-            Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unknown_placement",
-                format!(
-                    "no worker of this farm is enrolled with {what} {asked:?}; GET /api/v1/farm lists them (now: {})",
-                    if list.is_empty() { "none" } else { &list }
-                ),
-            ))
-        }
-        asked => Ok(asked),
-    }
 }
 
 /// The tenant a new job belongs to: a submitter's own; the one an admin
@@ -299,8 +297,8 @@ async fn check_submission(
     require(principal, "submit jobs", &[Role::Submitter, Role::Admin])?;
     let tenant = job_tenant(principal, body.tenant.take())?;
     let source = scene_source(&mut body)?;
-    let offer = farm.db.call(|db| db.farm_offer()).await?;
-    Ok((validate(farm, body, &offer)?, source, tenant))
+    let seats = farm.db.call(|db| db.seats()).await?;
+    Ok((validate(farm, body, &seats)?, source, tenant))
 }
 
 /// Whether the caller may use the uploaded scene `scene`: a submitter only

@@ -215,6 +215,9 @@ fn announce_rtx4090(db: &Db, worker: WorkerId, name: &str) {
         vendor: "nvidia".into(),
         backend: "cuda".into(),
         memory_mib: 24_576,
+        uuid: None,
+        compute_capability: None,
+        driver_version: None,
     }];
     send(db, &WorkerEvent::Announce(info), worker);
 }
@@ -256,7 +259,29 @@ fn a_render_on_the_cpu_is_billed_as_cpu_even_on_a_granted_gpu() {
         )
         .unwrap();
     announce_rtx4090(&db, w, "gpu-box");
-    let (_, tasks) = job(&db);
+    // A job that did not ask for a GPU is billed as CPU whatever is said.
+    let (_, plain) = job(&db);
+    started(&db, &plain[0], w);
+    let WorkerEvent::FrameDone(mut done) = frame_done(&plain[0], w, 1) else {
+        unreachable!()
+    };
+    done.device = protocol::RenderDevice::Gpu;
+    send(&db, &WorkerEvent::FrameDone(done), w);
+    assert_eq!(billed(&db).2, "cpu", "the job asked for no GPU");
+    db.lock().execute("DELETE FROM results", []).unwrap();
+    let gpu_job = JobOptions {
+        placement: crate::placement::Placement {
+            gpu_model: Some("rtx4090".into()),
+            ..Default::default()
+        },
+        ..JobOptions::default()
+    };
+    let (_, none) = job_with(&db, gpu_job);
+    assert!(none.is_empty(), "routed: not on the shared queue");
+    db.place_routed_tasks().unwrap();
+    let tasks = db.take_pending(10).unwrap();
+    assert_eq!(tasks[0].message.device, protocol::RenderDevice::Gpu);
+    assert_eq!(tasks[0].target, Some(w));
     started(&db, &tasks[0], w);
     let WorkerEvent::FrameDone(mut done) = frame_done(&tasks[0], w, 1) else {
         unreachable!()

@@ -120,7 +120,8 @@ impl Db {
             *count.entry(copy.frame).or_default() += 1;
         }
         let mut stmt = conn.prepare_cached(
-            "SELECT f.frame, f.state, f.check_state, f.primary_replica, f.replicated, r.worker_id, w.name, r.device_class \
+            "SELECT f.frame, f.state, f.check_state, f.primary_replica, f.replicated, r.worker_id, w.name, r.device_class, \
+                    w.region, w.node_class \
              FROM frames f \
              LEFT JOIN results r ON r.job_id = f.job_id AND r.frame = f.frame AND r.replica = f.primary_replica \
              LEFT JOIN workers w ON w.id = r.worker_id \
@@ -137,13 +138,27 @@ impl Db {
                     r.get::<_, Option<String>>(5)?,
                     r.get::<_, Option<String>>(6)?,
                     r.get::<_, Option<String>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut frames = Vec::with_capacity(rows.len());
         let (mut done, mut verified, mut replicated) = (0u64, 0u64, 0u64);
         let mut billed_ms = 0i64;
-        for (frame, state, check, primary, was_replicated, worker, worker_name, class) in rows {
+        for (
+            frame,
+            state,
+            check,
+            primary,
+            was_replicated,
+            worker,
+            worker_name,
+            class,
+            region,
+            node_class,
+        ) in rows
+        {
             let (cost, ms) = billed(state, claims.get(&frame), own.get(&(frame, primary)));
             done += u64::from(state == FrameState::Done);
             verified += u64::from(check == CheckState::Verified);
@@ -158,6 +173,8 @@ impl Db {
                 worker_id: worker.and_then(|w| w.parse().ok()),
                 worker_name,
                 device_class: class,
+                region,
+                node_class,
                 render_seconds: ms as f64 / 1000.0,
                 cost_micros: cost,
                 copies: count.get(&frame).copied().unwrap_or(0),

@@ -1,6 +1,6 @@
 //! Choosing tasks to publish, and recording that they were published.
 
-use protocol::{OutputSpec, SceneRef, TaskId, TaskMessage, WorkerId, now_ms, queues};
+use protocol::{OutputSpec, RenderDevice, SceneRef, TaskId, TaskMessage, WorkerId, now_ms, queues};
 use rusqlite::params;
 
 use super::{Db, DbError, from_json};
@@ -44,6 +44,7 @@ struct PendingRow {
     replica: u32,
     target: Option<String>,
     bundle: Option<String>,
+    wants_gpu: bool,
 }
 
 impl PendingRow {
@@ -67,6 +68,11 @@ impl PendingRow {
                 output: from_json::<OutputSpec>(&self.output)?,
                 overrides: from_json(&self.overrides)?,
                 timeout_secs: self.timeout,
+                device: if self.wants_gpu {
+                    RenderDevice::Gpu
+                } else {
+                    RenderDevice::Cpu
+                },
             },
             priority: message_priority(self.priority),
             target: self
@@ -88,10 +94,10 @@ impl Db {
             let mut stmt = tx.prepare_cached(
                 "SELECT t.id, t.job_id, t.attempt, t.frames, j.renderer, j.scene_hash, s.ext, \
                         j.output, j.overrides, j.task_timeout_secs, j.priority, t.replica, t.target_worker, \
-                        j.bundle \
+                        j.bundle, (j.gpu_model IS NOT NULL OR j.min_vram_mib IS NOT NULL) \
                  FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN scenes s ON s.hash = j.scene_hash \
                  WHERE t.state = ?1 AND j.state IN (?2, ?3) \
-                   AND (t.kind IN ('render', 'rerender') OR t.target_worker IS NOT NULL) \
+                   AND (t.target_worker IS NOT NULL OR (t.kind IN ('render', 'rerender') AND j.routed = 0)) \
                  ORDER BY j.priority DESC, j.created_ms, t.seq LIMIT ?4",
             )?;
             stmt.query_map(
@@ -117,6 +123,7 @@ impl Db {
                         replica: r.get(11)?,
                         target: r.get(12)?,
                         bundle: r.get(13)?,
+                        wants_gpu: r.get(14)?,
                     })
                 },
             )?

@@ -9,6 +9,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::attribution::{self, Sender, Verdict};
 use super::grants::GrantOrder;
 use super::reputation::{is_blocklisted, task_event_worker};
+use super::routing::{routed_waiting, starts_outside_placement};
 use super::workers::starts_while_draining;
 use super::{Db, DbError, Policy, from_json};
 use crate::state::{
@@ -184,7 +185,11 @@ impl Db {
             }
             let refused = match task_event_worker(event) {
                 Some(taking) if is_blocklisted(&tx, taking.0)? => Some((taking, "blocklisted")),
-                _ => starts_while_draining(&tx, event)?.map(|taking| (taking, "draining")),
+                _ => match starts_while_draining(&tx, event)? {
+                    Some(taking) => Some((taking, "draining")),
+                    None => starts_outside_placement(&tx, event)?
+                        .map(|taking| (taking, "outside the job's placement")),
+                },
             };
             if let Some((taking, why)) = refused {
                 touch_worker(&tx, taking.0)?;
@@ -339,6 +344,16 @@ impl Db {
                         params![worker.to_string(), now_ms()],
                     )?;
                 }
+            }
+            // A worker with room may take a routed job's next task.
+            if matches!(
+                event,
+                WorkerEvent::TaskDone { .. }
+                    | WorkerEvent::TaskFailed(_)
+                    | WorkerEvent::TaskReturned(_)
+            ) && routed_waiting(&tx)?
+            {
+                followup.dispatch = true;
             }
             tx.commit()?;
         }

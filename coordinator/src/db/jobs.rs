@@ -8,6 +8,7 @@ use super::{Db, DbError, from_json, to_json};
 use crate::auth::Tenant;
 use crate::bundle::CheckedManifest;
 use crate::model::{FrameCounts, FrameView, JobDetail, JobSummary, VerificationCounts};
+use crate::placement::Placement;
 use crate::split;
 use crate::state::{CheckState, FrameState, JobState, TaskCounts, TaskState};
 
@@ -44,17 +45,15 @@ pub struct JobOptions {
     /// The scene's bundle (its main file is the job's scene); `None` for a
     /// single-file scene.
     pub bundle: Option<CheckedManifest>,
-    /// The region its frames are to be rendered in.
-    pub region: Option<String>,
-    /// The node class it is to be rendered on.
-    pub node_class: Option<String>,
+    /// Where its frames may render.
+    pub placement: Placement,
     /// Created paused: nothing is dispatched until it is resumed.
     pub paused: bool,
 }
 
 const JOB_COLUMNS: &str = "id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
      priority, output, overrides, task_timeout_secs, state, created_ms, finished_ms, parity_bp, report_key, \
-     bundle_id, region, node_class, tenant";
+     bundle_id, region, node_class, tenant, gpu_model, min_vram_mib";
 
 fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String, String)> {
     let id: String = row.get(0)?;
@@ -93,10 +92,17 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String
             region: row.get(17)?,
             node_class: row.get(18)?,
             tenant: Some(row.get::<_, String>(19)?).filter(|t| !t.is_empty()),
+            gpu_model: row.get(20)?,
+            min_vram_mib: row.get(21)?,
         },
         output,
         overrides,
     ))
+}
+
+/// A list as one column: comma-separated, `NULL` when empty.
+fn joined(items: &[String]) -> Option<String> {
+    (!items.is_empty()).then(|| items.join(","))
 }
 
 impl Db {
@@ -132,13 +138,15 @@ impl Db {
     pub fn create_job_for(&self, job: &NewJob, tenant: Option<&Tenant>) -> Result<JobId, DbError> {
         let id = JobId::new();
         let now = now_ms();
+        let placement = &job.options.placement;
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO jobs (id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
              priority, output, overrides, task_timeout_secs, state, created_ms, parity_bp, tenant, \
-             bundle_id, bundle, region, node_class) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+             bundle_id, bundle, region, node_class, gpu_model, min_vram_mib, routed) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+                     ?20, ?21, ?22)",
             params![
                 id.to_string(),
                 job.name,
@@ -161,8 +169,11 @@ impl Db {
                 tenant.map_or("", Tenant::as_str),
                 job.options.bundle.as_ref().map(|b| b.id.as_str()),
                 job.options.bundle.as_ref().map(|b| to_json(&b.manifest)),
-                job.options.region,
-                job.options.node_class,
+                joined(&placement.regions),
+                joined(&placement.node_classes),
+                placement.gpu_model,
+                placement.min_vram_mib,
+                !placement.is_anywhere(),
             ],
         )?;
         if let Some(bundle) = &job.options.bundle {

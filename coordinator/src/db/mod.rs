@@ -16,6 +16,7 @@ mod offer;
 mod parity;
 mod reputation;
 mod results;
+mod routing;
 mod schema;
 mod sessions;
 mod tokens;
@@ -27,6 +28,8 @@ mod workers;
 mod attribution_tests;
 #[cfg(test)]
 mod parity_tests;
+#[cfg(test)]
+mod routing_tests;
 #[cfg(test)]
 mod tests;
 
@@ -46,6 +49,7 @@ pub use grants::GrantOrder;
 pub use intake::IntakePlan;
 pub use jobs::{JobOptions, NewJob};
 pub use offer::FarmOffer;
+pub use routing::BACKLOG;
 pub use sessions::SessionView;
 pub use verdicts::{ComparisonPlan, CopyCheck, PlannedCopy, VerdictNumbers};
 
@@ -230,16 +234,28 @@ impl Db {
 
     /// Enroll a worker of `owner` (cpu only) and return the id it got.
     pub(crate) fn enroll_test_worker(&self, name: &str, owner: &str) -> protocol::WorkerId {
-        let id = format!("test-{}", uuid::Uuid::new_v4().simple());
-        self.create_enrollment(&NewEnrollment {
-            id: id.clone(),
-            token_hash: format!("hash-{id}"),
-            terms: EnrollmentTerms {
+        self.enroll_test_worker_with(
+            name,
+            EnrollmentTerms {
                 owner: owner.into(),
                 region: "local".into(),
                 node_classes: vec!["standard".into()],
                 device_classes: vec!["cpu".into()],
             },
+        )
+    }
+
+    /// [`Db::enroll_test_worker`] on `terms`.
+    pub(crate) fn enroll_test_worker_with(
+        &self,
+        name: &str,
+        terms: EnrollmentTerms,
+    ) -> protocol::WorkerId {
+        let id = format!("test-{}", uuid::Uuid::new_v4().simple());
+        self.create_enrollment(&NewEnrollment {
+            id: id.clone(),
+            token_hash: format!("hash-{id}"),
+            terms,
             max_workers: Some(1),
             expires_ms: None,
             created_by: "test".into(),

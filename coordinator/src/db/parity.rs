@@ -6,6 +6,7 @@ use rand::seq::IndexedRandom;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::events::{Followup, TaskRow, back_to_pending};
+use super::routing::{job_placement, seat_of};
 use super::{Db, DbError, from_json, to_json};
 use crate::state::{AfterFailure, CheckState, TaskKind, TaskState};
 
@@ -162,7 +163,9 @@ impl Db {
     }
 
     /// The worker a copy of a frame goes to: online, not blocklisted nor
-    /// draining, of the
+    /// draining, meeting the job's placement, of the node class of the
+    /// frame's primary copy's worker (so the pair compares like with like),
+    /// of the
     /// device family of the frame's primary result, not one that delivered
     /// or failed a copy of it, with the job's renderer, and of an owner none
     /// of the frame's copies has (the enrollment's owner). Arbitration goes to the longest verified streak;
@@ -179,18 +182,20 @@ impl Db {
             tx.query_row("SELECT renderer FROM jobs WHERE id = ?1", [job], |r| {
                 r.get(0)
             })?;
-        let family: Option<String> = tx
+        let primary: Option<(String, Option<String>)> = tx
             .query_row(
-                "SELECT r.device_family FROM results r JOIN frames f \
+                "SELECT r.device_family, w.node_class FROM results r JOIN frames f \
                  ON f.job_id = r.job_id AND f.frame = r.frame AND f.primary_replica = r.replica \
+                 LEFT JOIN workers w ON w.id = r.worker_id \
                  WHERE r.job_id = ?1 AND r.frame = ?2",
                 params![job, frame],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let Some(family) = family else {
+        let Some((family, class)) = primary else {
             return Ok(None);
         };
+        let placement = job_placement(tx, job)?;
         let (taken, owners): (Vec<String>, Vec<String>) = {
             let mut stmt = tx.prepare_cached(
                 "SELECT r.worker_id, COALESCE(w.owner, '') FROM results r LEFT JOIN workers w ON w.id = r.worker_id \
@@ -207,32 +212,39 @@ impl Db {
         };
         let candidates: Vec<Candidate> = {
             let mut stmt = tx.prepare_cached(
-                "SELECT id, owner, verified_streak, info FROM workers \
+                "SELECT id, owner, verified_streak, info, region, node_class, device_class FROM workers \
                  WHERE (state = 'online' OR (?2 AND state = 'lost' AND last_seen_ms > ?3)) \
-                 AND blocklisted_ms IS NULL AND draining_ms IS NULL AND device_family = ?1",
+                 AND blocklisted_ms IS NULL AND draining_ms IS NULL AND device_family = ?1 \
+                 AND (?4 IS NULL OR node_class = ?4)",
             )?;
             let may_return = reach == Reach::MayReturn;
-            stmt.query_map(params![family, may_return, now_ms() - LOST_GRACE_MS], |r| {
-                Ok((
-                    Candidate {
-                        id: r.get(0)?,
-                        owner: r.get(1)?,
-                        streak: r.get(2)?,
-                    },
-                    r.get::<_, String>(3)?,
-                ))
-            })?
+            stmt.query_map(
+                params![family, may_return, now_ms() - LOST_GRACE_MS, class],
+                |r| {
+                    let info: String = r.get(3)?;
+                    Ok((
+                        Candidate {
+                            id: r.get(0)?,
+                            owner: r.get(1)?,
+                            streak: r.get(2)?,
+                        },
+                        seat_of(r.get(4)?, r.get(5)?, r.get(6)?, &info),
+                        info,
+                    ))
+                },
+            )?
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
-            .filter(|(candidate, info)| {
+            .filter(|(candidate, seat, info)| {
                 !taken.contains(&candidate.id)
+                    && placement.admits(seat)
                     && from_json::<WorkerInfo>(info).is_ok_and(|info| {
                         info.renderers
                             .iter()
                             .any(|r| r.renderer.as_str() == renderer)
                     })
             })
-            .map(|(candidate, _)| candidate)
+            .map(|(candidate, _, _)| candidate)
             .collect()
         };
         // Never the owner of another copy: one provider running many

@@ -66,6 +66,11 @@ impl Db {
         if !row.state.is_final() && row.attempt == attempt {
             tracing::warn!(task_id = %task, %worker, why, "a worker that may not took a task; it goes to another worker");
             back_to_pending(tx, &task.to_string())?;
+            // A routed render task is placed afresh, on another worker.
+            tx.execute(
+                "UPDATE tasks SET target_worker = NULL WHERE id = ?1 AND kind IN ('render', 'rerender')",
+                [task.to_string()],
+            )?;
             followup.dispatch = true;
         }
         Ok(Some(row.job))

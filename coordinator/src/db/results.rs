@@ -118,10 +118,16 @@ impl Db {
             .min(observed_ms)
             .min(timeout_ms.saturating_mul(1000));
         // A frame rendered on the CPU is billed as CPU, whatever GPU the
-        // worker has and its enrollment grants.
+        // worker has and its enrollment grants; so is one of a job that did
+        // not ask for a GPU, whatever the worker says it rendered on.
+        let wants_gpu: bool = tx.query_row(
+            "SELECT gpu_model IS NOT NULL OR min_vram_mib IS NOT NULL FROM jobs WHERE id = ?1",
+            [&job],
+            |r| r.get(0),
+        )?;
         let class = match done.device {
-            RenderDevice::Cpu => "cpu".to_owned(),
-            RenderDevice::Gpu => deliverer.class.clone(),
+            RenderDevice::Gpu if wants_gpu => deliverer.class.clone(),
+            RenderDevice::Cpu | RenderDevice::Gpu => "cpu".to_owned(),
         };
         let inserted = tx.execute(
             "INSERT OR IGNORE INTO results (job_id, frame, replica, task_id, attempt, worker_id, object_key, \

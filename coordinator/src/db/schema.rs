@@ -319,8 +319,14 @@ CREATE TABLE sign_in_links (
 "#,
     // Draining workers (an admin or the worker's provider takes one off the
     // farm gently): the change feed reports a drain starting and ending.
+    // Jobs' placement beyond region and node class; a job with any
+    // constraint is routed (its tasks go to matching workers' own queues).
     r#"
 ALTER TABLE workers ADD COLUMN draining_ms INTEGER;
+ALTER TABLE jobs ADD COLUMN gpu_model TEXT;
+ALTER TABLE jobs ADD COLUMN min_vram_mib INTEGER;
+ALTER TABLE jobs ADD COLUMN routed INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET routed = 1 WHERE region IS NOT NULL OR node_class IS NOT NULL;
 
 DROP TRIGGER worker_changed;
 CREATE TRIGGER worker_changed AFTER UPDATE OF state, task_id, frame, blocklisted_ms, strikes, draining_ms ON workers

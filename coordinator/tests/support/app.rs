@@ -166,6 +166,17 @@ impl TestApp {
         dir: &Path,
         tamper: Option<worker::Tamper>,
     ) -> tokio::task::JoinHandle<Result<(), worker::WorkerError>> {
+        self.spawn_in_process_worker_in(name, dir, tamper, "local")
+    }
+
+    /// [`TestApp::spawn_in_process_worker_with`], enrolled in `region`.
+    pub fn spawn_in_process_worker_in(
+        &self,
+        name: &str,
+        dir: &Path,
+        tamper: Option<worker::Tamper>,
+        region: &str,
+    ) -> tokio::task::JoinHandle<Result<(), worker::WorkerError>> {
         let app_farm = self.farm.clone();
         let mut config = worker::WorkerConfig {
             name: name.into(),
@@ -178,10 +189,11 @@ impl TestApp {
         let stop = stopped(self.stop_signal());
         let owner = format!("owner-{name}");
         let name = name.to_owned();
+        let region = region.to_owned();
         tokio::spawn(async move {
             let terms = coordinator::db::EnrollmentTerms {
                 owner,
-                region: "local".into(),
+                region,
                 node_classes: vec!["standard".into()],
                 device_classes: vec!["cpu".into()],
             };
@@ -197,6 +209,22 @@ impl TestApp {
             config.owner = enrolled.worker.terms.owner;
             worker::run(config, broker, stop).await
         })
+    }
+
+    /// Wait until `n` workers are online.
+    pub async fn wait_online(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self
+            .workers()
+            .await
+            .iter()
+            .filter(|w| w["state"] == "online")
+            .count()
+            < n
+        {
+            assert!(Instant::now() < deadline, "{n} workers came online");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// GET the workers.

@@ -16,7 +16,9 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
-use protocol::{ExrDepth, Overrides};
+use protocol::{ExrDepth, Overrides, RenderDevice};
+
+use super::output::RenderBackend;
 
 /// Highest frame number Blender accepts (`MAXFRAME`).
 pub const MAX_FRAME: i32 = 1_048_574;
@@ -26,6 +28,10 @@ pub const SETTINGS_SCRIPT_EXIT_CODE: i32 = 3;
 
 /// Prefix of the line the settings script prints with the output size.
 pub const SIZE_MARKER: &str = "RENDERFARM_SIZE";
+
+/// Prefix of the line the settings script prints with the device Cycles
+/// renders on: `FARM-DEVICE: OPTIX`, `FARM-DEVICE: CUDA` or `FARM-DEVICE: CPU`.
+pub const DEVICE_MARKER: &str = "FARM-DEVICE:";
 
 /// Folder of the rendered frames inside the task folder.
 pub const OUTPUT_DIR: &str = "out";
@@ -258,12 +264,48 @@ pub struct RenderCommand {
     pub overrides: Overrides,
     /// Render threads (`-t`); None lets Blender use every core.
     pub threads: Option<u32>,
+    /// UUID of the one GPU Blender may see (`CUDA_VISIBLE_DEVICES`); None
+    /// leaves every GPU visible.
+    pub gpu: Option<String>,
+    /// The device the task asks for.
+    pub device: RenderDevice,
+    /// Whether the worker announced at least one GPU.
+    pub has_gpu: bool,
 }
 
 impl RenderCommand {
     /// The program to run.
     pub fn program(&self) -> &Path {
         &self.blender
+    }
+
+    /// The environment variables Blender gets beyond the minimal ones the
+    /// process sets: `CUDA_VISIBLE_DEVICES` when a GPU is pinned.
+    pub fn env(&self) -> Vec<(&'static str, &str)> {
+        self.gpu
+            .iter()
+            .map(|uuid| ("CUDA_VISIBLE_DEVICES", uuid.as_str()))
+            .collect()
+    }
+
+    /// The device the settings script asks Cycles for: the GPU when the task
+    /// asks for one and the worker has one (Cycles may still fall back to the
+    /// CPU), the CPU otherwise.
+    pub fn device_to_try(&self) -> RenderDevice {
+        match self.device {
+            RenderDevice::Gpu if self.has_gpu => RenderDevice::Gpu,
+            RenderDevice::Cpu | RenderDevice::Gpu => RenderDevice::Cpu,
+        }
+    }
+
+    /// The backend a device line of this command's Blender is taken as: the
+    /// one it names, but never a GPU when the script did not try one (such a
+    /// line is forged).
+    pub fn credible_backend(&self, said: RenderBackend) -> RenderBackend {
+        match self.device_to_try() {
+            RenderDevice::Gpu => said,
+            RenderDevice::Cpu => RenderBackend::Cpu,
+        }
     }
 
     /// The arguments, in Blender's processing order.
@@ -276,7 +318,7 @@ impl RenderCommand {
             "--python-exit-code".into(),
             SETTINGS_SCRIPT_EXIT_CODE.to_string().into(),
             "--python-expr".into(),
-            settings_script(self.depth, &self.overrides).into(),
+            settings_script(self.depth, &self.overrides, self.device_to_try()).into(),
             "-o".into(),
             self.output.pattern().into(),
             "-F".into(),
@@ -291,15 +333,17 @@ impl RenderCommand {
 }
 
 /// The Python run on the loaded scene before rendering: deterministic Cycles
-/// on the CPU, no denoising, the requested EXR depth, the overrides, every
-/// compositor File Output node muted (in every scene and node group: they
-/// write wherever the scene says, and the worker delivers only `-o`'s
-/// frames); then it prints the output size so the worker can check the frames.
+/// on the device (see `device_script`), no denoising, the requested EXR
+/// depth, the overrides, every compositor File Output node muted (in every
+/// scene and node group: they write wherever the scene says, and the worker
+/// delivers only `-o`'s frames); then it prints the device Cycles renders on
+/// ([`DEVICE_MARKER`]) and the output size ([`SIZE_MARKER`]) so the worker
+/// can report the one and check the frames against the other.
 ///
 /// The scene's own seed is kept (it is a fixed number stored in the file, so
 /// every replica uses the same one); the animated seed makes each frame's
 /// noise a function of that seed and the frame number alone.
-pub fn settings_script(depth: ExrDepth, overrides: &Overrides) -> String {
+pub fn settings_script(depth: ExrDepth, overrides: &Overrides, device: RenderDevice) -> String {
     let color_depth = match depth {
         ExrDepth::Half => "16",
         ExrDepth::Float => "32",
@@ -307,9 +351,11 @@ pub fn settings_script(depth: ExrDepth, overrides: &Overrides) -> String {
     let mut script = String::from(
         "import bpy\n\
          scene = bpy.context.scene\n\
-         render = scene.render\n\
-         scene.cycles.device = 'CPU'\n\
-         scene.cycles.use_animated_seed = True\n\
+         render = scene.render\n",
+    );
+    script.push_str(device_script(device));
+    script.push_str(
+        "scene.cycles.use_animated_seed = True\n\
          scene.cycles.use_denoising = False\n\
          for layer in scene.view_layers:\n\
          \x20   layer.cycles.denoising_store_passes = False\n\
@@ -339,10 +385,51 @@ pub fn settings_script(depth: ExrDepth, overrides: &Overrides) -> String {
         script.push_str(&format!("scene.cycles.samples = {samples}\n"));
     }
     script.push_str(&format!(
+        "print('{DEVICE_MARKER}', farm_device, flush=True)\n"
+    ));
+    script.push_str(&format!(
         "print('{SIZE_MARKER}', render.resolution_x * render.resolution_percentage // 100, \
          render.resolution_y * render.resolution_percentage // 100, flush=True)\n"
     ));
     script
+}
+
+/// The part of the settings script that picks Cycles' device and leaves its
+/// name (`OPTIX`, `CUDA` or `CPU`) in `farm_device`.
+///
+/// For the CPU, Cycles is forced onto it. For the GPU, the compute device
+/// types OptiX and CUDA are tried in that order: a type this Blender lacks
+/// cannot be set (a `TypeError`), one without a device lists none; the
+/// devices of the first type that has one are enabled and the CPU is not
+/// (no hybrid rendering). `refresh_devices` is Blender 3.0's name for what
+/// `get_devices` did before (it is kept, deprecated, in 3.x and 4.x), and
+/// `get_devices_for_type` lists the type's devices followed by the CPU. When
+/// no type has a device, Cycles renders on the CPU.
+fn device_script(device: RenderDevice) -> &'static str {
+    match device {
+        RenderDevice::Cpu => {
+            "farm_device = 'CPU'\n\
+             scene.cycles.device = 'CPU'\n"
+        }
+        RenderDevice::Gpu => {
+            "farm_device = 'CPU'\n\
+             prefs = bpy.context.preferences.addons['cycles'].preferences\n\
+             for kind in ('OPTIX', 'CUDA'):\n\
+             \x20   try:\n\
+             \x20       prefs.compute_device_type = kind\n\
+             \x20       getattr(prefs, 'refresh_devices', prefs.get_devices)()\n\
+             \x20       devices = prefs.get_devices_for_type(kind)\n\
+             \x20   except Exception as error:\n\
+             \x20       print('renderfarm: cannot render with', kind, '-', error, flush=True)\n\
+             \x20       continue\n\
+             \x20   for d in devices:\n\
+             \x20       d.use = d.type != 'CPU'\n\
+             \x20   if any(d.use for d in devices):\n\
+             \x20       farm_device = kind\n\
+             \x20       break\n\
+             scene.cycles.device = 'CPU' if farm_device == 'CPU' else 'GPU'\n"
+        }
+    }
 }
 
 #[cfg(test)]
@@ -359,6 +446,9 @@ mod tests {
             depth: ExrDepth::Half,
             overrides,
             threads: None,
+            gpu: None,
+            device: RenderDevice::Cpu,
+            has_gpu: false,
         }
     }
 
@@ -456,7 +546,7 @@ mod tests {
 
     #[test]
     fn settings_force_determinism_and_apply_overrides() {
-        let plain = settings_script(ExrDepth::Half, &Overrides::default());
+        let plain = settings_script(ExrDepth::Half, &Overrides::default(), RenderDevice::Cpu);
         for line in [
             "scene.cycles.device = 'CPU'",
             "scene.cycles.use_animated_seed = True",
@@ -477,6 +567,7 @@ mod tests {
                 resolution: Some([64, 32]),
                 samples: Some(4),
             },
+            RenderDevice::Cpu,
         );
         for line in [
             "render.image_settings.color_depth = '32'",
@@ -594,7 +685,7 @@ mod tests {
 
     #[test]
     fn settings_mute_the_scenes_file_output_nodes() {
-        let script = settings_script(ExrDepth::Half, &Overrides::default());
+        let script = settings_script(ExrDepth::Half, &Overrides::default(), RenderDevice::Cpu);
         for line in [
             "for tree in [s.node_tree for s in bpy.data.scenes] + list(bpy.data.node_groups):",
             "        if node.bl_idname == 'CompositorNodeOutputFile':",
@@ -604,6 +695,94 @@ mod tests {
                 script.lines().any(|l| l == line),
                 "{line} missing from\n{script}"
             );
+        }
+    }
+
+    /// The settings script of `command`.
+    fn script_of(command: &RenderCommand) -> String {
+        let args = strings(command);
+        args[position(&args, "--python-expr") + 1].clone()
+    }
+
+    #[test]
+    fn the_gpu_is_tried_only_for_a_gpu_task_on_a_worker_with_a_gpu() {
+        let task = tempfile::tempdir().unwrap();
+        for (device, has_gpu) in [
+            (RenderDevice::Cpu, false),
+            (RenderDevice::Cpu, true),
+            (RenderDevice::Gpu, false),
+            (RenderDevice::Gpu, true),
+        ] {
+            let mut command = command(&task, &[1], Overrides::default());
+            command.device = device;
+            command.has_gpu = has_gpu;
+            let script = script_of(&command);
+            let gpu = device == RenderDevice::Gpu && has_gpu;
+            assert_eq!(
+                command.device_to_try(),
+                if gpu {
+                    RenderDevice::Gpu
+                } else {
+                    RenderDevice::Cpu
+                }
+            );
+            // Only a script that tried a GPU can say it got one.
+            for said in [RenderBackend::Optix, RenderBackend::Cuda] {
+                let taken = if gpu { said } else { RenderBackend::Cpu };
+                assert_eq!(command.credible_backend(said), taken);
+            }
+            assert_eq!(
+                command.credible_backend(RenderBackend::Cpu),
+                RenderBackend::Cpu
+            );
+            let lines: Vec<&str> = script.lines().collect();
+            let has = |line: &str| lines.contains(&line);
+            // Both report the device, then the size, and keep the other settings.
+            assert!(
+                has("print('FARM-DEVICE:', farm_device, flush=True)"),
+                "{script}"
+            );
+            assert!(
+                lines
+                    .iter()
+                    .position(|l| l.starts_with("print('FARM-DEVICE:'"))
+                    < lines
+                        .iter()
+                        .position(|l| l.starts_with("print('RENDERFARM_SIZE'"))
+            );
+            assert!(has("scene.cycles.use_denoising = False"), "{script}");
+            assert!(has("            node.mute = True"), "{script}");
+            assert_eq!(
+                has("scene.cycles.device = 'CPU'"),
+                !gpu,
+                "{device:?} {has_gpu}: {script}"
+            );
+            assert_eq!(
+                script.contains("compute_device_type"),
+                gpu,
+                "{device:?} {has_gpu}: {script}"
+            );
+            assert_eq!(
+                script.contains("'GPU'"),
+                gpu,
+                "{device:?} {has_gpu}: {script}"
+            );
+            if gpu {
+                for line in [
+                    "prefs = bpy.context.preferences.addons['cycles'].preferences",
+                    "for kind in ('OPTIX', 'CUDA'):",
+                    "        prefs.compute_device_type = kind",
+                    "        getattr(prefs, 'refresh_devices', prefs.get_devices)()",
+                    "        devices = prefs.get_devices_for_type(kind)",
+                    "    except Exception as error:",
+                    "        d.use = d.type != 'CPU'",
+                    "    if any(d.use for d in devices):",
+                    "        farm_device = kind",
+                    "scene.cycles.device = 'CPU' if farm_device == 'CPU' else 'GPU'",
+                ] {
+                    assert!(has(line), "{line} missing from\n{script}");
+                }
+            }
         }
     }
 

@@ -4,11 +4,16 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::output::{OutputLine, parse_line};
+use super::output::{OutputLine, RenderBackend, parse_line};
 
 /// What a running render reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RenderEvent {
+    /// The device the settings script chose for Cycles.
+    Device {
+        /// What it chose.
+        backend: RenderBackend,
+    },
     /// The output size the scene will render at.
     Size {
         /// Width in pixels.
@@ -38,8 +43,12 @@ pub enum RenderEvent {
 /// Follows the output of one render. Blender prints `Saved: '…'` and then
 /// ` Time: …` for each frame; the frame is reported once its time is known
 /// (or, lacking a time line, when the next save or the end of output comes).
+/// The settings script's device line is taken only before the first frame's
+/// status line: a scene's names, printed while it renders, could forge one.
 #[derive(Debug, Default)]
 pub struct FrameTracker {
+    /// Whether a frame's status line was seen (rendering started).
+    rendering: bool,
     /// The frame of the latest status line and when it was first seen.
     frame: Option<(i32, Instant)>,
     /// A saved frame waiting for its time line.
@@ -50,8 +59,12 @@ impl FrameTracker {
     /// The event one output line gives, if any.
     pub fn line(&mut self, line: &str) -> Option<RenderEvent> {
         match parse_line(line)? {
+            OutputLine::Device { backend } => {
+                (!self.rendering).then_some(RenderEvent::Device { backend })
+            }
             OutputLine::Size { width, height } => Some(RenderEvent::Size { width, height }),
             OutputLine::Status { frame, progress } => {
+                self.rendering = true;
                 if self.frame.is_none_or(|(current, _)| current != frame) {
                     self.frame = Some((frame, Instant::now()));
                 }
@@ -97,6 +110,7 @@ mod tests {
     const CAPTURED: &str = "\
 Blender 3.4.1
 Read blend: /work/task/scene.blend
+FARM-DEVICE: CPU
 RENDERFARM_SIZE 160 90
 Fra:4 Mem:10.03M (Peak 11.26M) | Time:00:00.00 | Mem:0.00M, Peak:0.00M | Scene, ViewLayer | Synchronizing object | Lamp
 Fra:4 Mem:10.80M (Peak 11.26M) | Time:00:00.09 | Mem:1.08M, Peak:1.08M | Scene, ViewLayer | Sample 0/16
@@ -131,11 +145,16 @@ Blender quit";
         let mut tracker = FrameTracker::default();
         let events: Vec<RenderEvent> = CAPTURED.lines().filter_map(|l| tracker.line(l)).collect();
         assert_eq!(
-            events[0],
-            RenderEvent::Size {
-                width: 160,
-                height: 90
-            }
+            events[..2],
+            [
+                RenderEvent::Device {
+                    backend: RenderBackend::Cpu
+                },
+                RenderEvent::Size {
+                    width: 160,
+                    height: 90
+                }
+            ]
         );
         assert_eq!(
             saved(&events),
@@ -169,6 +188,33 @@ Blender quit";
         assert_eq!(saved(&events)[0].0, 1);
         let last = tracker.finish().unwrap();
         assert!(matches!(last, RenderEvent::FrameSaved { frame: 2, .. }));
+    }
+
+    #[test]
+    fn device_lines_count_only_before_rendering_starts() {
+        let mut tracker = FrameTracker::default();
+        let lines = [
+            "FARM-DEVICE: CPU",
+            "FARM-DEVICE: CUDA",
+            "Fra:1 Mem:1M | Scene, ViewLayer | Synchronizing object | x",
+            "FARM-DEVICE: OPTIX",
+        ];
+        let devices: Vec<RenderEvent> = lines
+            .iter()
+            .filter_map(|l| tracker.line(l))
+            .filter(|event| matches!(event, RenderEvent::Device { .. }))
+            .collect();
+        assert_eq!(
+            devices,
+            [
+                RenderEvent::Device {
+                    backend: RenderBackend::Cpu
+                },
+                RenderEvent::Device {
+                    backend: RenderBackend::Cuda
+                }
+            ]
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::process::ExitStatus;
 
 pub use command::{FrameSelection, FrameSelectionError, RenderCommand};
 pub use events::{FrameTracker, RenderEvent};
-pub use output::LogTail;
+pub use output::{LogTail, RenderBackend};
 pub use process::BlenderProcess;
 
 /// Lines of output kept for failure reports.

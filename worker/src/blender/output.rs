@@ -9,7 +9,56 @@ use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::command::SIZE_MARKER;
+use protocol::RenderDevice;
+
+use super::command::{DEVICE_MARKER, SIZE_MARKER};
+
+/// What Cycles renders on, as the settings script reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RenderBackend {
+    /// The CPU (also when the script said nothing).
+    #[default]
+    Cpu,
+    /// NVIDIA GPUs through CUDA.
+    Cuda,
+    /// NVIDIA GPUs through OptiX.
+    Optix,
+}
+
+impl RenderBackend {
+    /// The backend a [`DEVICE_MARKER`] line names (`OPTIX`, `CUDA`, `CPU`).
+    pub fn from_marker(name: &str) -> Option<Self> {
+        match name {
+            "CPU" => Some(Self::Cpu),
+            "CUDA" => Some(Self::Cuda),
+            "OPTIX" => Some(Self::Optix),
+            _ => None,
+        }
+    }
+
+    /// The device reported for the frames: a GPU for CUDA and OptiX.
+    pub fn device(self) -> RenderDevice {
+        match self {
+            Self::Cpu => RenderDevice::Cpu,
+            Self::Cuda | Self::Optix => RenderDevice::Gpu,
+        }
+    }
+
+    /// Its name in logs (`cpu`, `cuda`, `optix`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Cuda => "cuda",
+            Self::Optix => "optix",
+        }
+    }
+}
+
+impl std::fmt::Display for RenderBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Something learned from one line of Blender's output.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +69,11 @@ pub enum OutputLine {
         width: u32,
         /// Height.
         height: u32,
+    },
+    /// The settings script reported the device Cycles renders on.
+    Device {
+        /// What the script chose.
+        backend: RenderBackend,
     },
     /// A status line of a frame (`Fra:12 ... | Sample 3/16`).
     Status {
@@ -48,6 +102,10 @@ pub fn parse_line(line: &str) -> Option<OutputLine> {
             (Some(Ok(width)), Some(Ok(height))) => Some(OutputLine::Size { width, height }),
             _ => None,
         };
+    }
+    if let Some(rest) = line.strip_prefix(DEVICE_MARKER) {
+        let backend = RenderBackend::from_marker(rest.trim())?;
+        return Some(OutputLine::Device { backend });
     }
     if let Some(rest) = line.strip_prefix("Fra:") {
         let digits = rest.split_whitespace().next()?;
@@ -194,6 +252,7 @@ mod tests {
     const CAPTURED: &str = "\
 Blender 3.4.1
 Read blend: /work/main/samples/sample.blend
+FARM-DEVICE: CPU
 RENDERFARM_SIZE 160 90
 Fra:1 Mem:10.03M (Peak 11.26M) | Time:00:00.00 | Mem:0.00M, Peak:0.00M | Scene, ViewLayer | Synchronizing object | Lamp
 Fra:1 Mem:10.80M (Peak 11.26M) | Time:00:00.09 | Mem:1.08M, Peak:1.08M | Scene, ViewLayer | Sample 0/16
@@ -211,6 +270,9 @@ Blender quit";
         assert_eq!(
             parsed,
             vec![
+                OutputLine::Device {
+                    backend: RenderBackend::Cpu
+                },
                 OutputLine::Size {
                     width: 160,
                     height: 90
@@ -240,6 +302,41 @@ Blender quit";
                 },
                 OutputLine::FrameTime { seconds: 0.46 },
             ]
+        );
+    }
+
+    #[test]
+    fn device_markers_name_the_backend_and_only_gpus_count_as_gpu() {
+        let backend = |line| match parse_line(line) {
+            Some(OutputLine::Device { backend }) => Some(backend),
+            None => None,
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(backend("FARM-DEVICE: OPTIX"), Some(RenderBackend::Optix));
+        assert_eq!(backend("FARM-DEVICE: CUDA"), Some(RenderBackend::Cuda));
+        assert_eq!(backend("FARM-DEVICE: CPU"), Some(RenderBackend::Cpu));
+        assert_eq!(backend("FARM-DEVICE: CUDA \r"), Some(RenderBackend::Cuda));
+        for unknown in [
+            "FARM-DEVICE: HIP",
+            "FARM-DEVICE: optix",
+            "FARM-DEVICE:",
+            "FARM-DEVICE: CUDA OPTIX",
+            " FARM-DEVICE: CUDA",
+        ] {
+            assert_eq!(backend(unknown), None, "{unknown}");
+        }
+        assert_eq!(RenderBackend::Optix.device(), RenderDevice::Gpu);
+        assert_eq!(RenderBackend::Cuda.device(), RenderDevice::Gpu);
+        assert_eq!(RenderBackend::Cpu.device(), RenderDevice::Cpu);
+        assert_eq!(RenderBackend::default(), RenderBackend::Cpu);
+        assert_eq!(
+            [
+                RenderBackend::Optix,
+                RenderBackend::Cuda,
+                RenderBackend::Cpu
+            ]
+            .map(|b| b.to_string()),
+            ["optix", "cuda", "cpu"]
         );
     }
 

@@ -22,7 +22,8 @@ pub struct BlenderProcess {
 
 impl BlenderProcess {
     /// Start `command` in `workdir` with only `PATH`, `HOME`, `TMPDIR` and
-    /// `LANG` set (`HOME` and `TMPDIR` point into the working directory).
+    /// `LANG` set (`HOME` and `TMPDIR` point into the working directory),
+    /// and the command's own [`RenderCommand::env`] (a pinned GPU).
     pub fn spawn(command: &RenderCommand, workdir: &Path) -> std::io::Result<Self> {
         let mut child = Command::new(command.program())
             .args(command.args())
@@ -32,6 +33,7 @@ impl BlenderProcess {
             .env("HOME", workdir)
             .env("TMPDIR", workdir)
             .env("LANG", "C.UTF-8")
+            .envs(command.env())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -105,5 +107,61 @@ async fn forward_lines(stream: impl AsyncRead + Unpin, sender: mpsc::Sender<Stri
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    use protocol::{ExrDepth, Overrides};
+
+    use super::*;
+    use crate::blender::command::{FrameSelection, TaskOutput};
+
+    /// What a stand-in Blender prints as its `CUDA_VISIBLE_DEVICES` (`all`
+    /// when unset) when run for a command pinned to `gpu`.
+    async fn visible_devices(gpu: Option<&str>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let blender = dir.path().join("blender");
+        std::fs::write(
+            &blender,
+            "#!/bin/sh\necho \"gpus=${CUDA_VISIBLE_DEVICES-all}\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&blender, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let command = RenderCommand {
+            blender,
+            scene: dir.path().join("scene.blend"),
+            output: TaskOutput::frames_in(dir.path()).unwrap(),
+            frames: FrameSelection::from_frames(&[1]).unwrap(),
+            depth: ExrDepth::Half,
+            overrides: Overrides::default(),
+            threads: None,
+            gpu: gpu.map(str::to_owned),
+            device: protocol::RenderDevice::Cpu,
+            has_gpu: false,
+        };
+        // A process forked by another test while the script was open for
+        // writing keeps it busy for a moment.
+        let mut process = loop {
+            match BlenderProcess::spawn(&command, dir.path()) {
+                Err(error) if error.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                spawned => break spawned.unwrap(),
+            }
+        };
+        let line = process.next_line().await.unwrap();
+        assert!(process.wait().await.unwrap().success());
+        line
+    }
+
+    #[tokio::test]
+    async fn blender_sees_only_the_pinned_gpu() {
+        let uuid = "GPU-5c6f3a2e-910b-4d1e-a27c-0012abcdefff";
+        assert_eq!(visible_devices(Some(uuid)).await, format!("gpus={uuid}"));
+        assert_eq!(visible_devices(None).await, "gpus=all");
     }
 }

@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use object_store::{ObjectStore, ObjectStoreExt};
 use protocol::{
-    Control, ExrDepth, GrantObject, GrantRefused, GrantRequest, JobId, OutputSpec, Overrides,
-    Renderer, SceneHash, SceneRef, StorageGrant, TaskId, TaskMessage, WorkerEvent, WorkerId,
-    queues,
+    Control, ExrDepth, GpuInfo, GrantObject, GrantRefused, GrantRequest, JobId, OutputSpec,
+    Overrides, RenderDevice, Renderer, SceneHash, SceneRef, StorageGrant, TaskId, TaskMessage,
+    WorkerEvent, WorkerId, queues,
 };
 use queue::{Broker, Consumer, Outgoing, QueueOptions};
 use tokio::sync::{mpsc, oneshot};
@@ -116,6 +116,9 @@ pub struct Farm {
     pub store: Arc<dyn ObjectStore>,
     /// The worker's id.
     pub worker: WorkerId,
+    /// The GPUs the worker announced (none on a machine without a CUDA
+    /// driver).
+    pub gpus: Vec<GpuInfo>,
     /// Tasks published, by id (grants are for their objects only).
     tasks: Arc<Mutex<HashMap<TaskId, TaskMessage>>>,
     /// The worker's events, but heartbeats and grant requests.
@@ -224,6 +227,7 @@ impl Farm {
             broker,
             store,
             worker,
+            gpus: Vec::new(),
             tasks,
             events,
             pump,
@@ -236,6 +240,7 @@ impl Farm {
                 assert_eq!(info.renderers[0].renderer, Renderer::Blender);
                 assert!(info.renderers[0].version.starts_with(char::is_numeric));
                 assert!(info.cpu.cores >= 1);
+                farm.gpus = info.gpus;
             }
             other => panic!("expected Announce first, got {other:?}"),
         }
@@ -277,6 +282,7 @@ impl Farm {
             },
             overrides: Overrides::default(),
             timeout_secs: 300,
+            device: RenderDevice::Cpu,
         }
     }
 

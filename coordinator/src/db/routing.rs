@@ -1,0 +1,262 @@
+//! Routing a placed job: its tasks go only to the own queues of workers
+//! that meet its placement (region, node class, GPU model, memory), a few
+//! at a time per worker, so no other worker's broker user can even read
+//! them. Jobs that may render anywhere use the shared queue.
+
+use std::collections::HashMap;
+
+use protocol::{Renderer, TaskId, WorkerEvent, WorkerId, WorkerInfo};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Db, DbError, from_json};
+use crate::placement::{Placement, Seat, list};
+use crate::state::{JobState, TaskState};
+
+/// Tasks of routed jobs a worker holds at most (queued on its own queue,
+/// or rendering): enough that it never waits for the next, few enough that
+/// a worker that joins gets its share.
+pub const BACKLOG: usize = 2;
+
+/// A job's placement as stored.
+pub(super) fn job_placement(conn: &Connection, job: &str) -> Result<Placement, DbError> {
+    conn.query_row(
+        "SELECT region, node_class, gpu_model, min_vram_mib FROM jobs WHERE id = ?1",
+        [job],
+        |r| {
+            let regions: Option<String> = r.get(0)?;
+            let classes: Option<String> = r.get(1)?;
+            Ok(Placement {
+                regions: regions.as_deref().map(list).unwrap_or_default(),
+                node_classes: classes.as_deref().map(list).unwrap_or_default(),
+                gpu_model: r.get(2)?,
+                min_vram_mib: r.get(3)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| DbError::NotFound(format!("job {job}")))
+}
+
+/// A worker's seat from its row: enrollment region and node class, granted
+/// device class, and the memory of its largest GPU as announced.
+pub(super) fn seat_of(region: String, class: String, device: String, info: &str) -> Seat {
+    let vram = from_json::<WorkerInfo>(info)
+        .ok()
+        .and_then(|info| info.gpus.iter().map(|g| g.memory_mib).max());
+    Seat {
+        region,
+        node_classes: vec![class],
+        device_classes: vec![device],
+        vram_mib: vram,
+    }
+}
+
+/// The seat of worker `worker`, if it exists.
+pub(super) fn worker_seat(conn: &Connection, worker: &str) -> Result<Option<Seat>, DbError> {
+    Ok(conn
+        .query_row(
+            "SELECT region, node_class, device_class, info FROM workers WHERE id = ?1",
+            [worker],
+            |r| {
+                Ok(seat_of(
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    &r.get::<_, String>(3)?,
+                ))
+            },
+        )
+        .optional()?)
+}
+
+/// A worker that can take routed tasks now.
+struct Candidate {
+    id: String,
+    seat: Seat,
+    renderers: Vec<Renderer>,
+    held: usize,
+}
+
+impl Db {
+    /// Every seat a job could ever be placed on: the farm's workers that are
+    /// not blocklisted, and the enrollment tokens that can still enroll.
+    pub fn seats(&self) -> Result<Vec<Seat>, DbError> {
+        let conn = self.lock();
+        let mut seats = Vec::new();
+        let mut workers = conn.prepare_cached(
+            "SELECT region, node_class, device_class, info FROM workers WHERE blocklisted_ms IS NULL",
+        )?;
+        for row in workers.query_map([], |r| {
+            Ok(seat_of(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                &r.get::<_, String>(3)?,
+            ))
+        })? {
+            seats.push(row?);
+        }
+        let mut enrollments = conn.prepare_cached(
+            "SELECT region, node_classes, device_classes FROM enrollments \
+             WHERE revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?1) \
+               AND (max_workers IS NULL OR enrolled < max_workers)",
+        )?;
+        for row in enrollments.query_map(params![protocol::now_ms()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })? {
+            let (region, classes, devices): (String, String, String) = row?;
+            seats.push(Seat {
+                region,
+                node_classes: from_json(&classes)?,
+                device_classes: from_json(&devices)?,
+                vram_mib: None,
+            });
+        }
+        Ok(seats)
+    }
+
+    /// Direct pending tasks of routed jobs at workers that meet their
+    /// placement and hold fewer than [`BACKLOG`]: highest priority first,
+    /// each to the admitted worker of the job's cheapest class holding the
+    /// fewest. Returns whether any was directed (the dispatcher then
+    /// publishes them on the workers' own queues).
+    pub fn place_routed_tasks(&self) -> Result<bool, DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut candidates = {
+            let mut held: HashMap<String, usize> = HashMap::new();
+            let mut stmt = tx.prepare_cached(
+                "SELECT target_worker, COUNT(*) FROM tasks WHERE target_worker IS NOT NULL \
+                 AND state IN (?1, ?2, ?3) GROUP BY target_worker",
+            )?;
+            for row in stmt.query_map(
+                params![TaskState::Pending, TaskState::Queued, TaskState::Running],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, usize>(1)?)),
+            )? {
+                let (worker, n) = row?;
+                held.insert(worker, n);
+            }
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, region, node_class, device_class, info FROM workers \
+                 WHERE state = 'online' AND blocklisted_ms IS NULL AND draining_ms IS NULL \
+                   AND enrolled_ms IS NOT NULL",
+            )?;
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })?
+            .map(|row| {
+                let (id, region, class, device, info) = row?;
+                let renderers = from_json::<WorkerInfo>(&info)
+                    .map(|i| i.renderers.iter().map(|r| r.renderer).collect())
+                    .unwrap_or_default();
+                Ok(Candidate {
+                    held: held.get(&id).copied().unwrap_or(0),
+                    seat: seat_of(region, class, device, &info),
+                    id,
+                    renderers,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?
+        };
+        if candidates.iter().all(|c| c.held >= BACKLOG) {
+            return Ok(false);
+        }
+        let tasks: Vec<(String, String, String)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT t.id, t.job_id, j.renderer FROM tasks t JOIN jobs j ON j.id = t.job_id \
+                 WHERE t.state = ?1 AND t.target_worker IS NULL AND t.kind IN ('render', 'rerender') \
+                   AND j.routed = 1 AND j.state IN (?2, ?3) \
+                 ORDER BY j.priority DESC, j.created_ms, t.seq LIMIT 1000",
+            )?;
+            stmt.query_map(
+                params![TaskState::Pending, JobState::Queued, JobState::Running],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
+            .collect::<Result<_, _>>()?
+        };
+        let mut placements: HashMap<String, Placement> = HashMap::new();
+        let mut placed = false;
+        for (task, job, renderer) in tasks {
+            if !placements.contains_key(&job) {
+                placements.insert(job.clone(), job_placement(&tx, &job)?);
+            }
+            let placement = &placements[&job];
+            let renderer: Renderer = renderer
+                .parse()
+                .map_err(|_| DbError::Corrupt(format!("renderer of job {job}")))?;
+            let best = candidates
+                .iter_mut()
+                .filter(|c| {
+                    c.held < BACKLOG && c.renderers.contains(&renderer) && placement.admits(&c.seat)
+                })
+                .min_by_key(|c| (placement.preference(&c.seat), c.held));
+            let Some(best) = best else {
+                continue;
+            };
+            best.held += 1;
+            tx.execute(
+                "UPDATE tasks SET target_worker = ?2 WHERE id = ?1",
+                params![task, best.id],
+            )?;
+            placed = true;
+            if candidates.iter().all(|c| c.held >= BACKLOG) {
+                break;
+            }
+        }
+        tx.commit()?;
+        Ok(placed)
+    }
+}
+
+/// Whether a routed job has a task waiting for a worker.
+pub(super) fn routed_waiting(conn: &Connection) -> Result<bool, DbError> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM tasks t JOIN jobs j ON j.id = t.job_id \
+         WHERE t.state = ?1 AND t.target_worker IS NULL AND t.kind IN ('render', 'rerender') \
+           AND j.routed = 1 AND j.state IN (?2, ?3))",
+        params![TaskState::Pending, JobState::Queued, JobState::Running],
+        |r| r.get(0),
+    )?)
+}
+
+/// A `TaskStarted` from a worker outside the task's job's placement: the
+/// worker, task and attempt, for the task to go to a worker inside it.
+/// Routing never sends such a worker the task; this catches a job whose
+/// tasks were on the shared queue before its placement was enforced.
+pub(super) fn starts_outside_placement(
+    conn: &Connection,
+    event: &WorkerEvent,
+) -> Result<Option<(WorkerId, TaskId, u32)>, DbError> {
+    let WorkerEvent::TaskStarted {
+        task_id,
+        attempt,
+        worker,
+        ..
+    } = event
+    else {
+        return Ok(None);
+    };
+    let job: Option<String> = conn
+        .query_row(
+            "SELECT job_id FROM tasks WHERE id = ?1",
+            [task_id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(job) = job else {
+        return Ok(None);
+    };
+    let placement = job_placement(conn, &job)?;
+    if placement.is_anywhere()
+        || worker_seat(conn, &worker.to_string())?.is_some_and(|seat| placement.admits(&seat))
+    {
+        return Ok(None);
+    }
+    Ok(Some((*worker, *task_id, *attempt)))
+}

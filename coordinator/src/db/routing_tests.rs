@@ -1,0 +1,106 @@
+//! Routing placed jobs: a task goes only to a worker inside the job's
+//! placement, a few at a time per worker, and never to the shared queue; a
+//! worker outside it that starts one anyway hands it back.
+
+use proptest::prelude::*;
+use protocol::{Control, WorkerEvent, WorkerId};
+
+use super::tests::{info, job_with, started};
+use super::{BACKLOG, Db, EnrollmentTerms, JobOptions, Policy};
+use crate::placement::{Placement, Seat};
+
+const REGIONS: [&str; 5] = ["DE", "FR", "US", "GB", "NO"];
+const CLASSES: [&str; 2] = ["cpu-cheap", "cpu-fast"];
+
+/// An online worker enrolled in `region` as `class`.
+fn worker_in(db: &Db, name: &str, region: &str, class: &str) -> WorkerId {
+    let id = db.enroll_test_worker_with(
+        name,
+        EnrollmentTerms {
+            owner: format!("owner-{name}"),
+            region: region.into(),
+            node_classes: vec![class.into()],
+            device_classes: vec!["cpu".into()],
+        },
+    );
+    db.apply_as_named(&WorkerEvent::Announce(info(id, name)), &Policy::default())
+        .unwrap();
+    id
+}
+
+fn seat(region: &str, class: &str) -> Seat {
+    Seat {
+        region: region.into(),
+        node_classes: vec![class.into()],
+        device_classes: vec!["cpu".into()],
+        vram_mib: None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn a_routed_task_goes_only_to_a_worker_inside_its_placement(
+        workers in proptest::collection::vec((0..REGIONS.len(), 0..CLASSES.len()), 1..6),
+        regions in proptest::option::of(prop_oneof![
+            Just("EU"), Just("US"), Just("UK"), Just("DE,US"), Just("EEA")
+        ]),
+        class in proptest::option::of(0..CLASSES.len()),
+    ) {
+        let db = Db::in_memory().unwrap();
+        let mut seats = std::collections::HashMap::new();
+        for (i, (region, class)) in workers.iter().enumerate() {
+            let id = worker_in(&db, &format!("w{i}"), REGIONS[*region], CLASSES[*class]);
+            seats.insert(id, seat(REGIONS[*region], CLASSES[*class]));
+        }
+        let placement = Placement::parse(regions, class.map(|c| CLASSES[c]), None, None).unwrap();
+        prop_assume!(!placement.is_anywhere());
+        let (_, shared) = job_with(&db, JobOptions { placement: placement.clone(), ..JobOptions::default() });
+        prop_assert!(shared.is_empty(), "nothing of a placed job goes to the shared queue");
+        db.place_routed_tasks().unwrap();
+        let published = db.take_pending(100).unwrap();
+        let mut held = std::collections::HashMap::new();
+        for task in &published {
+            let target = task.target.expect("a routed task is directed");
+            prop_assert!(placement.admits(&seats[&target]), "{:?} to {:?}", placement, seats[&target]);
+            *held.entry(target).or_insert(0) += 1;
+        }
+        prop_assert!(held.values().all(|n| *n <= BACKLOG));
+        let admitted = seats.values().filter(|s| placement.admits(s)).count();
+        prop_assert_eq!(published.len(), (admitted * BACKLOG).min(2));
+    }
+}
+
+#[test]
+fn a_worker_outside_the_placement_that_starts_a_task_hands_it_back() {
+    let db = Db::in_memory().unwrap();
+    let paris = worker_in(&db, "paris", "FR", "cpu-cheap");
+    let ohio = worker_in(&db, "ohio", "US", "cpu-cheap");
+    let eu = Placement::parse(Some("EU"), None, None, None).unwrap();
+    let (_, _) = job_with(
+        &db,
+        JobOptions {
+            placement: eu,
+            ..JobOptions::default()
+        },
+    );
+    db.place_routed_tasks().unwrap();
+    let tasks = db.take_pending(100).unwrap();
+    assert_eq!(tasks.len(), 2);
+    assert!(tasks.iter().all(|t| t.target == Some(paris)));
+    // Someone else's directed task is refused as not its own; a task it is
+    // somehow given undirected is handed back and routed again.
+    db.lock()
+        .execute("UPDATE tasks SET target_worker = NULL", [])
+        .unwrap();
+    let followup = started(&db, &tasks[0], ohio);
+    assert!(matches!(
+        followup.controls.as_slice(),
+        [(_, Control::AbandonTask { .. })]
+    ));
+    db.place_routed_tasks().unwrap();
+    let again = db.take_pending(100).unwrap();
+    assert!(again.iter().all(|t| t.target == Some(paris)), "{again:?}");
+    assert!(!again.is_empty());
+}
