@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 use farm_cli::Output;
-use farm_cli::demo::{DemoArgs, DemoReport, render};
+use farm_cli::demo::{DemoArgs, DemoReport, fresh_dir, render};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -87,10 +87,13 @@ async fn main() -> anyhow::Result<()> {
     .map_err(anyhow::Error::msg)?;
     let scratch = tempfile::tempdir()?;
     let args = |cheat: Option<worker::Tamper>| DemoArgs {
-        // Each run on a farm of its own.
-        dir: scratch
-            .path()
-            .join(if cheat.is_some() { "cheated" } else { "honest" }),
+        // Each run on a farm of its own, in a folder made for it.
+        dir: fresh_dir(
+            &scratch
+                .path()
+                .join(if cheat.is_some() { "cheated" } else { "honest" }),
+        )
+        .expect("a scratch folder"),
         frames: format!("1-{frames}"),
         workers: 3,
         chunk_size: Some(5),
