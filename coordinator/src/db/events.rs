@@ -10,7 +10,7 @@ use super::attribution::{self, Sender, Verdict};
 use super::grants::GrantOrder;
 use super::reputation::{is_blocklisted, task_event_worker};
 use super::routing::{routed_waiting, starts_outside_placement};
-use super::workers::starts_while_draining;
+use super::workers::{redirect_unstarted_copies, starts_while_draining};
 use super::{Db, DbError, Policy, from_json};
 use crate::state::{
     AfterFailure, AttemptState, FrameState, JobState, TaskKind, TaskState, after_failure,
@@ -343,6 +343,10 @@ impl Db {
                          last_seen_ms = ?2 WHERE id = ?1",
                         params![worker.to_string(), now_ms()],
                     )?;
+                    // What waits on its own queue goes to other workers.
+                    if redirect_unstarted_copies(&tx, &worker.to_string())? > 0 {
+                        followup.dispatch = true;
+                    }
                 }
             }
             // A worker with room may take a routed job's next task.

@@ -208,8 +208,9 @@ impl Db {
                 }
             }
             back_to_pending(tx, &task)?;
+            // Copies and routed tasks are placed afresh, on other workers.
             tx.execute(
-                "UPDATE tasks SET target_worker = NULL WHERE id = ?1 AND kind IN ('parity', 'arbiter')",
+                "UPDATE tasks SET target_worker = NULL WHERE id = ?1",
                 [&task],
             )?;
         }

@@ -104,3 +104,53 @@ fn a_worker_outside_the_placement_that_starts_a_task_hands_it_back() {
     assert!(again.iter().all(|t| t.target == Some(paris)), "{again:?}");
     assert!(!again.is_empty());
 }
+
+#[test]
+fn what_waits_for_a_worker_that_leaves_or_is_blocklisted_goes_to_another() {
+    let db = Db::in_memory().unwrap();
+    let berlin = worker_in(&db, "berlin", "DE", "cpu-cheap");
+    let eu = Placement::parse(Some("EU"), None, None, None).unwrap();
+    job_with(
+        &db,
+        JobOptions {
+            placement: eu,
+            ..JobOptions::default()
+        },
+    );
+    db.place_routed_tasks().unwrap();
+    let first = db.take_pending(100).unwrap();
+    db.mark_queued(
+        &first
+            .iter()
+            .map(|t| (t.message.task_id, t.message.attempt))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    assert!(first.iter().all(|t| t.target == Some(berlin)));
+    let paris = worker_in(&db, "paris", "FR", "cpu-cheap");
+    let followup = db
+        .apply_as_named(&WorkerEvent::Leaving { worker: berlin }, &Policy::default())
+        .unwrap();
+    assert!(followup.dispatch);
+    db.place_routed_tasks().unwrap();
+    let moved = db.take_pending(100).unwrap();
+    assert_eq!(moved.len(), 2);
+    assert!(
+        moved
+            .iter()
+            .all(|t| t.target == Some(paris) && t.message.attempt == 2)
+    );
+    db.mark_queued(
+        &moved
+            .iter()
+            .map(|t| (t.message.task_id, t.message.attempt))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let lyon = worker_in(&db, "lyon", "FR", "cpu-cheap");
+    db.blocklist_worker(paris, "test").unwrap();
+    db.place_routed_tasks().unwrap();
+    let again = db.take_pending(100).unwrap();
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().all(|t| t.target == Some(lyon)), "{again:?}");
+}

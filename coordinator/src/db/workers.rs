@@ -209,7 +209,10 @@ impl Db {
 
 /// Copies directed at `worker` and not started go to another worker.
 /// Returns how many.
-fn redirect_unstarted_copies(tx: &Transaction<'_>, worker: &str) -> Result<usize, DbError> {
+pub(super) fn redirect_unstarted_copies(
+    tx: &Transaction<'_>,
+    worker: &str,
+) -> Result<usize, DbError> {
     let directed: Vec<String> = {
         let mut stmt = tx.prepare_cached(
             "SELECT id FROM tasks WHERE target_worker = ?1 AND state IN ('pending', 'queued')",
