@@ -69,6 +69,10 @@ pub enum Command {
 pub enum ApiCommand {
     /// Submit a .blend with every file it uses, and print the job's URL.
     Submit(Box<SubmitArgs>),
+    /// What a job of a .blend would take and cost on each node class, from
+    /// the farm's history; nothing is uploaded (`--watch`, `--paused` do
+    /// nothing here).
+    Estimate(Box<SubmitArgs>),
     /// Follow a job until it ends, with progress bars on a terminal.
     Watch {
         /// The job.

@@ -8,6 +8,7 @@ mod args;
 mod commands;
 pub mod demo;
 mod error;
+mod estimate;
 mod output;
 mod scene;
 mod settings;
@@ -41,6 +42,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     let output = Output::new(cli.global.json, cli.global.verbose);
     match command {
         ApiCommand::Submit(args) => submit::run(&api, &args, &output).await,
+        ApiCommand::Estimate(args) => estimate::run(&api, &args, &output).await,
         ApiCommand::Watch { id } => watch::follow(&api, id, &output, false).await,
         ApiCommand::Jobs => commands::jobs(&api, &output).await,
         ApiCommand::Job { id } => commands::job(&api, id, &output).await,

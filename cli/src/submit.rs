@@ -21,7 +21,7 @@ use crate::watch;
 
 /// The job, as `POST /api/v1/jobs` (and `/validate`) take it.
 #[derive(Debug, Serialize)]
-struct JobRequest<'a> {
+pub struct JobRequest<'a> {
     /// Display name.
     name: String,
     /// The described bundle.
@@ -82,6 +82,14 @@ pub struct Prepared {
     local: bundle::LocalBundle,
 }
 
+impl Prepared {
+    /// Describe the bundle to the coordinator (nothing is uploaded): its id
+    /// and the blobs the coordinator lacks.
+    pub async fn describe(&self, api: &Api) -> Result<BundleAnswer, Failure> {
+        Ok(api.post("/api/v1/bundles", &self.local.manifest()).await?)
+    }
+}
+
 /// Read `scene` with `blender` and hash the files of its bundle.
 pub async fn prepare(blender: &Path, scene: &Path, output: &Output) -> Result<Prepared, Failure> {
     let spinner = output.spinner("reading the scene's files with Blender");
@@ -116,6 +124,38 @@ pub async fn prepare(blender: &Path, scene: &Path, output: &Output) -> Result<Pr
     Ok(Prepared { read, local })
 }
 
+/// The job `args` ask for, of the scene `prepared` in the described bundle
+/// `bundle`.
+pub fn job_request<'a>(
+    args: &'a SubmitArgs,
+    prepared: &Prepared,
+    bundle: &'a str,
+) -> JobRequest<'a> {
+    let name = args.name.clone().unwrap_or_else(|| {
+        args.scene
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_else(|| prepared.local.main.clone())
+    });
+    JobRequest {
+        name,
+        bundle,
+        renderer: "blender",
+        frames: args
+            .frames
+            .clone()
+            .unwrap_or_else(|| prepared.read.info.frame_spec()),
+        chunk_size: args.chunk,
+        priority: args.priority,
+        parity_percent: args.parity,
+        paused: args.paused,
+        region: args.region.as_deref(),
+        node_class: args.node_class.as_deref(),
+        gpu_model: args.gpu_model.as_deref(),
+        min_vram_mib: args.min_vram_mib,
+    }
+}
+
 /// Describe the bundle, have the job validated, upload the missing blobs,
 /// create the job and say so; the job's id.
 pub async fn send(
@@ -125,27 +165,8 @@ pub async fn send(
     output: &Output,
 ) -> Result<JobId, Failure> {
     let (info, local) = (&prepared.read.info, &prepared.local);
-    let described: BundleAnswer = api.post("/api/v1/bundles", &local.manifest()).await?;
-    let name = args.name.clone().unwrap_or_else(|| {
-        args.scene
-            .file_stem()
-            .map(|stem| stem.to_string_lossy().into_owned())
-            .unwrap_or_else(|| local.main.clone())
-    });
-    let request = JobRequest {
-        name,
-        bundle: &described.id,
-        renderer: "blender",
-        frames: args.frames.clone().unwrap_or_else(|| info.frame_spec()),
-        chunk_size: args.chunk,
-        priority: args.priority,
-        parity_percent: args.parity,
-        paused: args.paused,
-        region: args.region.as_deref(),
-        node_class: args.node_class.as_deref(),
-        gpu_model: args.gpu_model.as_deref(),
-        min_vram_mib: args.min_vram_mib,
-    };
+    let described = prepared.describe(api).await?;
+    let request = job_request(args, prepared, &described.id);
     let validated: Validated = api.post("/api/v1/jobs/validate", &request).await?;
     let uploaded = upload::upload_missing(api, local, &described.missing, output).await?;
     let created: Value = api.post("/api/v1/jobs", &request).await?;

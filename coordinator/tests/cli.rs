@@ -2,7 +2,8 @@
 //! --watch` through a pseudo-terminal renders a scene with a texture on a
 //! worker and exits 0; a second submit with the texture changed
 //! uploads only the texture; a refused submit uploads nothing and exits 3;
-//! a watched job that is cancelled exits 4; `--json` output parses; a
+//! `farm estimate` prices a job from what the scene took; a watched job
+//! that is cancelled exits 4; `--json` output parses; a
 //! missing token and an unreachable coordinator get their exit codes.
 
 #[path = "cli/harness.rs"]
@@ -131,6 +132,37 @@ async fn submit_watch_renders_and_a_changed_texture_is_the_only_upload() {
         "{sent}"
     );
     assert_centre(&app, id, 1, [0.1, 0.2, 1.0]).await;
+
+    // An estimate from what the two frames took; nothing new is uploaded.
+    let estimate = run(farm(
+        &home,
+        &app.api,
+        Some(&token),
+        &["estimate", &blend, "--frames", "1-100", "--json"],
+    ))
+    .await;
+    assert_eq!(estimate.code, Some(0), "{}", estimate.stderr);
+    let estimate: Value =
+        serde_json::from_str(estimate.stdout.trim()).expect("estimate --json parses");
+    assert_eq!(estimate["frames"], 100, "{estimate}");
+    let class = &estimate["classes"][0];
+    assert_eq!(
+        (class["node_class"].as_str(), class["workers"].as_u64()),
+        (Some("standard"), Some(1)),
+        "{estimate}"
+    );
+    assert!(class["samples"].as_u64().unwrap() >= 2, "{estimate}");
+    assert!(
+        class["cost_micros"]["typical"].as_i64().unwrap() > 0,
+        "{estimate}"
+    );
+    let table = run(farm(&home, &app.api, Some(&token), &["estimate", &blend])).await;
+    assert_eq!(table.code, Some(0), "{}", table.stderr);
+    assert!(
+        table.stdout.contains("TIME TO COMPLETE") && table.stdout.contains("standard"),
+        "{}",
+        table.stdout
+    );
 
     std::fs::copy(&scene.other, &scene.texture).unwrap();
     let again = run(farm(

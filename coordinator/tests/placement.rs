@@ -3,8 +3,9 @@
 //! parity copies, scene fetches and upload grants all stay on the EU
 //! workers (the US worker never holds one of its attempts, and is never
 //! refused one: it is never even sent one), its report says where every
-//! frame rendered, and a job no worker could ever take is refused at
-//! submit naming the constraint.
+//! frame rendered, an estimate for the scene counts the EU workers and
+//! what the scene cost here, and a job no worker could ever take is
+//! refused at submit naming the constraint.
 
 mod support;
 
@@ -136,6 +137,42 @@ async fn an_eu_only_job_stays_on_eu_workers() {
             .all(|p| p["frames_delivered"] == 0),
         "{payouts:?}"
     );
+
+    // An estimate for the same scene, EU-only, from what it cost here.
+    let estimate: Value = app
+        .http
+        .post(format!("{jobs}/estimate"))
+        .json(&json!({"scene": scene, "renderer": "blender", "frames": "1-60", "region": "EU"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let classes = estimate["classes"].as_array().unwrap();
+    assert_eq!(classes.len(), 1, "{estimate}");
+    let standard = &classes[0];
+    assert_eq!(standard["node_class"], "standard");
+    assert_eq!(standard["workers"], 2, "the EU workers only: {estimate}");
+    assert_eq!(standard["basis"], "scene");
+    assert!(standard["samples"].as_u64().unwrap() >= 6, "{estimate}");
+    let cost = &standard["cost_micros"];
+    let (low, typical, high) = (
+        cost["low"].as_i64().unwrap(),
+        cost["typical"].as_i64().unwrap(),
+        cost["high"].as_i64().unwrap(),
+    );
+    assert!(0 < low && low <= typical && typical <= high, "{estimate}");
+    let wall = &standard["time_to_complete_secs"];
+    assert!(wall["typical"].as_f64().unwrap() > 0.0, "{estimate}");
+    let refused = app
+        .http
+        .post(format!("{jobs}/estimate"))
+        .json(&json!({"scene": scene, "renderer": "blender", "frames": "1-60", "region": "JP"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     // A job that may render anywhere goes to whoever is free, the US too.
     let anywhere = app

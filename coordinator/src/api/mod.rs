@@ -5,6 +5,7 @@ mod billing;
 mod bundles;
 mod enrollments;
 mod error;
+mod estimate;
 mod events;
 mod frames;
 mod jobs;
@@ -58,6 +59,7 @@ pub fn router(farm: Farm) -> Router {
         .route("/api/v1/sign-in-links", post(session::create_link))
         .route("/api/v1/jobs", post(submit::create).get(jobs::list))
         .route("/api/v1/jobs/validate", post(submit::validate_submission))
+        .route("/api/v1/jobs/estimate", post(estimate::estimate))
         .route("/api/v1/jobs/{id}", get(jobs::show))
         .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/v1/jobs/{id}/pause", post(jobs::pause))

@@ -198,6 +198,12 @@ pub async fn spec() -> Json<Value> {
                     "200": {"description": "it would be accepted", "content": {"application/json": {"schema": {"type": "object", "properties": {
                         "frame_count": {"type": "integer"}, "tasks": {"type": "integer"}}}}}},
                     "422": error_response("the same refusals as job creation")}}},
+            "/api/v1/jobs/estimate": {"post": {
+                "summary": "Before submitting: per node class the job's placement admits, its online workers, and the time to complete and cost from the farm's history of render times (the coordinator's observed times of accepted copies: of the same scene when it rendered here before, else of every scene), low (10th percentile frame), typical (median) and high (90th); nothing is created",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateJob"}}}},
+                "responses": {
+                    "200": {"description": "the estimate: frames, parity_percent, currency, classes[{node_class, workers, basis (scene, farm or none), samples, seconds_per_frame, time_to_complete_secs, cost_micros}], each range {low, typical, high}"},
+                    "422": error_response("the same refusals as job creation")}}},
             "/api/v1/farm": {"get": {
                 "summary": "What a job may ask for: renderers, and the regions and node classes of the farm's enrolled workers",
                 "responses": {"200": {"description": "the lists", "content": {"application/json": {"schema": {"type": "object", "properties": {

@@ -88,17 +88,20 @@ pub struct CreateJob {
 }
 
 /// A submission whose fields all passed, waiting for its scene.
-struct Checked {
+pub(super) struct Checked {
     name: Option<String>,
     renderer: Renderer,
-    frames: FrameSpec,
+    /// Its frames.
+    pub(super) frames: FrameSpec,
     chunk_size: u32,
     priority: u8,
     output: OutputSpec,
     overrides: Overrides,
     task_timeout_secs: u64,
-    parity_bp: u32,
-    options: JobOptions,
+    /// Share of frames rendered twice, basis points.
+    pub(super) parity_bp: u32,
+    /// Its bundle, placement and starting state.
+    pub(super) options: JobOptions,
 }
 
 impl Checked {
@@ -263,7 +266,7 @@ fn job_tenant(principal: &Principal, asked: Option<String>) -> Result<Option<Ten
 }
 
 /// Where a submission's scene comes from.
-enum SceneSource {
+pub(super) enum SceneSource {
     /// A single uploaded file.
     Scene(SceneHash),
     /// A described bundle, by id.
@@ -289,7 +292,7 @@ fn scene_source(body: &mut CreateJob) -> Result<Option<SceneSource>, ApiError> {
 }
 
 /// Check a submission's fields, before its scene.
-async fn check_submission(
+pub(super) async fn check_submission(
     farm: &Farm,
     principal: &Principal,
     mut body: CreateJob,
@@ -303,7 +306,7 @@ async fn check_submission(
 
 /// Whether the caller may use the uploaded scene `scene`: a submitter only
 /// its tenant's, an admin any.
-async fn check_scene(
+pub(super) async fn check_scene(
     farm: &Farm,
     principal: &Principal,
     scene: &SceneHash,
