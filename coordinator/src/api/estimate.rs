@@ -141,7 +141,8 @@ pub async fn estimate(
     // Per class: its online workers' hourly rates, by their device class.
     let mut classes: BTreeMap<String, Vec<Money>> = BTreeMap::new();
     for seat in &seats {
-        let rate = farm.config.billing.rate(&seat.device_classes[0]);
+        let device = seat.device_classes.first().map_or("cpu", String::as_str);
+        let rate = farm.config.billing.rate(device);
         for class in &seat.node_classes {
             classes.entry(class.clone()).or_default().push(rate);
         }
