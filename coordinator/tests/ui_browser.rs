@@ -431,6 +431,8 @@ async fn a_disagreed_frame_shows_both_copies_and_the_heat_map() {
         .await
         .unwrap();
     assert_eq!(bars, json!(4), "a bar per frame");
+    let places = browser.wait_until("#rendered-in", "true").await;
+    assert_eq!(places, "local (standard): 4", "where the frames rendered");
     browser.screenshot("costs-desktop").await;
 
     // An admin sees the payouts per provider: the cheater's provider earns

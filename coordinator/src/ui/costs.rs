@@ -38,6 +38,20 @@ pub async fn page_costs(
         .map(|f| f.cost_micros.0 as f64 / MICROS_PER_UNIT as f64)
         .collect();
     let seconds: Vec<f64> = billed.iter().map(|f| f.render_seconds).collect();
+    // Where the billed frames were rendered: frames per region and class.
+    let mut places: std::collections::BTreeMap<String, usize> = Default::default();
+    for frame in &billed {
+        let place = format!(
+            "{} ({})",
+            frame.region.as_deref().unwrap_or("?"),
+            frame.node_class.as_deref().unwrap_or("?")
+        );
+        *places.entry(place).or_default() += 1;
+    }
+    let places: Vec<String> = places
+        .into_iter()
+        .map(|(place, n)| format!("{place}: {n}"))
+        .collect();
     let body = html! {
         nav class="crumbs" aria-label="Breadcrumb" {
             a href="/ui/jobs" { "Jobs" } " / " a href={ "/ui/jobs/" (id) } { (report.job_name) } " / costs"
@@ -50,6 +64,7 @@ pub async fn page_costs(
             div { dt { "Render time in all" } dd { (format!("{:.2} s", totals.total_render_seconds)) } }
             div { dt { "Verification overhead" } dd { (totals.verification_overhead_micros) " " (report.currency)
                 " (" (format!("{:.1}", totals.verification_overhead_percent)) "%)" } }
+            div { dt { "Rendered in" } dd id="rendered-in" { @if places.is_empty() { "—" } @else { (places.join(", ")) } } }
             div { dt { "Frames replicated" } dd { (totals.frames_replicated) " (" (format!("{:.0}", totals.replication_percent)) "%)" } }
             div { dt { "Report" } dd { a href={ "/api/v1/jobs/" (id) "/report.csv" } download { "CSV" } } }
         }

@@ -111,6 +111,8 @@ pub async fn page_job(
             div { dt { "Parity" } dd { (job.parity_percent) "%" } }
             div { dt { "Node class" } dd { (job.node_class.as_deref().unwrap_or("any")) } }
             div { dt { "Region" } dd { (job.region.as_deref().unwrap_or("any")) } }
+            @if let Some(model) = &job.gpu_model { div { dt { "GPU model" } dd { (model) } } }
+            @if let Some(vram) = job.min_vram_mib { div { dt { "GPU memory" } dd { "≥ " (vram) " MiB" } } }
             div { dt { "Submitted" } dd { (ago(now - job.created_ms)) } }
             div { dt { "ETA" } dd { (eta(job, now)) } }
             div { dt { "Cost report" } dd { a href={ "/ui/jobs/" (job.id) "/costs" } { "costs" } " · " a href={ "/api/v1/jobs/" (job.id) "/report.csv" } download { "CSV" } } }
