@@ -10,11 +10,10 @@
 
 use std::time::Instant;
 
-use coordinator::db::{Db, EnrollmentTerms, NewEnrollment, NewJob, Policy, Sender};
-use protocol::{
-    FrameDone, FrameSpec, GrantObject, GrantRequest, OutputSpec, Overrides, RenderDevice, Renderer,
-    SceneHash, WorkerEvent,
-};
+mod support;
+
+use coordinator::db::{Db, EnrollmentTerms, NewEnrollment, NewJob};
+use protocol::{FrameSpec, OutputSpec, Overrides, Renderer, SceneHash};
 
 fn main() {
     let tasks: usize = std::env::var("BENCH_TASKS")
@@ -64,61 +63,11 @@ fn main() {
         .map(|t| (t.message.task_id, t.message.attempt))
         .collect();
     db.mark_queued(&published).expect("queued");
-    let policy = Policy::default();
-    let sender = Sender::worker(worker);
     let started = Instant::now();
-    let mut events = 0u64;
-    for task in &queued {
-        let message = &task.message;
-        let frame = message.frames[0];
-        let start = WorkerEvent::TaskStarted {
-            task_id: message.task_id,
-            attempt: message.attempt,
-            worker,
-            redelivered: false,
-        };
-        db.apply_event(&start, sender, &policy).expect("applied");
-        // The worker asks for its scene and its frame's upload key, as a
-        // real one does, and reports the frame at the key it was granted.
-        let mut key = String::new();
-        for object in [GrantObject::Scene, GrantObject::Frame { frame }] {
-            let request = WorkerEvent::GrantRequest(GrantRequest {
-                task_id: message.task_id,
-                attempt: message.attempt,
-                worker,
-                object,
-            });
-            let followup = db.apply_event(&request, sender, &policy).expect("applied");
-            key = followup.grants.first().expect("granted").key.clone();
-        }
-        let batch = [
-            WorkerEvent::FrameDone(FrameDone {
-                task_id: message.task_id,
-                attempt: message.attempt,
-                job_id: job,
-                frame,
-                replica: 0,
-                worker,
-                object_key: key,
-                pixel_hash: "00".repeat(32),
-                render_seconds: 1.0,
-                width: 1920,
-                height: 1080,
-                bytes: 1 << 20,
-                device: RenderDevice::Cpu,
-            }),
-            WorkerEvent::TaskDone {
-                task_id: message.task_id,
-                attempt: message.attempt,
-                worker,
-            },
-        ];
-        events += 3;
-        for event in &batch {
-            db.apply_event(event, sender, &policy).expect("applied");
-            events += 1;
-        }
-    }
+    let events: u64 = queued
+        .iter()
+        .map(|task| support::render(&db, task, worker, job))
+        .sum();
     let seconds = started.elapsed().as_secs_f64();
     let delivered = db.job_detail(job).expect("job").job.progress.done;
     assert_eq!(delivered, tasks as u64, "every frame was accepted");

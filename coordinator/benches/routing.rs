@@ -12,13 +12,14 @@
 
 use std::time::{Duration, Instant};
 
+mod support;
+
 use coordinator::db::{
     Db, EnrollmentTerms, JobOptions, NewEnrollment, NewJob, Policy, QueuedTask, Sender,
 };
 use coordinator::placement::Placement;
 use protocol::{
-    FrameDone, FrameSpec, GrantObject, GrantRequest, JobId, OutputSpec, Overrides, RenderDevice,
-    Renderer, SceneHash, WorkerEvent, WorkerId,
+    FrameSpec, JobId, OutputSpec, Overrides, Renderer, SceneHash, WorkerEvent, WorkerId,
 };
 
 fn env(name: &str, default: usize) -> usize {
@@ -112,52 +113,6 @@ fn dispatch(db: &Db) -> Vec<QueuedTask> {
     queued
 }
 
-/// `worker` renders `task` as an honest worker reports it.
-fn render(db: &Db, task: &QueuedTask, worker: WorkerId, job: JobId) {
-    let (policy, sender, message) = (Policy::default(), Sender::worker(worker), &task.message);
-    let frame = message.frames[0];
-    let start = WorkerEvent::TaskStarted {
-        task_id: message.task_id,
-        attempt: message.attempt,
-        worker,
-        redelivered: false,
-    };
-    db.apply_event(&start, sender, &policy).expect("applied");
-    let mut key = String::new();
-    for object in [GrantObject::Scene, GrantObject::Frame { frame }] {
-        let request = WorkerEvent::GrantRequest(GrantRequest {
-            task_id: message.task_id,
-            attempt: message.attempt,
-            worker,
-            object,
-        });
-        let followup = db.apply_event(&request, sender, &policy).expect("applied");
-        key = followup.grants.first().expect("granted").key.clone();
-    }
-    let done = WorkerEvent::FrameDone(FrameDone {
-        task_id: message.task_id,
-        attempt: message.attempt,
-        job_id: job,
-        frame,
-        replica: 0,
-        worker,
-        object_key: key,
-        pixel_hash: "00".repeat(32),
-        render_seconds: 1.0,
-        width: 1920,
-        height: 1080,
-        bytes: 1 << 20,
-        device: RenderDevice::Cpu,
-    });
-    db.apply_event(&done, sender, &policy).expect("applied");
-    let end = WorkerEvent::TaskDone {
-        task_id: message.task_id,
-        attempt: message.attempt,
-        worker,
-    };
-    db.apply_event(&end, sender, &policy).expect("applied");
-}
-
 fn main() {
     let (tasks, workers) = (env("BENCH_TASKS", 2000), env("BENCH_WORKERS", 20));
     // Free to render anywhere: published at once; workers take in turn.
@@ -167,7 +122,7 @@ fn main() {
     let started = Instant::now();
     let queued = dispatch(&db);
     for (n, task) in queued.iter().enumerate() {
-        render(&db, task, ids[n % ids.len()], id);
+        support::render(&db, task, ids[n % ids.len()], id);
     }
     let shared = started.elapsed();
     assert_eq!(
@@ -190,7 +145,7 @@ fn main() {
         passes += 1;
         let Some(task) = waiting.pop() else { break };
         let worker = task.target.expect("a routed task is directed");
-        render(&db, &task, worker, id);
+        support::render(&db, &task, worker, id);
     }
     let routed = started.elapsed();
     assert_eq!(

@@ -7,7 +7,7 @@ use protocol::SceneHash;
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::routing::seat_of;
+use super::routing::online_workers;
 use super::{Db, DbError};
 use crate::placement::{Placement, Seat};
 use crate::state::ResultStatus;
@@ -106,24 +106,9 @@ impl Db {
     /// The seats of online workers, not blocklisted nor draining, that
     /// `placement` admits.
     pub fn available(&self, placement: &Placement) -> Result<Vec<Seat>, DbError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT region, node_class, device_class, info FROM workers \
-             WHERE state = 'online' AND blocklisted_ms IS NULL AND draining_ms IS NULL \
-               AND enrolled_ms IS NOT NULL",
-        )?;
-        let seats = stmt
-            .query_map([], |r| {
-                Ok(seat_of(
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    &r.get::<_, String>(3)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(seats
+        Ok(online_workers(&self.lock())?
             .into_iter()
+            .map(|worker| worker.seat)
             .filter(|seat| placement.admits(seat))
             .collect())
     }

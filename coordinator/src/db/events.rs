@@ -183,13 +183,24 @@ impl Db {
                 tx.commit()?;
                 return Ok(followup);
             }
-            let refused = match task_event_worker(event) {
-                Some(taking) if is_blocklisted(&tx, taking.0)? => Some((taking, "blocklisted")),
-                _ => match starts_while_draining(&tx, event)? {
-                    Some(taking) => Some((taking, "draining")),
-                    None => starts_outside_placement(&tx, event)?
-                        .map(|taking| (taking, "outside the job's placement")),
-                },
+            let start = match event {
+                WorkerEvent::TaskStarted {
+                    task_id,
+                    attempt,
+                    worker,
+                    ..
+                } => Some((*worker, *task_id, *attempt)),
+                _ => None,
+            };
+            let refused = match (task_event_worker(event), start) {
+                (Some(taking), _) if is_blocklisted(&tx, taking.0)? => {
+                    Some((taking, "blocklisted"))
+                }
+                (_, Some(start)) if starts_while_draining(&tx, start)? => Some((start, "draining")),
+                (_, Some(start)) if starts_outside_placement(&tx, start)? => {
+                    Some((start, "outside the job's placement"))
+                }
+                _ => None,
             };
             if let Some((taking, why)) = refused {
                 touch_worker(&tx, taking.0)?;

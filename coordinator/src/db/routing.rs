@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use protocol::{Renderer, TaskId, WorkerEvent, WorkerId, WorkerInfo};
+use protocol::{Renderer, TaskId, WorkerId, WorkerInfo};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Db, DbError, from_json};
@@ -69,11 +69,50 @@ pub(super) fn worker_seat(conn: &Connection, worker: &str) -> Result<Option<Seat
         .optional()?)
 }
 
-/// A worker that can take routed tasks now.
+/// A worker that can take tasks now: online, enrolled, neither
+/// blocklisted nor draining.
+pub(super) struct Online {
+    /// Its id.
+    pub id: String,
+    /// Its seat.
+    pub seat: Seat,
+    /// The renderers it announced.
+    pub renderers: Vec<Renderer>,
+}
+
+/// Every worker that can take tasks now.
+pub(super) fn online_workers(conn: &Connection) -> Result<Vec<Online>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, region, node_class, device_class, info FROM workers \
+         WHERE state = 'online' AND blocklisted_ms IS NULL AND draining_ms IS NULL \
+           AND enrolled_ms IS NOT NULL",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, region, class, device, info)| Online {
+            renderers: from_json::<WorkerInfo>(&info)
+                .map(|i| i.renderers.iter().map(|r| r.renderer).collect())
+                .unwrap_or_default(),
+            seat: seat_of(region, class, device, &info),
+            id,
+        })
+        .collect())
+}
+
+/// A worker that can take routed tasks now, and how many it holds.
 struct Candidate {
-    id: String,
-    seat: Seat,
-    renderers: Vec<Renderer>,
+    worker: Online,
     held: usize,
 }
 
@@ -123,6 +162,9 @@ impl Db {
     pub fn place_routed_tasks(&self) -> Result<bool, DbError> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
+        if !routed_waiting(&tx)? {
+            return Ok(false);
+        }
         let mut candidates = {
             let mut held: HashMap<String, usize> = HashMap::new();
             let mut stmt = tx.prepare_cached(
@@ -136,33 +178,13 @@ impl Db {
                 let (worker, n) = row?;
                 held.insert(worker, n);
             }
-            let mut stmt = tx.prepare_cached(
-                "SELECT id, region, node_class, device_class, info FROM workers \
-                 WHERE state = 'online' AND blocklisted_ms IS NULL AND draining_ms IS NULL \
-                   AND enrolled_ms IS NOT NULL",
-            )?;
-            stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            })?
-            .map(|row| {
-                let (id, region, class, device, info) = row?;
-                let renderers = from_json::<WorkerInfo>(&info)
-                    .map(|i| i.renderers.iter().map(|r| r.renderer).collect())
-                    .unwrap_or_default();
-                Ok(Candidate {
-                    held: held.get(&id).copied().unwrap_or(0),
-                    seat: seat_of(region, class, device, &info),
-                    id,
-                    renderers,
+            online_workers(&tx)?
+                .into_iter()
+                .map(|worker| Candidate {
+                    held: held.get(&worker.id).copied().unwrap_or(0),
+                    worker,
                 })
-            })
-            .collect::<Result<Vec<_>, DbError>>()?
+                .collect::<Vec<_>>()
         };
         if candidates.iter().all(|c| c.held >= BACKLOG) {
             return Ok(false);
@@ -193,16 +215,18 @@ impl Db {
             let best = candidates
                 .iter_mut()
                 .filter(|c| {
-                    c.held < BACKLOG && c.renderers.contains(&renderer) && placement.admits(&c.seat)
+                    c.held < BACKLOG
+                        && c.worker.renderers.contains(&renderer)
+                        && placement.admits(&c.worker.seat)
                 })
-                .min_by_key(|c| (placement.preference(&c.seat), c.held));
+                .min_by_key(|c| (placement.preference(&c.worker.seat), c.held));
             let Some(best) = best else {
                 continue;
             };
             best.held += 1;
             tx.execute(
                 "UPDATE tasks SET target_worker = ?2 WHERE id = ?1",
-                params![task, best.id],
+                params![task, best.worker.id],
             )?;
             placed = true;
             if candidates.iter().all(|c| c.held >= BACKLOG) {
@@ -225,23 +249,14 @@ pub(super) fn routed_waiting(conn: &Connection) -> Result<bool, DbError> {
     )?)
 }
 
-/// A `TaskStarted` from a worker outside the task's job's placement: the
-/// worker, task and attempt, for the task to go to a worker inside it.
+/// Whether `worker` starting attempt `attempt` of `task_id` is outside the
+/// task's job's placement (the task then goes to a worker inside it).
 /// Routing never sends such a worker the task; this catches a job whose
 /// tasks were on the shared queue before its placement was enforced.
 pub(super) fn starts_outside_placement(
     conn: &Connection,
-    event: &WorkerEvent,
-) -> Result<Option<(WorkerId, TaskId, u32)>, DbError> {
-    let WorkerEvent::TaskStarted {
-        task_id,
-        attempt,
-        worker,
-        ..
-    } = event
-    else {
-        return Ok(None);
-    };
+    (worker, task_id, _attempt): (WorkerId, TaskId, u32),
+) -> Result<bool, DbError> {
     let job: Option<String> = conn
         .query_row(
             "SELECT job_id FROM tasks WHERE id = ?1",
@@ -250,13 +265,9 @@ pub(super) fn starts_outside_placement(
         )
         .optional()?;
     let Some(job) = job else {
-        return Ok(None);
+        return Ok(false);
     };
     let placement = job_placement(conn, &job)?;
-    if placement.is_anywhere()
-        || worker_seat(conn, &worker.to_string())?.is_some_and(|seat| placement.admits(&seat))
-    {
-        return Ok(None);
-    }
-    Ok(Some((*worker, *task_id, *attempt)))
+    Ok(!placement.is_anywhere()
+        && !worker_seat(conn, &worker.to_string())?.is_some_and(|seat| placement.admits(&seat)))
 }

@@ -1,7 +1,7 @@
 //! Workers: listing them, draining them, and the watchdog's rule for lost
 //! ones.
 
-use protocol::{Control, TaskId, WorkerEvent, WorkerId, WorkerInfo, now_ms};
+use protocol::{Control, TaskId, WorkerId, WorkerInfo, now_ms};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::events::{Followup, back_to_pending, task_row};
@@ -230,22 +230,14 @@ pub(super) fn redirect_unstarted_copies(
     Ok(directed.len())
 }
 
-/// A `TaskStarted` from a draining worker for an attempt it was not
-/// already rendering: the worker, task and attempt, for the task to go
-/// elsewhere. A drain lets the task being rendered finish, nothing more.
+/// Whether `worker` starting attempt `attempt` of `task_id` is a draining
+/// worker taking an attempt it was not already rendering (the task then
+/// goes elsewhere). A drain lets the task being rendered finish, nothing
+/// more.
 pub(super) fn starts_while_draining(
     tx: &Transaction<'_>,
-    event: &WorkerEvent,
-) -> Result<Option<(WorkerId, TaskId, u32)>, DbError> {
-    let WorkerEvent::TaskStarted {
-        task_id,
-        attempt,
-        worker,
-        ..
-    } = event
-    else {
-        return Ok(None);
-    };
+    (worker, task_id, attempt): (WorkerId, TaskId, u32),
+) -> Result<bool, DbError> {
     let draining: bool = tx
         .query_row(
             "SELECT draining_ms IS NOT NULL FROM workers WHERE id = ?1",
@@ -255,7 +247,7 @@ pub(super) fn starts_while_draining(
         .optional()?
         .unwrap_or(false);
     if !draining {
-        return Ok(None);
+        return Ok(false);
     }
     let holder: Option<String> = tx
         .query_row(
@@ -266,10 +258,7 @@ pub(super) fn starts_while_draining(
         .optional()?
         .flatten();
     let already_mine = holder.is_some_and(|holder| holder == worker.to_string());
-    if already_mine || task_row(tx, *task_id)?.is_none() {
-        return Ok(None);
-    }
-    Ok(Some((*worker, *task_id, *attempt)))
+    Ok(!already_mine && task_row(tx, task_id)?.is_some())
 }
 
 impl Db {
