@@ -59,6 +59,7 @@ fn protected_routes(job: JobId) -> Vec<(reqwest::Method, String)> {
     let mut routes = vec![
         (Method::POST, "/api/v1/scenes?filename=a.blend".to_owned()),
         (Method::POST, "/api/v1/jobs".to_owned()),
+        (Method::POST, "/api/v1/jobs/estimate".to_owned()),
         (Method::GET, "/api/v1/jobs".to_owned()),
         (Method::GET, format!("/api/v1/jobs/{job}")),
         (Method::GET, "/api/v1/workers".to_owned()),
@@ -206,6 +207,18 @@ async fn a_submitter_sees_and_touches_only_its_tenants_jobs() {
     let jobs = format!("{}/api/v1/jobs", app.api);
     expect_error(
         alice.post(&jobs).json(&job_body).send().await.unwrap(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_scene",
+    )
+    .await;
+    // Nor may she ask what his scene took to render.
+    expect_error(
+        alice
+            .post(format!("{jobs}/estimate"))
+            .json(&job_body)
+            .send()
+            .await
+            .unwrap(),
         StatusCode::UNPROCESSABLE_ENTITY,
         "unknown_scene",
     )
