@@ -197,6 +197,12 @@ class FarmClient:
         blobs still ``missing``."""
         return self._json("POST", "/api/v1/bundles", manifest)
 
+    def estimate_job(self, fields):
+        """``POST /api/v1/jobs/estimate``: what the job of ``fields`` (with
+        its ``bundle`` or ``scene``, or neither) would take and cost on
+        each node class; nothing is created."""
+        return self._json("POST", "/api/v1/jobs/estimate", fields)
+
     def create_job(self, fields):
         """``POST /api/v1/jobs``: the new job's summary."""
         return self._json("POST", "/api/v1/jobs", fields)

@@ -1,4 +1,5 @@
-"""The add-on's operators: ``farm.submit`` and ``farm.test_connection``.
+"""The add-on's operators: ``farm.submit``, ``farm.estimate`` and
+``farm.test_connection``.
 
 ``farm.submit`` runs :func:`submit.submit`. Invoked from the interface it
 runs in a background thread while Blender stays usable, with its progress
@@ -6,6 +7,14 @@ in the status bar; Esc cancels the upload. Called from a script
 (``bpy.ops.farm.submit()``, EXEC_DEFAULT) it runs the same steps before
 returning. Either way the outcome is kept in ``window_manager.farm_last``
 (job id, job URL, the error message verbatim, details as JSON).
+
+``farm.estimate`` runs :func:`estimate.estimate` the same way (in the
+background from the interface, synchronously from scripts): the scene's
+bundle is described, not uploaded, and the coordinator's estimate is kept
+in ``window_manager.farm_estimate`` for the panel. It never saves the
+artist's file: a file with unsaved changes is estimated from a copy of the
+session, as a submission would send it, and a file never saved from the
+farm's history alone.
 
 Everything that touches Blender's data runs on the main thread: the
 background thread hands those steps (collecting the scene's files, saving
@@ -21,7 +30,7 @@ import traceback
 
 import bpy
 
-from . import deps, prefs, properties, submit
+from . import deps, estimate, prefs, properties, submit
 from .bundle import BundleError
 from .client import ApiError, Cancelled
 
@@ -31,7 +40,7 @@ def scene_job_fields(scene):
     settings = scene.farm
     name = settings.job_name.strip() or os.path.splitext(
         os.path.basename(bpy.data.filepath)
-    )[0]
+    )[0] or "untitled"
     frames = settings.frames.strip() or submit.scene_frames(
         scene.frame_start, scene.frame_end, scene.frame_step
     )
@@ -48,12 +57,13 @@ def scene_job_fields(scene):
     )
 
 
-def _failure(error):
-    """The message shown for an exception that ended a submission."""
+def _failure(error, what="Submission"):
+    """The message shown for an exception that ended a submission (or
+    another run, ``what``)."""
     if isinstance(error, (ApiError, BundleError, Cancelled)):
         return str(error)
     traceback.print_exception(type(error), error, error.__traceback__)
-    return "Submission failed: %s: %s" % (type(error).__name__, error)
+    return "%s failed: %s: %s" % (what, type(error).__name__, error)
 
 
 class _MainThreadCalls:
@@ -106,6 +116,21 @@ class _Submission:
     """One submission of the current scene: its client, job fields and
     progress, run by :meth:`run` on any thread."""
 
+    kind = "submission"
+    running_text = "Submitting"
+
+    @staticmethod
+    def clear(wm):
+        """Forget the last submission's outcome."""
+        last = wm.farm_last
+        last.job_id = last.job_url = last.error = last.details = ""
+
+    @staticmethod
+    def refused(wm, error):
+        """Record a refusal before anything was sent; its message."""
+        wm.farm_last.error = _failure(error)
+        return wm.farm_last.error
+
     def __init__(self, context, on_change=None):
         # Steps 1 and 2, on the main thread: a saved file, the job fields.
         self.main = deps.ensure_saved()
@@ -133,8 +158,9 @@ class _Submission:
             except Exception as error:  # reported to the user, never lost
                 self.error = error
 
-    def store(self, last):
-        """Record the outcome in ``last`` (``window_manager.farm_last``)."""
+    def store(self, wm):
+        """Record the outcome in ``wm.farm_last``."""
+        last = wm.farm_last
         if self.result is not None:
             last.job_id = self.result.job_id
             last.job_url = self.result.job_url
@@ -160,6 +186,84 @@ class _Submission:
         return {"CANCELLED"}
 
 
+class _Estimation:
+    """One estimate of the current scene: its client, job fields and
+    progress, run by :meth:`run` on any thread. Nothing is saved: an
+    unsaved change is estimated from a copy of the session, a file never
+    saved without its scene."""
+
+    kind = "estimate"
+    running_text = "Estimating"
+
+    @staticmethod
+    def clear(wm):
+        """Forget the last estimate."""
+        out = wm.farm_estimate
+        out.answer = out.fields = out.bundle = out.error = ""
+
+    @staticmethod
+    def refused(wm, error):
+        """Record a refusal before anything was sent; its message."""
+        wm.farm_estimate.error = _failure(error, "Estimate")
+        return wm.farm_estimate.error
+
+    def __init__(self, context, on_change=None):
+        self.main = bpy.data.filepath or None
+        self.fields = scene_job_fields(context.scene)
+        self.client = prefs.client(context)
+        self.progress = submit.Progress(on_change)
+        self.cancel = threading.Event()
+        self.result = None
+        self.error = None
+
+    def run(self, on_main):
+        """Estimate; Blender data is touched only through
+        ``on_main(function)``. Sets ``result`` or ``error``."""
+        with tempfile.TemporaryDirectory(prefix="farm-estimate-") as scratch:
+            collect = None
+            if self.main:
+                force_copy = bpy.app.background
+
+                def collect():
+                    return on_main(
+                        lambda: deps.prepare(self.main, scratch, force_copy)
+                    )
+
+            try:
+                self.result = estimate.estimate(
+                    self.client, self.fields, collect, self.progress,
+                    self.cancel.is_set,
+                )
+            except Exception as error:  # reported to the user, never lost
+                self.error = error
+
+    def store(self, wm):
+        """Record the outcome in ``wm.farm_estimate``."""
+        out = wm.farm_estimate
+        if self.result is not None:
+            out.answer = json.dumps(self.result.answer)
+            out.fields = fields_key(self.result.fields)
+            out.bundle = self.result.bundle_id or ""
+            out.error = ""
+        else:
+            out.error = _failure(self.error, "Estimate")
+
+    def report(self, operator):
+        """Report the outcome on ``operator``; its return set."""
+        if self.result is not None:
+            operator.report({"INFO"}, estimate.report_line(self.result.answer))
+            return {"FINISHED"}
+        level = "WARNING" if isinstance(self.error, Cancelled) else "ERROR"
+        operator.report({level}, _failure(self.error, "Estimate"))
+        return {"CANCELLED"}
+
+
+def fields_key(fields):
+    """Job fields as a string, to tell whether an estimate is still for
+    the scene's settings."""
+    return json.dumps(fields, sort_keys=True)
+
+
 class _StagePrinter:
     """Prints each new stage of a submission (scripts in background
     mode, where there is no status bar)."""
@@ -183,63 +287,70 @@ def _redraw(context):
                 area.tag_redraw()
 
 
-# The submission running in the background, if any: one at a time.
+# The submission or estimate running in the background, if any: one at
+# a time.
 _active = None
 
 
 def is_running():
-    """Whether a submission is running in the background."""
+    """Whether a submission or an estimate is running in the background."""
     return _active is not None
 
 
-class FARM_OT_submit(bpy.types.Operator):
-    """Submit the saved scene to the render farm: upload what the farm
-    lacks of it and create the job"""
+def running_text():
+    """``Submitting`` or ``Estimating`` while one runs, else None."""
+    return _active.running_text if _active is not None else None
 
-    bl_idname = "farm.submit"
-    bl_label = "Submit to Farm"
-    bl_options = {"REGISTER"}
 
+class _InBackground:
+    """What the submit and estimate operators share: run ``_work`` (a
+    :class:`_Submission` or :class:`_Estimation`) synchronously from
+    scripts, or in a background thread from the interface, with progress
+    in the status bar and Esc to cancel."""
+
+    _work_class = None
     _timer = None
     _thread = None
     _calls = None
-    _submission = None
+    _work = None
 
     def _start(self, context, on_change=None):
-        """Steps 1 and 2 and a clean result; False when they failed."""
+        """The first steps on the main thread and a clean result; False
+        when they failed."""
         if is_running():
-            self.report({"ERROR"}, "A submission is already running; wait "
-                        "for it or press Esc to cancel it")
+            self.report({"ERROR"}, "A%s %s is already running; wait for it "
+                        "or press Esc to cancel it" % (
+                            "n" if _active.kind[0] in "aeiou" else "",
+                            _active.kind))
             return False
-        last = context.window_manager.farm_last
-        last.job_id = last.job_url = last.error = last.details = ""
+        wm = context.window_manager
+        self._work_class.clear(wm)
         try:
-            self._submission = _Submission(context, on_change)
+            self._work = self._work_class(context, on_change)
         except Exception as error:  # a refusal before anything was sent
-            last.error = _failure(error)
-            self.report({"ERROR"}, last.error)
+            self.report({"ERROR"}, self._work_class.refused(wm, error))
             return False
         return True
 
     def execute(self, context):
-        """Submit synchronously (scripts)."""
+        """Run synchronously (scripts)."""
         printer = _StagePrinter() if bpy.app.background else None
         if not self._start(context, printer):
             return {"CANCELLED"}
-        self._submission.run(lambda function: function())
-        self._submission.store(context.window_manager.farm_last)
-        return self._submission.report(self)
+        self._work.run(lambda function: function())
+        self._work.store(context.window_manager)
+        return self._work.report(self)
 
     def invoke(self, context, event):
-        """Submit in the background, with progress in the status bar."""
+        """Run in the background, with progress in the status bar."""
         global _active
         if not self._start(context):
             return {"CANCELLED"}
-        _active = self._submission
+        _active = self._work
         self._calls = _MainThreadCalls()
         self._thread = threading.Thread(
-            target=self._submission.run, args=(self._calls.call,),
-            name="farm-submit", daemon=True,
+            target=self._work.run, args=(self._calls.call,),
+            name="farm-" + self._work.kind, daemon=True,
         )
         self._thread.start()
         wm = context.window_manager
@@ -250,8 +361,8 @@ class FARM_OT_submit(bpy.types.Operator):
 
     def _show(self, context):
         """Put the progress in the status bar."""
-        text = "Render Farm: " + self._submission.progress.text()
-        if self._submission.cancel.is_set():
+        text = "Render Farm: " + self._work.progress.text()
+        if self._work.cancel.is_set():
             text += " (cancelling)"
         else:
             text += "  (Esc to cancel)"
@@ -262,7 +373,7 @@ class FARM_OT_submit(bpy.types.Operator):
     def modal(self, context, event):
         """Run main-thread steps, follow the thread, take Esc."""
         if event.type == "ESC" and event.value == "PRESS":
-            self._submission.cancel.set()
+            self._work.cancel.set()
             self._show(context)
             return {"RUNNING_MODAL"}
         if event.type != "TIMER":
@@ -272,8 +383,8 @@ class FARM_OT_submit(bpy.types.Operator):
             self._show(context)
             return {"PASS_THROUGH"}
         self._finish(context)
-        self._submission.store(context.window_manager.farm_last)
-        return self._submission.report(self)
+        self._work.store(context.window_manager)
+        return self._work.report(self)
 
     def _finish(self, context):
         """Stop the timer, clear the status bar, free the slot."""
@@ -286,10 +397,33 @@ class FARM_OT_submit(bpy.types.Operator):
 
     def cancel(self, context):
         """Blender ends the operator (its window closes): stop the upload."""
-        self._submission.cancel.set()
+        self._work.cancel.set()
         self._calls.close()
         self._thread.join(timeout=10)
         self._finish(context)
+
+
+class FARM_OT_submit(_InBackground, bpy.types.Operator):
+    """Submit the saved scene to the render farm: upload what the farm
+    lacks of it and create the job"""
+
+    bl_idname = "farm.submit"
+    bl_label = "Submit to Farm"
+    bl_options = {"REGISTER"}
+
+    _work_class = _Submission
+
+
+class FARM_OT_estimate(_InBackground, bpy.types.Operator):
+    """Estimate the time to complete and the cost of this job on each node
+    class of the farm, from this scene's and the farm's history; nothing
+    is uploaded or submitted"""
+
+    bl_idname = "farm.estimate"
+    bl_label = "Estimate"
+    bl_options = {"REGISTER"}
+
+    _work_class = _Estimation
 
 
 class FARM_OT_test_connection(bpy.types.Operator):
@@ -322,7 +456,7 @@ class FARM_OT_test_connection(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (FARM_OT_submit, FARM_OT_test_connection)
+CLASSES = (FARM_OT_submit, FARM_OT_estimate, FARM_OT_test_connection)
 
 
 def register():

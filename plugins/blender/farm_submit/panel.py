@@ -1,12 +1,14 @@
 """The "Render Farm" panel in Properties > Output: the scene's job
 settings, the Submit to Farm button, and the last submission's job URL or
-error."""
+error; and its "Estimate" sub-panel: the Estimate button and, per node
+class, workers online, time to complete, cost and what they come from."""
 
+import json
 import textwrap
 
 import bpy
 
-from . import operators, submit
+from . import estimate, operators, submit
 
 
 def _wrapped(layout, text, width=60, icon="NONE"):
@@ -14,6 +16,11 @@ def _wrapped(layout, text, width=60, icon="NONE"):
     ``icon``."""
     for number, line in enumerate(textwrap.wrap(text, width) or [""]):
         layout.label(text=line, icon=icon if number == 0 else "BLANK1")
+
+
+def _sentence(text):
+    """``text`` with its first letter in capitals (and only that one)."""
+    return text[:1].upper() + text[1:]
 
 
 class FARM_PT_render_farm(bpy.types.Panel):
@@ -61,7 +68,7 @@ class FARM_PT_render_farm(bpy.types.Panel):
         row.operator("farm.submit", icon="EXPORT")
 
         last = context.window_manager.farm_last
-        if operators.is_running():
+        if operators.running_text() == "Submitting":
             layout.label(text="Submitting: progress in the status bar, Esc "
                          "cancels", icon="INFO")
         elif last.error:
@@ -76,11 +83,84 @@ class FARM_PT_render_farm(bpy.types.Panel):
             row.operator("wm.url_open", text="", icon="URL").url = last.job_url
 
 
+class FARM_PT_estimate(bpy.types.Panel):
+    """What this job would take and cost on the farm's node classes."""
+
+    bl_label = "Estimate"
+    bl_idname = "FARM_PT_estimate"
+    bl_parent_id = "FARM_PT_render_farm"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "output"
+
+    def draw(self, context):
+        """The button, then the last estimate or its error."""
+        layout = self.layout
+        row = layout.row()
+        row.enabled = not operators.is_running()
+        row.operator("farm.estimate", icon="TIME")
+
+        out = context.window_manager.farm_estimate
+        if operators.running_text() == "Estimating":
+            layout.label(text="Estimating: progress in the status bar, Esc "
+                         "cancels", icon="INFO")
+        elif out.error:
+            box = layout.box()
+            box.alert = True
+            _wrapped(box, out.error, icon="ERROR")
+        elif out.answer:
+            _draw_estimate(layout, context, out)
+
+
+def _draw_estimate(layout, context, out):
+    """The stored estimate ``out`` (``window_manager.farm_estimate``)."""
+    try:
+        answer = json.loads(out.answer)
+    except ValueError:
+        return
+    head, classes = estimate.lines(answer)
+    layout.label(text=head, icon="INFO")
+    try:
+        current = operators.fields_key(operators.scene_job_fields(context.scene))
+    except Exception:  # the panel draws whatever the settings are
+        current = out.fields
+    if current != out.fields:
+        layout.label(text="The settings changed since: estimate again",
+                     icon="ERROR")
+    if not out.bundle:
+        _wrapped(layout, "Made without the scene (the file was never saved): "
+                 "from the farm's history only", icon="BLANK1")
+    if not classes:
+        _wrapped(layout, _sentence(estimate.NO_CLASSES), icon="ERROR")
+    for row in classes:
+        box = layout.box()
+        head = box.row()
+        head.label(text=row["node_class"], icon="NODETREE")
+        head.label(text=row["workers"])
+        column = box.column(align=True)
+        if row["has_figures"]:
+            split = column.split(factor=0.3)
+            split.label(text="Time to complete")
+            split.label(text=row["time"])
+            split = column.split(factor=0.3)
+            split.label(text="Cost")
+            split.label(text=row["cost"])
+            split = column.split(factor=0.3)
+            split.label(text="Per frame")
+            split.label(text=row["per_frame"])
+        column.label(text=_sentence(row["basis"]), icon="BLANK1")
+
+
+CLASSES = (FARM_PT_render_farm, FARM_PT_estimate)
+
+
 def register():
-    """Register the panel."""
-    bpy.utils.register_class(FARM_PT_render_farm)
+    """Register the panels."""
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
 
 
 def unregister():
-    """Unregister the panel."""
-    bpy.utils.unregister_class(FARM_PT_render_farm)
+    """Unregister the panels."""
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

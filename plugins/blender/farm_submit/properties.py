@@ -1,5 +1,6 @@
 """The add-on's properties: each scene's job settings (``scene.farm``),
-the last submission's result (``window_manager.farm_last``), and the
+the last submission's result (``window_manager.farm_last``), the last
+estimate (``window_manager.farm_estimate``), and the
 regions and node classes last fetched from ``GET /api/v1/farm``."""
 
 import zlib
@@ -152,7 +153,30 @@ class FarmLastResult(bpy.types.PropertyGroup):
     )
 
 
-CLASSES = (FarmSettings, FarmLastResult)
+class FarmEstimate(bpy.types.PropertyGroup):
+    """The last estimate of this session (``POST /api/v1/jobs/estimate``),
+    for the panel and scripts."""
+
+    answer: StringProperty(
+        name="Answer",
+        description="The coordinator's estimate as JSON: frames, parity, "
+        "currency and, per node class, workers, basis, time and cost",
+    )
+    fields: StringProperty(
+        name="Fields",
+        description="The job fields the estimate was made for, as JSON",
+    )
+    bundle: StringProperty(
+        name="Bundle",
+        description="The bundle described for the estimate; empty: made "
+        "without the scene (the file was never saved)",
+    )
+    error: StringProperty(
+        name="Error", description="Why the last estimate failed, verbatim"
+    )
+
+
+CLASSES = (FarmSettings, FarmLastResult, FarmEstimate)
 
 
 def register():
@@ -161,10 +185,12 @@ def register():
         bpy.utils.register_class(cls)
     bpy.types.Scene.farm = PointerProperty(type=FarmSettings)
     bpy.types.WindowManager.farm_last = PointerProperty(type=FarmLastResult)
+    bpy.types.WindowManager.farm_estimate = PointerProperty(type=FarmEstimate)
 
 
 def unregister():
     """Detach and unregister the property groups."""
+    del bpy.types.WindowManager.farm_estimate
     del bpy.types.WindowManager.farm_last
     del bpy.types.Scene.farm
     for cls in reversed(CLASSES):

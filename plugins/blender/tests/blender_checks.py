@@ -1,8 +1,9 @@
 """Checks of the add-on inside real Blender, against the fake coordinator
 (no farm needed): the test project renders its known colours here, the
 dependency collection finds exactly its files, the operator's refusals and
-uploads, and what the fake received, laid out as a worker lays a bundle
-out, renders the same colours: the relative paths hold.
+uploads, the estimate (its body, nothing uploaded, the panel's lines),
+and what the fake received, laid out as a worker lays a bundle out,
+renders the same colours: the relative paths hold.
 
 Run (after ``scripts/build-addon.sh``)::
 
@@ -152,6 +153,124 @@ def check_operator(farm, project, work):
     return second["bundle"]
 
 
+def estimate_op():
+    """``bpy.ops.farm.estimate()`` as a script calls it (see
+    :func:`submit_op`)."""
+    try:
+        return bpy.ops.farm.estimate()
+    except RuntimeError as error:
+        return error
+
+
+class Layout:
+    """A stand-in for a panel's ``UILayout`` (none exists in background
+    mode) that records the labels drawn and the icons named."""
+
+    def __init__(self, record=None):
+        self.record = record if record is not None else {"labels": [], "icons": []}
+
+    def _child(self, *args, **kwargs):
+        return Layout(self.record)
+
+    row = column = box = split = _child
+
+    def label(self, text="", icon="NONE", **kwargs):
+        self.record["labels"].append(text)
+        self.record["icons"].append(icon)
+
+    def operator(self, idname, text="", icon="NONE", **kwargs):
+        self.record["icons"].append(icon)
+        return type("Properties", (), {})()
+
+    def prop(self, *args, icon="NONE", **kwargs):
+        self.record["icons"].append(icon)
+
+
+def draw_estimate_panel(package):
+    """Draw the Estimate panel into a :class:`Layout`; what it recorded."""
+    panel = importlib.import_module(package.__name__ + ".panel")
+    layout = Layout()
+    panel.FARM_PT_estimate.draw(type("Panel", (), {"layout": layout})(), bpy.context)
+    return layout.record
+
+
+def check_estimate(farm, package, project):
+    """The estimate operator against the fake farm: the job's fields and a
+    described bundle are sent, nothing is uploaded, no job is made, the
+    artist's file is not saved; the panel draws the classes; refusals keep
+    the server's words."""
+    from fake_farm import Refusal
+
+    wm = bpy.context.window_manager
+    scene = bpy.context.scene
+    operators = importlib.import_module(package.__name__ + ".operators")
+    uploads, jobs, before = len(farm.uploads), len(farm.jobs), sha1(project.shot)
+    farm.price["standard"] = 1400
+    scene.farm.frames = "1-100"
+    scene.farm.use_default_parity = False
+    scene.farm.parity_percent = 0.0
+    result = estimate_op()
+    check(result == {"FINISHED"}, "an estimate finishes: %r %s"
+          % (result, wm.farm_estimate.error))
+    out = wm.farm_estimate
+    body = farm.estimates[-1] if farm.estimates else {}
+    fields = operators.scene_job_fields(scene)
+    check(body == dict(fields, bundle=out.bundle) and out.bundle in farm.bundles,
+          "the estimate posts the job's fields with its described bundle: %s" % body)
+    check(len(farm.uploads) == uploads and len(farm.jobs) == jobs,
+          "an estimate uploads nothing and creates no job")
+    check(sha1(project.shot) == before, "an estimate leaves the artist's file alone")
+    answer = json.loads(out.answer or "{}")
+    check(answer.get("frames") == 100 and answer["classes"][0]["node_class"]
+          == "standard", "the coordinator's answer is kept: %s" % out.answer)
+    drawn = draw_estimate_panel(package)
+    labels = drawn["labels"]
+    check("100 frames" in labels and "standard" in labels
+          and "2 workers online" in labels
+          and "EUR 0.42 (0.28\u20130.70)" in labels
+          and "2 min 30 s (1 min 40 s\u20134 min 10 s)" in labels
+          and any(label.startswith("From this scene's history")
+                  or label.startswith("From the farm's history") for label in labels),
+          "the panel shows workers, time, cost and basis: %s" % labels)
+    known = bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items
+    unknown = sorted(set(drawn["icons"]) - set(known.keys()))
+    check(unknown == [], "the panel's icons exist in this Blender: %s" % unknown)
+
+    scene.farm.frames = "1-50"
+    labels = draw_estimate_panel(package)["labels"]
+    check("The settings changed since: estimate again" in labels,
+          "the panel tells when the settings changed since the estimate")
+
+    farm.node_classes.append("gpu-fast")
+    result = estimate_op()
+    labels = draw_estimate_panel(package)["labels"]
+    check(result == {"FINISHED"} and "gpu-fast" in labels
+          and "No history yet" in labels,
+          "a class without history reads 'no history yet': %s" % labels)
+    farm.node_classes.remove("gpu-fast")
+
+    scene.farm.frames = "5-x"
+    result = estimate_op()
+    check(isinstance(result, RuntimeError)
+          and wm.farm_estimate.error == "cannot read the frame spec '5-x': write "
+          "frames as 1-100, 1-100x5, 1,5,10-12 or 100-1"
+          and wm.farm_estimate.answer == "",
+          "bad frames fail the estimate with the server's message: %r"
+          % wm.farm_estimate.error)
+    scene.farm.frames = ""
+    farm.estimate_refusal = Refusal(422, "unmatched_placement",
+                                    "no worker can ever take this job")
+    result = estimate_op()
+    farm.estimate_refusal = None
+    labels = draw_estimate_panel(package)["labels"]
+    check(isinstance(result, RuntimeError)
+          and wm.farm_estimate.error == "no worker can ever take this job"
+          and "no worker can ever take this job" in labels,
+          "a refused estimate shows the server's message: %r %s"
+          % (wm.farm_estimate.error, labels))
+    scene.farm.use_default_parity = True
+
+
 def check_absolute_paths(deps, bundle, project, scratch):
     """An absolute texture path: a relative copy is sent, the session and
     the file on disk keep theirs. Returns the copy's bundle."""
@@ -244,6 +363,7 @@ def main():
         check_local_render(project, work)
         check_collect(deps, project, scratch)
         bundle_id = check_operator(farm, project, work)
+        check_estimate(farm, package, project)
         copy_bundle = check_absolute_paths(deps, bundle, project, scratch)
         check_linked_absolute(deps, bundle, project, scratch)
         render_layout(farm.unpack(bundle_id, os.path.join(work, "unpacked")),

@@ -12,8 +12,10 @@ coordinator with a Blender worker)::
 
 Steps: a refused submission (bad frames) shows the server's message and
 uploads nothing; a good one renders the scene's range 1-3, whose frame 1 has
-the right size and colours; after one texture changes, a second submission
-uploads only that texture and the main file. The last line printed is
+the right size and colours; an estimate of the same job then has figures
+from what the farm rendered; after one
+texture changes, a second submission uploads only that texture and the main
+file. The last line printed is
 ``FARM_E2E {...}`` with the figures. Exits non-zero at the first failed
 check, saying what was wrong.
 """
@@ -55,6 +57,15 @@ def submit_op():
     the RuntimeError Blender raises when the operator reports an error."""
     try:
         return bpy.ops.farm.submit()
+    except RuntimeError as error:
+        return error
+
+
+def estimate_op():
+    """``bpy.ops.farm.estimate()`` as a script calls it (see
+    :func:`submit_op`)."""
+    try:
+        return bpy.ops.farm.estimate()
     except RuntimeError as error:
         return error
 
@@ -188,6 +199,24 @@ def run(package, project, work, marker):
     figures["first_submit_to_first_frame_s"] = round(first_frame, 3)
     figures["first_submit_to_done_s"] = round(time.monotonic() - started, 3)
     check_frames(client, detail, work, farm_scene.POSTER_SRGB, "first job")
+
+    # 4b: an estimate of the same job, from what the farm just rendered.
+    estimate = importlib.import_module(package.__name__ + ".estimate")
+    result = estimate_op()
+    out = wm.farm_estimate
+    check(result == {"FINISHED"} and out.answer and out.bundle,
+          "the estimate finishes with a described bundle: %r %s"
+          % (result, out.error))
+    answer = json.loads(out.answer)
+    classes = answer.get("classes") or []
+    check(answer.get("frames") == farm_scene.FRAME_END - farm_scene.FRAME_START + 1
+          and classes and classes[0].get("workers", 0) >= 1
+          and classes[0].get("time_to_complete_secs")
+          and classes[0].get("cost_micros"),
+          "the estimate has the scene's frames and a class with figures: %s"
+          % out.answer)
+    figures["estimate_basis"] = classes[0]["basis"]
+    figures["estimate"] = estimate.report_line(answer)
 
     # 5: one texture changes; only it (and the main file) is sent again.
     farm_scene.write_png(project.poster, farm_scene.CHANGED_POSTER_SRGB, marker)

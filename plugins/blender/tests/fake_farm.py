@@ -45,13 +45,29 @@ class FakeFarm:
     bytes stored; ``uploads`` lists the hashes PUT successfully,
     ``interrupted`` counts uploads that broke off; ``requests`` lists
     ``(method, path)``; ``jobs`` maps id to summary; ``blob_paths`` maps
-    a hash to the bundle paths it was listed at."""
+    a hash to the bundle paths it was listed at.
+
+    Estimates: ``history`` maps a node class to its render seconds per
+    frame ``(low, typical, high)``, ``workers`` to its workers online (1
+    unless set), ``price`` to micro-units per render second; a class
+    without history is estimated with basis ``none``. A scene (the main
+    file's hash) that a job was created on has basis ``scene``, else
+    ``farm``. ``estimates`` lists the bodies posted; ``estimate_refusal``,
+    when set, is the answer to every estimate."""
 
     def __init__(self, token="rf_test_secret", regions=("local",),
                  node_classes=("standard",)):
         self.token = token
         self.regions = list(regions)
         self.node_classes = list(node_classes)
+        self.currency = "EUR"
+        self.default_parity = 5.0
+        self.history = {"standard": (2.0, 3.0, 5.0)}
+        self.workers = {"standard": 2}
+        self.price = {}
+        self.scenes_rendered = set()
+        self.estimates = []
+        self.estimate_refusal = None
         self.blobs = {}
         self.bundles = {}
         self.jobs = {}
@@ -220,10 +236,72 @@ class FakeFarm:
                 ),
             )
         job_id = str(uuid.uuid4())
+        self.scenes_rendered.add(self._main_hash(bundle_id))
         self.jobs[job_id] = dict(
             body, id=job_id, state="queued", frame_count=checked["frame_count"],
         )
         return 201, self.jobs[job_id]
+
+    def _main_hash(self, bundle_id):
+        """The hash of a described bundle's main file."""
+        body = self.bundles[bundle_id]
+        return next(entry["hash"] for entry in body["files"]
+                    if entry["path"] == body["main"])
+
+    def estimate(self, handler, body):
+        """``POST /api/v1/jobs/estimate``: the job's fields checked as
+        validate checks them, its ``bundle`` (described) or ``scene``
+        (uploaded), or neither; per node class, time and cost."""
+        with self.lock:
+            self.estimates.append(body)
+        if self.estimate_refusal is not None:
+            raise self.estimate_refusal
+        if "bundle" in body and "scene" in body:
+            raise Refusal(422, "bad_field", "give the job's `scene` or its "
+                          "`bundle`, not both")
+        scene = None
+        if "bundle" in body:
+            if body["bundle"] not in self.bundles:
+                raise Refusal(404, "not_found", "no bundle %s was described; "
+                              "describe it with POST /api/v1/bundles"
+                              % body["bundle"])
+            scene = self._main_hash(body["bundle"])
+        elif "scene" in body:
+            if body["scene"] not in self.blobs:
+                raise Refusal(422, "unknown_scene", "no scene with hash %s was "
+                              "uploaded" % body["scene"])
+            scene = body["scene"]
+        _, checked = self.validate(handler, dict(
+            (k, v) for k, v in body.items() if k not in ("bundle", "scene")
+        ))
+        frames = checked["frame_count"]
+        parity = body.get("parity_percent", self.default_parity)
+        copies = frames * (1 + parity / 100.0)
+        wanted = [body["node_class"]] if "node_class" in body else self.node_classes
+        classes = []
+        for name in wanted:
+            workers = self.workers.get(name, 1)
+            entry = {"node_class": name, "workers": workers, "basis": "none",
+                     "samples": 0, "seconds_per_frame": None,
+                     "time_to_complete_secs": None, "cost_micros": None}
+            times = self.history.get(name)
+            if times is not None:
+                price = self.price.get(name, 100)
+                keys = ("low", "typical", "high")
+                entry.update(
+                    basis="scene" if scene in self.scenes_rendered else "farm",
+                    samples=12,
+                    seconds_per_frame=dict(zip(keys, times)),
+                    time_to_complete_secs={
+                        k: copies * t / workers for k, t in zip(keys, times)},
+                    cost_micros={
+                        k: int(round(copies * t * price)) for k, t in zip(keys, times)},
+                )
+            classes.append(entry)
+        classes.sort(key=lambda e: (e["cost_micros"] is None,
+                                    (e["cost_micros"] or {}).get("typical", 0)))
+        return 200, {"frames": frames, "parity_percent": parity,
+                     "currency": self.currency, "classes": classes}
 
     def show_job(self, handler, job_id):
         """``GET /api/v1/jobs/{id}``."""
@@ -300,6 +378,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.loads(self.rfile.read(length) or b"null")
                 route = {
                     "/api/v1/jobs/validate": farm.validate,
+                    "/api/v1/jobs/estimate": farm.estimate,
                     "/api/v1/bundles": farm.bundle,
                     "/api/v1/jobs": farm.create_job,
                 }.get(path)

@@ -1,6 +1,7 @@
 """Checks of the add-on in Blender's interface, against the fake
 coordinator: the panel draws, Submit to Farm runs in the background while
-the interface keeps going, and Esc cancels it.
+the interface keeps going, and Esc cancels it; Estimate runs in the
+background too and its sub-panel draws the answer.
 
 Needs a display; on a headless machine run it under Xvfb (after
 ``scripts/build-addon.sh``)::
@@ -67,6 +68,12 @@ def invoke_submit():
         return bpy.ops.farm.submit("INVOKE_DEFAULT")
 
 
+def invoke_estimate():
+    """Press Estimate; the operator's return set."""
+    with bpy.context.temp_override(**window_context()):
+        return bpy.ops.farm.estimate("INVOKE_DEFAULT")
+
+
 def steps(args):
     """The checks, as a generator the timer steps through; each yield is
     the seconds to wait (the interface runs meanwhile)."""
@@ -102,6 +109,27 @@ def steps(args):
     check(farm.jobs.get(last.job_id, {}).get("region") == "local",
           "the chosen region was sent")
     redraw()
+
+    # Estimate, in the background, with a class nothing rendered on yet.
+    farm.node_classes.append("gpu-fast")
+    uploads, jobs = len(farm.uploads), len(farm.jobs)
+    check(invoke_estimate() == {"RUNNING_MODAL"}, "Estimate runs in the background")
+    check(operators.running_text() == "Estimating", "the estimate is marked running")
+    redraw()
+    deadline = time.monotonic() + TIMEOUT_S
+    while operators.is_running() and time.monotonic() < deadline:
+        yield 0.1
+    out = bpy.context.window_manager.farm_estimate
+    check(not operators.is_running() and out.answer and out.bundle in farm.bundles
+          and not out.error,
+          "the background estimate kept the answer (%s)" % out.error)
+    check(len(farm.uploads) == uploads and len(farm.jobs) == jobs,
+          "the estimate uploaded nothing and created no job")
+    check(farm.estimates and farm.estimates[-1].get("region") == "local",
+          "the estimate was asked for the job's settings")
+    redraw()
+    check(ERRORS == [], "the estimate panel draws without errors")
+    farm.node_classes.remove("gpu-fast")
 
     # A big file keeps the pure hasher busy long enough to press Esc.
     big = os.path.join(project.root, "textures", "big.png")
