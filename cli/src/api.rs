@@ -219,6 +219,21 @@ impl Api {
         self.json(self.http.post(&url), &url).await
     }
 
+    /// `PUT path` with a JSON body.
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ApiError> {
+        let url = self.url(path);
+        self.json(self.http.put(&url).json(body), &url).await
+    }
+
+    /// `DELETE path`, whose answer has no body.
+    pub async fn delete(&self, path: &str) -> Result<(), ApiError> {
+        self.send(self.http.delete(self.url(path))).await.map(drop)
+    }
+
     /// `PUT path` with the bytes of the file at `file` (`bytes` long) as
     /// the raw body; `sent` is told about each chunk as it goes out.
     pub async fn put_file(

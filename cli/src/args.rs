@@ -73,6 +73,19 @@ pub enum ApiCommand {
     /// the farm's history; nothing is uploaded (`--watch`, `--paused` do
     /// nothing here).
     Estimate(Box<SubmitArgs>),
+    /// Render the same frames of a .blend on two or more node classes (one
+    /// job per class) and compare them side by side: time to complete, cost
+    /// per frame, parity of every frame with the first class's (`--watch`
+    /// waits for the comparison and prints it).
+    Benchmark(Box<BenchmarkArgs>),
+    /// A benchmark's side-by-side report.
+    BenchmarkReport {
+        /// The benchmark.
+        id: coordinator::benchmark::BenchmarkId,
+        /// Print the report's CSV as the coordinator writes it.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Follow a job until it ends, with progress bars on a terminal.
     Watch {
         /// The job.
@@ -118,6 +131,11 @@ pub enum ApiCommand {
     /// What the farm offers: renderers, regions, node classes.
     #[command(name = "farm", visible_alias = "info")]
     Farm,
+    /// The node classes the farm sells: device, price, speed.
+    NodeClasses,
+    /// Define or remove a node class (admins).
+    #[command(subcommand)]
+    NodeClass(crate::classes::ClassCommand),
 }
 
 /// `farm submit`'s arguments.
@@ -163,4 +181,16 @@ pub struct SubmitArgs {
     /// The Blender that reads the scene's dependencies.
     #[arg(long, env = "FARM_BLENDER", default_value = "blender")]
     pub blender: PathBuf,
+}
+
+/// `farm benchmark`'s arguments: `farm submit`'s, with the node classes.
+#[derive(Debug, Args)]
+pub struct BenchmarkArgs {
+    /// A node class to render on; give two or more, the first is the
+    /// baseline every other class is compared with.
+    #[arg(long = "class", value_name = "NODE_CLASS", required = true)]
+    pub classes: Vec<String>,
+    /// The scene and the job's fields, as `farm submit` takes them.
+    #[command(flatten)]
+    pub submit: SubmitArgs,
 }

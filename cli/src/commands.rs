@@ -10,7 +10,9 @@ use crate::error::Failure;
 use crate::output::Output;
 use crate::show;
 use crate::table::{Align, Table};
-use crate::views::{ControlAnswer, CostReport, FrameState, Job, JobDetail, Offer, Worker};
+use crate::views::{
+    ControlAnswer, CostReport, EstimateCheck, FrameState, Job, JobDetail, Offer, Worker,
+};
 
 /// A job control: `pause`, `resume`, `cancel` or `requeue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,8 +190,13 @@ pub async fn report(api: &Api, id: JobId, csv: bool, output: &Output) -> Result<
         ]);
     }
     let totals = &report.totals;
+    let estimate = report
+        .estimate
+        .as_ref()
+        .map(|e| estimate_line(e, currency))
+        .unwrap_or_default();
     Ok(output.say(&format!(
-        "cost report of job {id} {:?} ({})\n\n{table}\n{} of {} frames rendered, {} verified, {:.2} s billed\ncost {}, verification overhead {} ({:.1}%)",
+        "cost report of job {id} {:?} ({})\n\n{table}\n{} of {} frames rendered, {} verified, {:.2} s billed\ncost {}, verification overhead {} ({:.1}%){estimate}",
         report.job_name,
         report.state,
         totals.frames_done,
@@ -200,6 +207,35 @@ pub async fn report(api: &Api, id: JobId, csv: bool, output: &Output) -> Result<
         show::money(totals.verification_overhead_micros, currency),
         totals.verification_overhead_percent,
     ))?)
+}
+
+/// The estimate-against-actual line of a cost report.
+fn estimate_line(estimate: &EstimateCheck, currency: &str) -> String {
+    let cost = match &estimate.estimated_cost_micros {
+        Some(r) => format!(
+            "{} ({}–{})",
+            show::money(r.typical, currency),
+            show::money(r.low, currency),
+            show::money(r.high, currency)
+        ),
+        None => "none (no history)".to_owned(),
+    };
+    let time = match (&estimate.estimated_time_secs, estimate.actual_time_secs) {
+        (Some(r), Some(actual)) => format!(
+            "; time {} ({}–{}), took {}",
+            show::duration(r.typical),
+            show::duration(r.low),
+            show::duration(r.high),
+            show::duration(actual)
+        ),
+        (None, Some(actual)) => format!("; took {}", show::duration(actual)),
+        _ => String::new(),
+    };
+    format!(
+        "\nestimated on {}: cost {cost}, billed {}{time}",
+        estimate.node_class,
+        show::money(estimate.actual_cost_micros, currency)
+    )
 }
 
 /// `farm workers`.

@@ -54,13 +54,21 @@ pub enum Failure {
     /// Writing to standard output failed.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+    /// An argument that is not what the command takes.
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl Failure {
+    /// A bad argument, saying what is wrong with it.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure::Usage(message.into())
+    }
+
     /// The process's exit code for this failure.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Settings(_) => EXIT_REFUSED,
+            Failure::Settings(_) | Failure::Usage(_) => EXIT_REFUSED,
             Failure::Api(error) => error.exit_code(),
             Failure::Blender(error) => error.exit_code(),
             Failure::Bundle(error) => error.exit_code(),

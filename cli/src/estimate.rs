@@ -28,6 +28,8 @@ struct ClassEstimate {
     node_class: String,
     workers: usize,
     basis: String,
+    #[serde(default)]
+    scaled_from: Option<String>,
     samples: usize,
     seconds_per_frame: Option<Range<f64>>,
     time_to_complete_secs: Option<Range<f64>>,
@@ -48,6 +50,19 @@ fn spread<T: Copy>(range: Option<&Range<T>>, show: impl Fn(T) -> String) -> Stri
     match range {
         Some(r) => format!("{} ({}–{})", show(r.typical), show(r.low), show(r.high)),
         None => "no history".to_owned(),
+    }
+}
+
+/// Where a class's figures come from, in words.
+fn basis(class: &ClassEstimate) -> String {
+    let what = match class.basis.as_str() {
+        "scene" => format!("{} frames of this scene", class.samples),
+        "farm" => format!("{} frames of other scenes", class.samples),
+        _ => return "nothing rendered on it yet".to_owned(),
+    };
+    match &class.scaled_from {
+        Some(source) => format!("{what} on {source}, scaled by speed score"),
+        None => what,
     }
 }
 
@@ -81,11 +96,7 @@ pub async fn run(api: &Api, args: &SubmitArgs, output: &Output) -> Result<(), Fa
             spread(class.seconds_per_frame.as_ref(), show::duration),
             spread(class.time_to_complete_secs.as_ref(), show::duration),
             spread(class.cost_micros.as_ref(), |m| show::money(m, currency)),
-            match class.basis.as_str() {
-                "scene" => format!("{} frames of this scene", class.samples),
-                "farm" => format!("{} frames of other scenes", class.samples),
-                _ => "nothing rendered on it yet".to_owned(),
-            },
+            basis(class),
         ]);
     }
     output.say(&format!(

@@ -5,6 +5,8 @@
 
 mod api;
 mod args;
+mod benchmark;
+mod classes;
 mod commands;
 pub mod demo;
 mod error;
@@ -43,6 +45,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match command {
         ApiCommand::Submit(args) => submit::run(&api, &args, &output).await,
         ApiCommand::Estimate(args) => estimate::run(&api, &args, &output).await,
+        ApiCommand::Benchmark(args) => benchmark::run(&api, &args, &output).await,
+        ApiCommand::BenchmarkReport { id, csv } => {
+            benchmark::report(&api, &id.to_string(), csv, &output).await
+        }
         ApiCommand::Watch { id } => watch::follow(&api, id, &output, false).await,
         ApiCommand::Jobs => commands::jobs(&api, &output).await,
         ApiCommand::Job { id } => commands::job(&api, id, &output).await,
@@ -53,6 +59,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         ApiCommand::Report { id, csv } => commands::report(&api, id, csv, &output).await,
         ApiCommand::Workers => commands::workers(&api, &output).await,
         ApiCommand::Farm => commands::offer(&api, &output).await,
+        ApiCommand::NodeClasses => classes::list(&api, &output).await,
+        ApiCommand::NodeClass(command) => classes::run(&api, &command, &output).await,
     }
 }
 

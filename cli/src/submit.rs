@@ -79,7 +79,7 @@ pub struct Prepared {
     /// What Blender said about the scene (and the relative copy it made).
     read: blender::ReadScene,
     /// The files to send.
-    local: bundle::LocalBundle,
+    pub(crate) local: bundle::LocalBundle,
 }
 
 impl Prepared {

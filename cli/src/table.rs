@@ -15,15 +15,18 @@ pub enum Align {
 /// A table being filled.
 #[derive(Debug, Clone)]
 pub struct Table {
-    columns: Vec<(&'static str, Align)>,
+    columns: Vec<(String, Align)>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
     /// An empty table with these column headers and alignments.
-    pub fn new(columns: &[(&'static str, Align)]) -> Self {
+    pub fn new(columns: &[(&str, Align)]) -> Self {
         Self {
-            columns: columns.to_vec(),
+            columns: columns
+                .iter()
+                .map(|(header, align)| ((*header).to_owned(), *align))
+                .collect(),
             rows: Vec::new(),
         }
     }
@@ -70,7 +73,11 @@ impl Table {
 impl fmt::Display for Table {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let widths = self.widths();
-        let headers: Vec<&str> = self.columns.iter().map(|(header, _)| *header).collect();
+        let headers: Vec<&str> = self
+            .columns
+            .iter()
+            .map(|(header, _)| header.as_str())
+            .collect();
         self.line(f, &headers, &widths)?;
         for row in &self.rows {
             let cells: Vec<&str> = row.iter().map(String::as_str).collect();

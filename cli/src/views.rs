@@ -266,6 +266,35 @@ pub struct CostReport {
     pub frames: Vec<FrameCost>,
     /// Sums.
     pub totals: CostTotals,
+    /// The estimate at submission against the actual figures.
+    #[serde(default)]
+    pub estimate: Option<EstimateCheck>,
+}
+
+/// A low, typical and high figure.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Range<T> {
+    /// With fast frames.
+    pub low: T,
+    /// With the typical frame.
+    pub typical: T,
+    /// With slow frames.
+    pub high: T,
+}
+
+/// A job's estimate against what it took.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EstimateCheck {
+    /// The class compared.
+    pub node_class: String,
+    /// Estimated cost, micro-units.
+    pub estimated_cost_micros: Option<Range<i64>>,
+    /// Estimated time to complete, seconds.
+    pub estimated_time_secs: Option<Range<f64>>,
+    /// Billed, micro-units.
+    pub actual_cost_micros: i64,
+    /// Seconds from submission to the last frame.
+    pub actual_time_secs: Option<f64>,
 }
 
 /// A worker's standing with the parity checker (the part shown).

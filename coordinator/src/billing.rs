@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use protocol::{JobId, WorkerId};
 use serde::{Deserialize, Serialize};
 
+use crate::estimate::EstimateCheck;
 use crate::money::Money;
 use crate::state::{CheckState, FrameState, JobState};
 
@@ -87,6 +88,10 @@ pub struct CostReport {
     pub frames: Vec<FrameCost>,
     /// Sums.
     pub totals: CostTotals,
+    /// The estimate the job was submitted with against what it took and
+    /// cost, when one was made.
+    #[serde(default)]
+    pub estimate: Option<EstimateCheck>,
 }
 
 /// What one worker earned.
@@ -220,6 +225,7 @@ mod tests {
                 verification_overhead_micros: Money(178),
                 verification_overhead_percent: 106.6,
             },
+            estimate: None,
         };
         let csv = report.to_csv();
         let lines: Vec<&str> = csv.lines().collect();

@@ -328,6 +328,7 @@ impl Farm {
             }
             Err(error) => tracing::error!(%error, "cannot list reports to write"),
         }
+        self.catch_up_benchmarks().await;
         self.wake_dispatcher();
     }
 }

@@ -58,6 +58,75 @@ pub struct Config {
     /// store credentials.
     #[serde(default)]
     pub grants: GrantsConfig,
+    /// The benchmark frame workers render to earn a node class that asks
+    /// for one.
+    #[serde(default)]
+    pub class_check: ClassCheckConfig,
+    /// Node classes defined when the coordinator starts, by name, unless
+    /// already defined (an admin's changes through the API stick).
+    #[serde(default = "defaults::node_classes")]
+    pub node_classes: std::collections::BTreeMap<String, NodeClassConfig>,
+}
+
+/// The benchmark scene of class checks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassCheckConfig {
+    /// A Blender scene (single file, no external files) stored when the
+    /// coordinator starts; unset, no node class may ask for a benchmark.
+    #[serde(default)]
+    pub scene: Option<PathBuf>,
+    /// The frames of it a check draws its one frame from (`1-8`), so a
+    /// worker cannot render it ahead of the check.
+    #[serde(default = "defaults::class_check_frames")]
+    pub frames: String,
+}
+
+impl Default for ClassCheckConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("every field has a default")
+    }
+}
+
+/// A node class as the configuration defines it (`[node_classes.gpu-fast]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeClassConfig {
+    /// What its workers render on.
+    #[serde(default)]
+    pub device: protocol::RenderDevice,
+    /// Price per render second of a frame, as a decimal string
+    /// (`"0.0004"`); absent, frames are billed at `billing.rates`.
+    #[serde(default, with = "crate::money::optional_decimal")]
+    pub price_per_second: Option<Money>,
+    /// Least a frame costs on it, as a decimal string.
+    #[serde(default, with = "crate::money::decimal")]
+    pub min_per_frame: Money,
+    /// Its speed relative to the other classes (1.0 when absent).
+    #[serde(default = "defaults::speed_score")]
+    pub speed_score: f64,
+    /// Slowest registration benchmark frame, in seconds, that still earns
+    /// the class; absent, no benchmark is asked for.
+    #[serde(default)]
+    pub benchmark_max_secs: Option<f64>,
+    /// What it is, for buyers.
+    #[serde(default)]
+    pub description: String,
+}
+
+impl NodeClassConfig {
+    /// The class called `name`.
+    pub fn to_class(&self, name: &str) -> crate::db::NodeClass {
+        crate::db::NodeClass {
+            name: name.to_owned(),
+            device: self.device,
+            price_micros_per_second: self.price_per_second,
+            min_micros_per_frame: self.min_per_frame,
+            speed_score: self.speed_score,
+            benchmark_max_secs: self.benchmark_max_secs,
+            description: self.description.clone(),
+        }
+    }
 }
 
 /// How long storage grants last, and where a local-folder store is served.
@@ -283,6 +352,23 @@ mod defaults {
         .map(|(class, micros)| (class.to_owned(), RatePerHour(Money(micros))))
         .collect()
     }
+    pub fn node_classes() -> BTreeMap<String, super::NodeClassConfig> {
+        let standard = super::NodeClassConfig {
+            device: protocol::RenderDevice::Cpu,
+            price_per_second: None,
+            min_per_frame: Money::ZERO,
+            speed_score: speed_score(),
+            benchmark_max_secs: None,
+            description: "any worker, billed by its device class".to_owned(),
+        };
+        BTreeMap::from([("standard".to_owned(), standard)])
+    }
+    pub fn class_check_frames() -> String {
+        "1".to_owned()
+    }
+    pub fn speed_score() -> f64 {
+        1.0
+    }
     pub fn default_rate() -> Money {
         Money(1_000_000)
     }
@@ -430,6 +516,23 @@ mod tests {
             !format!("{config:?}").contains(other.expose()),
             "Debug shows no secret"
         );
+    }
+
+    #[test]
+    fn node_classes_are_seeded_from_decimals() {
+        let standard = &Config::default().node_classes["standard"];
+        assert_eq!(standard.price_per_second, None);
+        let config: Config = toml::from_str(
+            "[node_classes.gpu-fast]\ndevice = \"gpu\"\nprice_per_second = \"0.0004\"\n\
+             min_per_frame = \"0.01\"\nspeed_score = 4.0\n",
+        )
+        .unwrap();
+        let class = config.node_classes["gpu-fast"].to_class("gpu-fast");
+        assert_eq!(class.device, protocol::RenderDevice::Gpu);
+        assert_eq!(class.price_micros_per_second, Some(Money(400)));
+        assert_eq!(class.min_micros_per_frame, Money(10_000));
+        assert_eq!(class.speed_score, 4.0);
+        assert!(!config.node_classes.contains_key("standard"));
     }
 
     #[test]

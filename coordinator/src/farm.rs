@@ -60,6 +60,12 @@ pub struct Farm {
     pub(crate) comparing: Arc<Mutex<HashSet<(String, i32)>>>,
     /// Results whose upload is being looked at now (job, frame, replica).
     pub(crate) intaking: Arc<Mutex<HashSet<(String, i32, u32)>>>,
+    /// Benchmarks being compared now, each with whether it was asked for
+    /// again meanwhile (then it runs once more).
+    pub(crate) benchmarking:
+        Arc<Mutex<std::collections::HashMap<crate::benchmark::BenchmarkId, bool>>>,
+    /// The benchmark frame of class checks, when one is configured.
+    pub class_check: Option<Arc<crate::db::CheckScene>>,
     /// Slots for frames the checker examines at once.
     pub(crate) checks: Arc<tokio::sync::Semaphore>,
     /// Slots for copies whose previews are made at once.
@@ -107,6 +113,8 @@ impl Farm {
             dispatch: Arc::new(Notify::new()),
             comparing: Arc::default(),
             intaking: Arc::default(),
+            benchmarking: Arc::default(),
+            class_check: None,
             checks,
             previews: Arc::new(tokio::sync::Semaphore::new(crate::preview::PREVIEW_SLOTS)),
             declared: Arc::default(),
@@ -164,6 +172,11 @@ impl Farm {
     pub async fn dispatch_pending(&self) -> Result<usize, crate::Error> {
         let placed = self.db.call(|db| db.place_waiting_copies()).await?;
         self.follow(placed).await;
+        if let Some(check) = self.class_check.clone() {
+            self.db
+                .call(move |db| db.start_class_checks(&check))
+                .await?;
+        }
         self.db.call(|db| db.place_routed_tasks()).await?;
         let mut total = 0;
         loop {
@@ -336,6 +349,7 @@ impl Farm {
         for job in followup.finished_jobs {
             if let Ok(job) = job.parse() {
                 self.spawn_report(job);
+                self.spawn_benchmark_of_job(job);
             }
         }
     }

@@ -5,12 +5,14 @@
 
 pub mod api;
 pub mod auth;
+pub mod benchmark;
 pub mod billing;
 pub mod bundle;
 pub mod checker;
 pub mod config;
 pub mod db;
 pub mod enroll;
+pub mod estimate;
 pub mod farm;
 mod grants;
 pub mod intake;
@@ -36,6 +38,9 @@ pub enum Error {
     /// Object storage.
     #[error("object store: {0}")]
     Store(#[from] storage::StoreError),
+    /// The class checks' benchmark scene.
+    #[error("class check: {0}")]
+    ClassCheck(String),
     /// Listening socket.
     #[error("cannot serve HTTP: {0}")]
     Http(std::io::Error),

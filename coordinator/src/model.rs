@@ -242,4 +242,18 @@ pub struct WorkerView {
     /// the epoch; `None` when it is not draining.
     #[serde(default)]
     pub draining_ms: Option<i64>,
+    /// Its class check, when its node class asks for a benchmark frame.
+    #[serde(default)]
+    pub class_check: Option<ClassCheckView>,
+}
+
+/// Where a worker's class check stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassCheckView {
+    /// Due, out, passed or refused.
+    pub state: crate::db::ClassCheck,
+    /// The benchmark frame's time as the coordinator measured it, seconds.
+    pub seconds: Option<f64>,
+    /// Why it passed or was refused.
+    pub note: Option<String>,
 }

@@ -135,6 +135,32 @@ pub mod decimal {
     }
 }
 
+/// Serde helpers for optional amounts written as decimal strings.
+pub mod optional_decimal {
+    use super::Money;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Write an optional [`Money`] as a decimal string, or nothing.
+    pub fn serialize<S: Serializer>(
+        money: &Option<Money>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match money {
+            Some(money) => serializer.serialize_str(&money.to_string()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    /// Read an optional [`Money`] from a decimal string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Money>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

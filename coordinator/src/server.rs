@@ -8,9 +8,10 @@ use tokio::sync::broadcast;
 
 use crate::auth::Bootstrap;
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{CheckScene, Db};
 use crate::farm::Farm;
 use crate::{Error, api};
+use protocol::{FrameSpec, SceneHash};
 
 /// Open the database, connect to the queue and the object store.
 pub async fn open(config: Config) -> Result<Farm, Error> {
@@ -41,7 +42,57 @@ pub async fn open_with(
             ),
         }
     }
-    Ok(Farm::new(config, db, broker, storage).await?)
+    let classes: Vec<_> = config
+        .node_classes
+        .iter()
+        .map(|(name, class)| class.to_class(name))
+        .collect();
+    db.call(move |db| {
+        classes
+            .iter()
+            .try_for_each(|class| db.seed_node_class(class))
+    })
+    .await?;
+    let class_check = match &config.class_check.scene {
+        Some(path) => Some(Arc::new(
+            store_check_scene(&db, &storage, path, &config.class_check.frames).await?,
+        )),
+        None => None,
+    };
+    let mut farm = Farm::new(config, db, broker, storage).await?;
+    farm.class_check = class_check;
+    Ok(farm)
+}
+
+/// Store the class checks' benchmark scene `path` (as an uploaded scene)
+/// and read the frames a check draws from.
+async fn store_check_scene(
+    db: &Db,
+    storage: &storage::GrantingStore,
+    path: &std::path::Path,
+    frames: &str,
+) -> Result<CheckScene, Error> {
+    let bad = |why: String| Error::ClassCheck(format!("{}: {why}", path.display()));
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| bad(format!("cannot read the benchmark scene: {e}")))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| storage::valid_extension(e))
+        .ok_or_else(|| bad("the benchmark scene needs a scene file extension (.blend)".into()))?
+        .to_owned();
+    let scene = SceneHash::from_blake3(blake3::hash(&bytes).as_bytes());
+    let frames = FrameSpec::parse(frames, 10_000)
+        .map_err(|e| bad(format!("class_check.frames: {e}")))?
+        .frames()
+        .to_vec();
+    storage::upload_file(&storage.store, &storage::scene_key(&scene, &ext), path).await?;
+    let (hash, size) = (scene.clone(), bytes.len() as u64);
+    db.call(move |db| db.record_scene(&hash, &ext, size).map(drop))
+        .await?;
+    tracing::info!(scene = %scene, frames = frames.len(), "class check benchmark scene stored");
+    Ok(CheckScene { scene, frames })
 }
 
 /// Serve the API on `listener` and run the background loops until

@@ -339,6 +339,13 @@ async fn a_job_from_a_bundle_needs_every_blob_and_is_checked_before_upload() {
 async fn the_farm_lists_the_regions_and_classes_it_enrolled() {
     let dir = tempfile::tempdir().unwrap();
     let app = TestApp::start(local_config(dir.path())).await;
+    app.define_class(
+        "gpu-fast",
+        json!({"device": "gpu", "price_micros_per_second": 400}),
+    )
+    .await;
+    app.define_class("cpu-cheap", json!({"device": "cpu"}))
+        .await;
     let created: Value = app
         .http
         .post(format!("{}/api/v1/enrollments", app.api))
@@ -362,4 +369,12 @@ async fn the_farm_lists_the_regions_and_classes_it_enrolled() {
     assert_eq!(offer["regions"], json!(["eu-west"]));
     assert_eq!(offer["node_classes"], json!(["cpu-cheap", "gpu-fast"]));
     assert_eq!(offer["renderers"], json!(["blender"]));
+    let classes: Vec<&str> = offer["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(classes, ["cpu-cheap", "gpu-fast", "standard"]);
+    assert_eq!(offer["classes"][1]["price_micros_per_second"], 400);
 }

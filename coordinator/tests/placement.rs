@@ -45,6 +45,8 @@ async fn an_eu_only_job_stays_on_eu_workers() {
 
     let scene = app.upload(&sample_scene()).await;
     let jobs = format!("{}/api/v1/jobs", app.api);
+    // A class the farm sells but no worker is enrolled in.
+    app.define_class("gpu-fast", json!({"device": "gpu"})).await;
     for (body, needle) in [
         (json!({"region": "JP"}), "region JP"),
         (

@@ -54,7 +54,7 @@ pub struct IssuedEnrollment {
 }
 
 /// A class or region name: 1 to 64 lowercase letters, digits, `-` or `_`.
-fn checked_name(what: &str, name: &str) -> Result<String, ApiError> {
+pub(super) fn checked_name(what: &str, name: &str) -> Result<String, ApiError> {
     let fine = !name.is_empty()
         && name.len() <= 64
         && name
@@ -125,10 +125,12 @@ pub async fn create(
             ),
         ));
     }
+    let node_classes: Vec<String> = names("node class", body.node_classes, "standard")?;
+    super::node_classes::check_defined(&farm, &node_classes).await?;
     let terms = EnrollmentTerms {
         owner: owner.as_str().to_owned(),
         region: checked_name("region", &body.region)?,
-        node_classes: names("node class", body.node_classes, "standard")?,
+        node_classes,
         device_classes,
     };
     let expires_ms = body

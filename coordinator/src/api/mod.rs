@@ -1,6 +1,7 @@
 //! The HTTP API under `/api/v1`.
 
 pub(crate) mod auth;
+pub(crate) mod benchmarks;
 mod billing;
 mod bundles;
 mod enrollments;
@@ -9,6 +10,7 @@ mod estimate;
 mod events;
 mod frames;
 mod jobs;
+mod node_classes;
 mod openapi;
 mod previews;
 mod scenes;
@@ -61,6 +63,15 @@ pub fn router(farm: Farm) -> Router {
         .route("/api/v1/jobs/validate", post(submit::validate_submission))
         .route("/api/v1/jobs/estimate", post(estimate::estimate))
         .route("/api/v1/jobs/{id}", get(jobs::show))
+        .route(
+            "/api/v1/benchmarks",
+            post(benchmarks::create).get(benchmarks::list),
+        )
+        .route("/api/v1/benchmarks/{id}", get(benchmarks::show))
+        .route(
+            "/api/v1/benchmarks/{id}/report.csv",
+            get(benchmarks::report_csv),
+        )
         .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/v1/jobs/{id}/pause", post(jobs::pause))
         .route("/api/v1/jobs/{id}/resume", post(jobs::resume))
@@ -86,6 +97,11 @@ pub fn router(farm: Farm) -> Router {
         .route("/api/v1/workers/{id}/blocklist", post(workers::blocklist))
         .route("/api/v1/workers/{id}/drain", post(workers::drain))
         .route("/api/v1/workers/{id}/undrain", post(workers::undrain))
+        .route("/api/v1/node-classes", get(node_classes::list))
+        .route(
+            "/api/v1/node-classes/{name}",
+            axum::routing::put(node_classes::put).delete(node_classes::delete),
+        )
         .route("/api/v1/payouts", get(billing::payouts))
         .route("/api/v1/tokens", post(tokens::create).get(tokens::list))
         .route("/api/v1/tokens/{id}/revoke", post(tokens::revoke))

@@ -51,7 +51,8 @@ fn billing_schemas() -> Value {
                     "frames_replicated": {"type": "integer"}, "replication_percent": {"type": "number"},
                     "billed_render_seconds": {"type": "number"}, "total_render_seconds": {"type": "number"},
                     "cost_micros": {"type": "integer"}, "verification_overhead_micros": {"type": "integer"},
-                    "verification_overhead_percent": {"type": "number"}}}}},
+                    "verification_overhead_percent": {"type": "number"}}},
+                "estimate": {"type": ["object", "null"], "description": "the estimate the job was submitted with against what it took: node_class (most frames rendered there), basis, estimated_cost_micros and estimated_time_secs {low, typical, high}, actual_cost_micros, actual_time_secs (submission to last frame), cost_within_range, time_within_range"}}},
             "Verdict": {"type": "object", "properties": {
                 "frame": {"type": "integer"}, "replica_a": {"type": "integer"}, "replica_b": {"type": "integer"},
                 "worker_a": {"type": ["string", "null"]}, "worker_b": {"type": ["string", "null"]},
@@ -202,7 +203,7 @@ pub async fn spec() -> Json<Value> {
                 "summary": "Before submitting: per node class the job's placement admits, its online workers, and the time to complete and cost from the farm's history of render times (the coordinator's observed times of accepted copies: of the same scene when it rendered here before, else of every scene), low (10th percentile frame), typical (median) and high (90th); nothing is created",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreateJob"}}}},
                 "responses": {
-                    "200": {"description": "the estimate: frames, parity_percent, currency, classes[{node_class, workers, basis (scene, farm or none), samples, seconds_per_frame, time_to_complete_secs, cost_micros}], each range {low, typical, high}"},
+                    "200": {"description": "the estimate: frames, parity_percent, currency, classes[{node_class, workers, basis (scene, farm or none), scaled_from (the class whose times, scaled by the speed scores, stand in for a class without history), samples, seconds_per_frame, time_to_complete_secs, cost_micros}], each range {low, typical, high}"},
                     "422": error_response("the same refusals as job creation")}}},
             "/api/v1/farm": {"get": {
                 "summary": "What a job may ask for: renderers, and the regions and node classes of the farm's enrolled workers",
@@ -359,10 +360,30 @@ pub async fn spec() -> Json<Value> {
                     "422": error_response("no reason, or one over 500 characters")
                 }
             }},
+            "/api/v1/node-classes": {"get": {"summary": "The node classes the farm sells, by name: device (cpu or gpu), price per render second of a frame and minimum per frame (micro-units; no price: billed at the device class rates), speed score, registration benchmark limit",
+                "responses": {"200": {"description": "the classes", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/NodeClass"}}}}}}}},
+            "/api/v1/node-classes/{name}": {
+                "put": {"summary": "Define or redefine a node class (admins). Enrollment tokens grant, and jobs ask for, defined classes only; frames already rendered keep their price",
+                    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["device"], "properties": {
+                        "device": {"enum": ["cpu", "gpu"]}, "price_micros_per_second": {"type": "integer"}, "min_micros_per_frame": {"type": "integer"},
+                        "speed_score": {"type": "number"}, "benchmark_max_secs": {"type": "number"}, "description": {"type": "string"}}}}}},
+                    "responses": {"200": {"description": "the class", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NodeClass"}}}},
+                        "403": error_response("not an admin"),
+                        "422": error_response("a bad name, a negative price, a speed score not above 0")}},
+                "delete": {"summary": "Remove a node class (admins)",
+                    "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"204": {"description": "removed"}, "403": error_response("not an admin"),
+                        "404": error_response("no such class"),
+                        "409": error_response("an enrollment token not revoked or a worker uses it")}}},
             "/api/v1/payouts": {"get": {"summary": "Per worker: frames delivered, verified, found wrong; amounts earned, held in escrow, forfeited (micro-units). All workers for admins, its own for a provider",
                 "responses": {"200": {"description": "payouts", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Payout"}}}}}}}}
         },
         "components": {"schemas": {
+            "NodeClass": {"type": "object", "properties": {
+                "name": {"type": "string"}, "device": {"enum": ["cpu", "gpu"]},
+                "price_micros_per_second": {"type": ["integer", "null"]}, "min_micros_per_frame": {"type": "integer"},
+                "speed_score": {"type": "number"}, "benchmark_max_secs": {"type": ["number", "null"]}, "description": {"type": "string"}}},
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
                 "code": {"type": "string"}, "message": {"type": "string"}}}}},
             "Uploaded": {"type": "object", "properties": {
@@ -441,7 +462,11 @@ pub async fn spec() -> Json<Value> {
             schemas.extend(more);
         }
     }
-    for more in [token_paths(), super::enrollments::openapi_paths()] {
+    for more in [
+        token_paths(),
+        super::enrollments::openapi_paths(),
+        super::benchmarks::openapi_paths(),
+    ] {
         if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), more) {
             paths.extend(more);
         }

@@ -106,7 +106,7 @@ pub(super) struct Checked {
 
 impl Checked {
     /// The job, rendering `scene` (which names it unless it has a name).
-    fn into_job(self, scene: SceneHash) -> NewJob {
+    pub(super) fn into_job(self, scene: SceneHash) -> NewJob {
         let renderer = self.renderer;
         NewJob {
             name: self
@@ -238,6 +238,7 @@ fn validate(farm: &Farm, body: CreateJob, seats: &[Seat]) -> Result<Checked, Api
             bundle: None,
             placement,
             paused: body.paused,
+            pinned_worker: None,
         },
     })
 }
@@ -300,6 +301,9 @@ pub(super) async fn check_submission(
     require(principal, "submit jobs", &[Role::Submitter, Role::Admin])?;
     let tenant = job_tenant(principal, body.tenant.take())?;
     let source = scene_source(&mut body)?;
+    if let Some(classes) = &body.node_class {
+        super::node_classes::check_defined(farm, &crate::placement::list(classes)).await?;
+    }
     let seats = farm.db.call(|db| db.seats()).await?;
     Ok((validate(farm, body, &seats)?, source, tenant))
 }
@@ -349,18 +353,31 @@ pub async fn create(
         }
         Some(SceneSource::Scene(scene)) => {
             check_scene(&farm, &principal, &scene).await?;
-            checked.into_job(scene)
+            scene
         }
         Some(SceneSource::Bundle(id)) => {
             let (scene, bundle) = super::bundles::job_scene(&farm, &principal, id).await?;
             checked.options.bundle = Some(bundle);
-            checked.into_job(scene)
+            scene
         }
     };
+    // The estimate the job's report sets against what it took; a job is
+    // accepted even when no estimate can be made.
+    let estimate = match super::estimate::estimate_for(&farm, &checked, Some(job.clone())).await {
+        Ok(estimate) => Some(estimate),
+        Err(error) => {
+            tracing::warn!(error = %error.message, "no estimate stored with the job");
+            None
+        }
+    };
+    let job = checked.into_job(job);
     let detail = farm
         .db
         .call(move |db| {
             let id = db.create_job_for(&job, tenant.as_ref())?;
+            if let Some(estimate) = &estimate {
+                db.set_job_estimate(id, estimate)?;
+            }
             db.job_detail(id)
         })
         .await?;
@@ -422,10 +439,15 @@ pub async fn offer(
     State(farm): State<Farm>,
     _principal: Principal,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let offer = farm.db.call(|db| db.farm_offer()).await?;
+    let (offer, classes) = farm
+        .db
+        .call(|db| Ok((db.farm_offer()?, db.node_classes()?)))
+        .await?;
     Ok(Json(serde_json::json!({
         "renderers": [Renderer::Blender],
         "regions": offer.regions,
         "node_classes": offer.node_classes,
+        "classes": classes,
+        "currency": farm.config.billing.currency,
     })))
 }

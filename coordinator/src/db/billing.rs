@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use protocol::{JobId, now_ms};
 use rusqlite::{OptionalExtension, params};
 
-use super::{Db, DbError};
+use super::{CopyPrice, Db, DbError, from_json, to_json};
 use crate::billing::{CostReport, CostTotals, FrameCost, Payout, percent};
+use crate::estimate::Estimate;
 use crate::money::{Money, MoneyOverflow};
 use crate::state::{CheckState, FrameState, JobState, ResultStatus};
 
@@ -35,24 +36,43 @@ fn lower_claims(copies: &[Copy]) -> HashMap<i32, (Money, i64)> {
     claims
 }
 
+/// What a copy costs: its render time at its stored rate per hour, and at
+/// least its stored minimum.
+pub(super) fn copy_cost(
+    (rate, minimum): (i64, i64),
+    render_ms: i64,
+) -> Result<Money, MoneyOverflow> {
+    CopyPrice {
+        per_hour: Money(rate),
+        minimum: Money(minimum),
+    }
+    .cost(render_ms)
+}
+
 /// Every stored copy of `job`, with its cost.
 fn copies_of(conn: &rusqlite::Connection, job: &str) -> Result<Vec<Copy>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT frame, replica, status, render_ms, rate_micros FROM results WHERE job_id = ?1",
+        "SELECT frame, replica, status, render_ms, rate_micros, min_micros FROM results WHERE job_id = ?1",
     )?;
     let rows = stmt
         .query_map([job], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                (r.get(4)?, r.get(5)?),
+            ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     rows.into_iter()
-        .map(|(frame, replica, status, render_ms, rate)| {
+        .map(|(frame, replica, status, render_ms, price)| {
             Ok(Copy {
                 frame,
                 replica,
                 status,
                 render_ms,
-                cost: Money(rate).per_hour_for_ms(render_ms)?,
+                cost: copy_cost(price, render_ms)?,
             })
         })
         .collect()
@@ -73,7 +93,28 @@ fn billed(
     }
 }
 
+/// The node class most of `frames` rendered on, if any rendered.
+fn most_rendered_class(frames: &[FrameCost]) -> Option<&str> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for class in frames.iter().filter_map(|f| f.node_class.as_deref()) {
+        *counts.entry(class).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|&(class, count)| (count, std::cmp::Reverse(class)))
+        .map(|(class, _)| class)
+}
+
 impl Db {
+    /// Store the estimate job `job` was submitted with.
+    pub fn set_job_estimate(&self, job: JobId, estimate: &Estimate) -> Result<(), DbError> {
+        self.lock().execute(
+            "UPDATE jobs SET estimate = ?2 WHERE id = ?1",
+            params![job.to_string(), to_json(estimate)],
+        )?;
+        Ok(())
+    }
+
     /// What a job has cost so far: the total of its cost report, without
     /// the report.
     pub fn billed_so_far(&self, job: JobId) -> Result<Money, DbError> {
@@ -105,10 +146,18 @@ impl Db {
     pub fn cost_report(&self, job: JobId, currency: &str) -> Result<CostReport, DbError> {
         let key = job.to_string();
         let conn = self.lock();
-        let (name, state): (String, JobState) = conn
-            .query_row("SELECT name, state FROM jobs WHERE id = ?1", [&key], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+        let (name, state, estimate, created_ms, finished_ms): (
+            String,
+            JobState,
+            Option<String>,
+            i64,
+            Option<i64>,
+        ) = conn
+            .query_row(
+                "SELECT name, state, estimate, created_ms, finished_ms FROM jobs WHERE id = ?1",
+                [&key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
             .optional()?
             .ok_or_else(|| DbError::NotFound(format!("job {job}")))?;
         let copies = copies_of(&conn, &key)?;
@@ -199,6 +248,14 @@ impl Db {
             verification_overhead_micros: overhead,
             verification_overhead_percent: percent(overhead.micros() as f64, cost.micros() as f64),
         };
+        let estimate = match estimate {
+            Some(text) => from_json::<Estimate>(&text)?.check(
+                most_rendered_class(&frames),
+                totals.cost_micros,
+                finished_ms.map(|end| (end - created_ms).max(0) as f64 / 1000.0),
+            ),
+            None => None,
+        };
         Ok(CostReport {
             job_id: job,
             job_name: name,
@@ -206,6 +263,7 @@ impl Db {
             currency: currency.to_owned(),
             frames,
             totals,
+            estimate,
         })
     }
 
@@ -216,7 +274,7 @@ impl Db {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT r.worker_id, r.job_id, r.frame, r.replica, r.status, r.render_ms, r.rate_micros, \
-                    j.state, j.finished_ms \
+                    j.state, j.finished_ms, r.min_micros \
              FROM results r JOIN jobs j ON j.id = r.job_id ORDER BY r.job_id",
         )?;
         let raw = stmt
@@ -229,7 +287,7 @@ impl Db {
                         r.get(3)?,
                         r.get(4)?,
                         r.get::<_, i64>(5)?,
-                        r.get(6)?,
+                        (r.get(6)?, r.get(9)?),
                     ),
                     r.get::<_, JobState>(7)?,
                     r.get::<_, Option<i64>>(8)?,
@@ -239,13 +297,13 @@ impl Db {
         let rows = raw
             .into_iter()
             .map(
-                |(worker, job, (frame, replica, status, render_ms, rate), state, finished)| {
+                |(worker, job, (frame, replica, status, render_ms, price), state, finished)| {
                     let copy = Copy {
                         frame,
                         replica,
                         status,
                         render_ms,
-                        cost: Money(rate).per_hour_for_ms(render_ms)?,
+                        cost: copy_cost(price, render_ms)?,
                     };
                     Ok((worker, job, copy, state, finished))
                 },

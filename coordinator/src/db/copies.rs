@@ -7,6 +7,7 @@ use protocol::{JobId, WorkerId};
 use rusqlite::params;
 use serde::Serialize;
 
+use super::billing::copy_cost;
 use super::{Db, DbError};
 use crate::money::Money;
 use crate::state::ResultStatus;
@@ -41,7 +42,7 @@ impl Db {
         let conn = self.lock();
         let mut statement = conn.prepare_cached(
             "SELECT r.replica, r.worker_id, w.name, r.device_used, r.render_ms, r.rate_micros,
-                    r.status, a.log_tail, r.created_ms
+                    r.status, a.log_tail, r.created_ms, r.min_micros
              FROM results r
              LEFT JOIN workers w ON w.id = r.worker_id
              LEFT JOIN attempts a ON a.task_id = r.task_id AND a.attempt = r.attempt
@@ -61,11 +62,22 @@ impl Db {
                 row.get::<_, ResultStatus>(6)?,
                 row.get::<_, Option<String>>(7)?,
                 row.get::<_, i64>(8)?,
+                row.get::<_, i64>(9)?,
             ))
         })?;
         rows.map(|row| {
-            let (replica, worker, name, device, render_ms, rate, status, log_tail, created_ms) =
-                row?;
+            let (
+                replica,
+                worker,
+                name,
+                device,
+                render_ms,
+                rate,
+                status,
+                log_tail,
+                created_ms,
+                minimum,
+            ) = row?;
             Ok(CopyView {
                 replica,
                 worker_id: worker
@@ -74,7 +86,7 @@ impl Db {
                 worker_name: name,
                 device,
                 render_ms,
-                cost_micros: Money(rate).per_hour_for_ms(render_ms)?,
+                cost_micros: copy_cost((rate, minimum), render_ms)?,
                 status,
                 log_tail: log_tail.filter(|tail| !tail.is_empty()),
                 created_ms,
@@ -117,7 +129,7 @@ impl Db {
         let conn = self.lock();
         let mut statement = conn.prepare_cached(
             "SELECT r.job_id, j.name, r.frame, r.replica, r.device_used, r.render_ms, r.rate_micros,
-                    r.status, r.created_ms
+                    r.status, r.created_ms, r.min_micros
              FROM results r JOIN jobs j ON j.id = r.job_id
              WHERE r.worker_id = ?1
              ORDER BY r.created_ms DESC LIMIT ?2",
@@ -133,10 +145,22 @@ impl Db {
                 row.get::<_, i64>(6)?,
                 row.get::<_, ResultStatus>(7)?,
                 row.get::<_, i64>(8)?,
+                row.get::<_, i64>(9)?,
             ))
         })?;
         rows.map(|row| {
-            let (job, job_name, frame, replica, device, render_ms, rate, status, created_ms) = row?;
+            let (
+                job,
+                job_name,
+                frame,
+                replica,
+                device,
+                render_ms,
+                rate,
+                status,
+                created_ms,
+                minimum,
+            ) = row?;
             Ok(DeliveredCopy {
                 job_id: job
                     .parse()
@@ -146,7 +170,7 @@ impl Db {
                 replica,
                 device,
                 render_ms,
-                cost_micros: Money(rate).per_hour_for_ms(render_ms)?,
+                cost_micros: copy_cost((rate, minimum), render_ms)?,
                 status,
                 created_ms,
             })

@@ -94,7 +94,7 @@ impl Db {
             let mut stmt = tx.prepare_cached(
                 "SELECT t.id, t.job_id, t.attempt, t.frames, j.renderer, j.scene_hash, s.ext, \
                         j.output, j.overrides, j.task_timeout_secs, j.priority, t.replica, t.target_worker, \
-                        j.bundle, (j.gpu_model IS NOT NULL OR j.min_vram_mib IS NOT NULL) \
+                        j.bundle, j.wants_gpu \
                  FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN scenes s ON s.hash = j.scene_hash \
                  WHERE t.state = ?1 AND j.state IN (?2, ?3) \
                    AND (t.target_worker IS NOT NULL OR (t.kind IN ('render', 'rerender') AND j.routed = 0)) \
@@ -150,7 +150,8 @@ impl Db {
         let tx = conn.transaction()?;
         {
             let mut stmt = tx.prepare_cached(
-                "UPDATE tasks SET state = ?3, updated_ms = ?4 WHERE id = ?1 AND attempt = ?2 AND state = ?5",
+                "UPDATE tasks SET state = ?3, updated_ms = ?4, queued_ms = ?4 \
+                 WHERE id = ?1 AND attempt = ?2 AND state = ?5",
             )?;
             for (task, attempt) in tasks {
                 stmt.execute(params![

@@ -7,6 +7,7 @@ use protocol::{Control, TaskFailed, TaskId, TaskReturned, WorkerEvent, WorkerId,
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::attribution::{self, Sender, Verdict};
+use super::class_checks;
 use super::grants::GrantOrder;
 use super::reputation::{is_blocklisted, task_event_worker};
 use super::routing::{routed_waiting, starts_outside_placement};
@@ -197,6 +198,9 @@ impl Db {
                     Some((taking, "blocklisted"))
                 }
                 (_, Some(start)) if starts_while_draining(&tx, start)? => Some((start, "draining")),
+                (_, Some(start)) if class_checks::starts_while_checking(&tx, start)? => {
+                    Some((start, "in its class check"))
+                }
                 (_, Some(start)) if starts_outside_placement(&tx, start)? => {
                     Some((start, "outside the job's placement"))
                 }
@@ -337,6 +341,12 @@ impl Db {
                 WorkerEvent::TaskFailed(failure) => {
                     touch_worker(&tx, failure.worker)?;
                     if let Some(row) = task_row(&tx, failure.task_id)? {
+                        class_checks::on_task_ended(
+                            &tx,
+                            &failure.task_id.to_string(),
+                            &failure.worker.to_string(),
+                            Some(&failure.error),
+                        )?;
                         self.task_failed(&tx, &row, failure, policy.max_failures, &mut followup)?;
                         job_to_refresh = Some(row.job);
                     }
@@ -344,6 +354,12 @@ impl Db {
                 WorkerEvent::TaskReturned(returned) => {
                     touch_worker(&tx, returned.worker)?;
                     if let Some(row) = task_row(&tx, returned.task_id)? {
+                        class_checks::on_task_ended(
+                            &tx,
+                            &returned.task_id.to_string(),
+                            &returned.worker.to_string(),
+                            None,
+                        )?;
                         followup.dispatch |= self.task_returned(&tx, &row, returned)?;
                         job_to_refresh = Some(row.job);
                     }

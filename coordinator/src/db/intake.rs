@@ -123,6 +123,9 @@ impl Db {
                     &mut jobs,
                 )?;
             }
+            if changed > 0 {
+                super::class_checks::on_intake(&tx, job, lie)?;
+            }
             if changed > 0 && check_state(&tx, job, frame)? == Some(CheckState::Comparing) {
                 followup.comparisons.push((job.to_owned(), frame));
             }

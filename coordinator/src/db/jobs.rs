@@ -49,6 +49,8 @@ pub struct JobOptions {
     pub placement: Placement,
     /// Created paused: nothing is dispatched until it is resumed.
     pub paused: bool,
+    /// The one worker that renders it (a class check's benchmark frame).
+    pub pinned_worker: Option<protocol::WorkerId>,
 }
 
 const JOB_COLUMNS: &str = "id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
@@ -136,17 +138,30 @@ impl Db {
     /// Store a job of `tenant` (`None`: an admin's), split into pending
     /// tasks, in one transaction.
     pub fn create_job_for(&self, job: &NewJob, tenant: Option<&Tenant>) -> Result<JobId, DbError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let id = Self::insert_job(&tx, job, tenant)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Store a job of `tenant` split into pending tasks, inside `tx` (a
+    /// benchmark stores its jobs in the transaction that stores it).
+    pub(super) fn insert_job(
+        tx: &rusqlite::Transaction<'_>,
+        job: &NewJob,
+        tenant: Option<&Tenant>,
+    ) -> Result<JobId, DbError> {
         let id = JobId::new();
         let now = now_ms();
         let placement = &job.options.placement;
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO jobs (id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
              priority, output, overrides, task_timeout_secs, state, created_ms, parity_bp, tenant, \
-             bundle_id, bundle, region, node_class, gpu_model, min_vram_mib, routed) \
+             bundle_id, bundle, region, node_class, gpu_model, min_vram_mib, routed, wants_gpu, \
+             pinned_worker) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-                     ?20, ?21, ?22)",
+                     ?20, ?21, ?22, ?23, ?24)",
             params![
                 id.to_string(),
                 job.name,
@@ -173,7 +188,11 @@ impl Db {
                 joined(&placement.node_classes),
                 placement.gpu_model,
                 placement.min_vram_mib,
-                !placement.is_anywhere(),
+                !placement.is_anywhere() || job.options.pinned_worker.is_some(),
+                placement.gpu_model.is_some()
+                    || placement.min_vram_mib.is_some()
+                    || super::node_classes::any_gpu(tx, &placement.node_classes)?,
+                job.options.pinned_worker.map(|w| w.to_string()),
             ],
         )?;
         if let Some(bundle) = &job.options.bundle {
@@ -217,7 +236,6 @@ impl Db {
                 }
             }
         }
-        tx.commit()?;
         Ok(id)
     }
 
@@ -385,7 +403,7 @@ impl Db {
 
 /// Whether a frame's copy is accepted: verified, or settled unreplicated (or
 /// unverifiable) in a finished job.
-fn accepted(check: CheckState, settled: bool) -> bool {
+pub(super) fn accepted(check: CheckState, settled: bool) -> bool {
     check == CheckState::Verified
         || (settled && matches!(check, CheckState::Unchecked | CheckState::Unverifiable))
 }

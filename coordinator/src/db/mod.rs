@@ -2,9 +2,11 @@
 //! tasks, frames, attempts, results and workers. The queue only dispatches.
 
 mod attribution;
+mod benchmarks;
 mod billing;
 mod bundles;
 mod changes;
+mod class_checks;
 mod copies;
 mod dispatch;
 mod enrollments;
@@ -13,6 +15,7 @@ mod events;
 mod grants;
 mod intake;
 mod jobs;
+mod node_classes;
 mod offer;
 mod parity;
 mod reputation;
@@ -28,6 +31,8 @@ mod workers;
 #[cfg(test)]
 mod attribution_tests;
 #[cfg(test)]
+mod benchmark_tests;
+#[cfg(test)]
 mod parity_tests;
 #[cfg(test)]
 mod routing_tests;
@@ -40,8 +45,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use attribution::{Refusal, Sender};
+pub use benchmarks::{AcceptedCopy, DiffPlan};
 pub use bundles::MissingBlob;
 pub use changes::{CHANGES_KEPT, Change, ChangeBody, ChangeScope};
+pub use class_checks::{CheckScene, ClassCheck};
 pub use copies::{CopyView, DeliveredCopy};
 pub use dispatch::QueuedTask;
 pub use enrollments::{EnrolledWorker, EnrollmentTerms, EnrollmentView, NewEnrollment};
@@ -50,6 +57,7 @@ pub use events::Followup;
 pub use grants::GrantOrder;
 pub use intake::IntakePlan;
 pub use jobs::{JobOptions, NewJob};
+pub use node_classes::{CopyPrice, NodeClass};
 pub use offer::FarmOffer;
 pub use routing::BACKLOG;
 pub use sessions::SessionView;

@@ -5,6 +5,7 @@ use protocol::{TaskId, WorkerInfo, now_ms};
 use rand::seq::IndexedRandom;
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::class_checks::{CHECKING, EARNED_CLASS};
 use super::events::{Followup, TaskRow, back_to_pending};
 use super::routing::{job_placement, seat_of};
 use super::{Db, DbError, from_json, to_json};
@@ -212,10 +213,12 @@ impl Db {
         };
         let candidates: Vec<Candidate> = {
             let mut stmt = tx.prepare_cached(
-                "SELECT id, owner, verified_streak, info, region, node_class, device_class FROM workers \
-                 WHERE (state = 'online' OR (?2 AND state = 'lost' AND last_seen_ms > ?3)) \
-                 AND blocklisted_ms IS NULL AND draining_ms IS NULL AND device_family = ?1 \
-                 AND (?4 IS NULL OR node_class = ?4)",
+                &format!(
+                    "SELECT id, owner, verified_streak, info, region, {EARNED_CLASS}, device_class FROM workers \
+                     WHERE (state = 'online' OR (?2 AND state = 'lost' AND last_seen_ms > ?3)) \
+                     AND blocklisted_ms IS NULL AND draining_ms IS NULL AND device_family = ?1 \
+                     AND (?4 IS NULL OR node_class = ?4) AND NOT COALESCE({CHECKING}, 0)"
+                ),
             )?;
             let may_return = reach == Reach::MayReturn;
             stmt.query_map(

@@ -5,8 +5,10 @@ use protocol::{FrameDone, RenderDevice, now_ms};
 use rand::Rng;
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::class_checks::EARNED_CLASS;
 use super::events::{Followup, missing_frames, task_row};
-use super::{Db, DbError, Policy};
+use super::node_classes::class_price;
+use super::{CopyPrice, Db, DbError, Policy};
 use crate::state::{CheckState, FrameState, ResultStatus, TaskKind, TaskState};
 use crate::verify::replication_probability;
 
@@ -15,6 +17,8 @@ struct Deliverer {
     family: String,
     class: String,
     streak: u32,
+    /// Its enrolled node class.
+    node_class: String,
 }
 
 /// The worker's own render time in ms: never negative, never more than a
@@ -91,13 +95,16 @@ impl Db {
         }
         let deliverer = tx
             .query_row(
-                "SELECT device_family, device_class, verified_streak FROM workers WHERE id = ?1",
+                &format!(
+                    "SELECT device_family, device_class, verified_streak, {EARNED_CLASS} FROM workers WHERE id = ?1"
+                ),
                 [&worker],
                 |r| {
                     Ok(Deliverer {
                         family: r.get(0)?,
                         class: r.get(1)?,
                         streak: r.get(2)?,
+                        node_class: r.get(3)?,
                     })
                 },
             )
@@ -106,6 +113,7 @@ impl Db {
                 family: "cpu".into(),
                 class: "cpu".into(),
                 streak: 0,
+                node_class: String::new(),
             });
         let reported_ms = reported_ms(done.render_seconds);
         let observed_ms = observed_ms(tx, &task, done.attempt, &worker)?;
@@ -120,20 +128,26 @@ impl Db {
         // A frame rendered on the CPU is billed as CPU, whatever GPU the
         // worker has and its enrollment grants; so is one of a job that did
         // not ask for a GPU, whatever the worker says it rendered on.
-        let wants_gpu: bool = tx.query_row(
-            "SELECT gpu_model IS NOT NULL OR min_vram_mib IS NOT NULL FROM jobs WHERE id = ?1",
-            [&job],
-            |r| r.get(0),
-        )?;
-        let class = match done.device {
-            RenderDevice::Gpu if wants_gpu => deliverer.class.clone(),
-            RenderDevice::Cpu | RenderDevice::Gpu => "cpu".to_owned(),
+        let wants_gpu: bool =
+            tx.query_row("SELECT wants_gpu FROM jobs WHERE id = ?1", [&job], |r| {
+                r.get(0)
+            })?;
+        let (class, device) = match done.device {
+            RenderDevice::Gpu if wants_gpu => (deliverer.class.clone(), RenderDevice::Gpu),
+            RenderDevice::Cpu | RenderDevice::Gpu => ("cpu".to_owned(), RenderDevice::Cpu),
         };
+        // The worker's node class price, when it has one for this device;
+        // else the device class rate.
+        let price = class_price(tx, &deliverer.node_class, device)?.unwrap_or(CopyPrice {
+            per_hour: policy.billing.rate(&class),
+            minimum: crate::money::Money::ZERO,
+        });
         let inserted = tx.execute(
             "INSERT OR IGNORE INTO results (job_id, frame, replica, task_id, attempt, worker_id, object_key, \
              pixel_hash, render_seconds, width, height, bytes, created_ms, kind, status, render_ms, \
-             device_family, device_class, rate_micros, reported_ms, device_used) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+             device_family, device_class, rate_micros, reported_ms, device_used, min_micros) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, \
+                     ?22)",
             params![
                 job,
                 done.frame,
@@ -153,15 +167,17 @@ impl Db {
                 render_ms,
                 deliverer.family,
                 class,
-                policy.billing.rate(&class).micros(),
+                price.per_hour.micros(),
                 reported_ms,
                 done.device.as_str(),
+                price.minimum.micros(),
             ],
         )?;
         if inserted == 0 {
             tracing::debug!(job_id = %job, frame = done.frame, "duplicate frame result ignored");
             return Ok(None);
         }
+        super::class_checks::on_frame_done(tx, &job, &task, &worker)?;
         followup
             .intakes
             .push((job.clone(), done.frame, done.replica));

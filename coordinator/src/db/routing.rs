@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use protocol::{Renderer, TaskId, WorkerId, WorkerInfo};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::class_checks::{CHECKING, EARNED_CLASS};
 use super::{Db, DbError, from_json};
 use crate::placement::{Placement, Seat, list};
 use crate::state::{JobState, TaskState};
@@ -55,7 +56,9 @@ pub(super) fn seat_of(region: String, class: String, device: String, info: &str)
 pub(super) fn worker_seat(conn: &Connection, worker: &str) -> Result<Option<Seat>, DbError> {
     Ok(conn
         .query_row(
-            "SELECT region, node_class, device_class, info FROM workers WHERE id = ?1",
+            &format!(
+                "SELECT region, {EARNED_CLASS}, device_class, info FROM workers WHERE id = ?1"
+            ),
             [worker],
             |r| {
                 Ok(seat_of(
@@ -78,15 +81,18 @@ pub(super) struct Online {
     pub seat: Seat,
     /// The renderers it announced.
     pub renderers: Vec<Renderer>,
+    /// Whether its class check is due or out: it takes its benchmark frame
+    /// only.
+    pub checking: bool,
 }
 
 /// Every worker that can take tasks now.
 pub(super) fn online_workers(conn: &Connection) -> Result<Vec<Online>, DbError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, region, node_class, device_class, info FROM workers \
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, region, {EARNED_CLASS}, device_class, info, {CHECKING} FROM workers \
          WHERE state = 'online' AND blocklisted_ms IS NULL AND draining_ms IS NULL \
-           AND enrolled_ms IS NOT NULL",
-    )?;
+           AND enrolled_ms IS NOT NULL"
+    ))?;
     let rows = stmt
         .query_map([], |r| {
             Ok((
@@ -95,17 +101,19 @@ pub(super) fn online_workers(conn: &Connection) -> Result<Vec<Online>, DbError> 
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, Option<bool>>(5)?.unwrap_or(false),
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows
         .into_iter()
-        .map(|(id, region, class, device, info)| Online {
+        .map(|(id, region, class, device, info, checking)| Online {
             renderers: from_json::<WorkerInfo>(&info)
                 .map(|i| i.renderers.iter().map(|r| r.renderer).collect())
                 .unwrap_or_default(),
             seat: seat_of(region, class, device, &info),
             id,
+            checking,
         })
         .collect())
 }
@@ -122,8 +130,11 @@ impl Db {
     pub fn seats(&self) -> Result<Vec<Seat>, DbError> {
         let conn = self.lock();
         let mut seats = Vec::new();
+        // A worker refused its class offers none; one whose check is due
+        // may still earn it.
         let mut workers = conn.prepare_cached(
-            "SELECT region, node_class, device_class, info FROM workers WHERE blocklisted_ms IS NULL",
+            "SELECT region, CASE WHEN class_check = 'refused' THEN '' ELSE node_class END, \
+                    device_class, info FROM workers WHERE blocklisted_ms IS NULL",
         )?;
         for row in workers.query_map([], |r| {
             Ok(seat_of(
@@ -202,13 +213,18 @@ impl Db {
             )?
             .collect::<Result<_, _>>()?
         };
-        let mut placements: HashMap<String, Placement> = HashMap::new();
+        let mut placements: HashMap<String, (Placement, Option<String>)> = HashMap::new();
         let mut placed = false;
         for (task, job, renderer) in tasks {
             if !placements.contains_key(&job) {
-                placements.insert(job.clone(), job_placement(&tx, &job)?);
+                let pinned: Option<String> = tx.query_row(
+                    "SELECT pinned_worker FROM jobs WHERE id = ?1",
+                    [&job],
+                    |r| r.get(0),
+                )?;
+                placements.insert(job.clone(), (job_placement(&tx, &job)?, pinned));
             }
-            let placement = &placements[&job];
+            let (placement, pinned) = &placements[&job];
             let renderer: Renderer = renderer
                 .parse()
                 .map_err(|_| DbError::Corrupt(format!("renderer of job {job}")))?;
@@ -217,7 +233,10 @@ impl Db {
                 .filter(|c| {
                     c.held < BACKLOG
                         && c.worker.renderers.contains(&renderer)
-                        && placement.admits(&c.worker.seat)
+                        && match pinned {
+                            Some(worker) => c.worker.id == *worker,
+                            None => !c.worker.checking && placement.admits(&c.worker.seat),
+                        }
                 })
                 .min_by_key(|c| (placement.preference(&c.worker.seat), c.held));
             let Some(best) = best else {

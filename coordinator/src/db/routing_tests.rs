@@ -154,3 +154,69 @@ fn what_waits_for_a_worker_that_leaves_or_is_blocklisted_goes_to_another() {
     assert_eq!(again.len(), 2);
     assert!(again.iter().all(|t| t.target == Some(lyon)), "{again:?}");
 }
+
+#[test]
+fn a_worker_in_its_class_check_renders_only_its_benchmark_frame() {
+    let db = Db::in_memory().unwrap();
+    db.put_node_class(&super::NodeClass {
+        name: "cpu-checked".into(),
+        device: protocol::RenderDevice::Cpu,
+        price_micros_per_second: None,
+        min_micros_per_frame: crate::money::Money::ZERO,
+        speed_score: 1.0,
+        benchmark_max_secs: Some(60.0),
+        description: String::new(),
+    })
+    .unwrap();
+    let checked = worker_in(&db, "checked", "DE", "cpu-checked");
+    let other = worker_in(&db, "other", "FR", "cpu-cheap");
+    let eu = Placement::parse(Some("EU"), None, None, None).unwrap();
+    job_with(
+        &db,
+        JobOptions {
+            placement: eu,
+            ..JobOptions::default()
+        },
+    );
+    db.place_routed_tasks().unwrap();
+    let routed = db.take_pending(100).unwrap();
+    assert!(!routed.is_empty());
+    let queued: Vec<_> = routed
+        .iter()
+        .map(|t| (t.message.task_id, t.message.attempt))
+        .collect();
+    db.mark_queued(&queued).unwrap();
+    assert!(
+        routed.iter().all(|t| t.target == Some(other)),
+        "a worker in its class check is offered nothing: {routed:?}"
+    );
+    // Its benchmark frame is pinned to it, and to it only.
+    let scene: protocol::SceneHash = "ab".repeat(32).parse().unwrap();
+    let check = super::CheckScene {
+        scene,
+        frames: vec![7],
+    };
+    assert_eq!(db.start_class_checks(&check).unwrap(), 1);
+    assert_eq!(
+        db.start_class_checks(&check).unwrap(),
+        0,
+        "one check at a time"
+    );
+    db.place_routed_tasks().unwrap();
+    let pinned = db.take_pending(100).unwrap();
+    assert_eq!(pinned.len(), 1, "{pinned:?}");
+    assert_eq!(pinned[0].target, Some(checked));
+    assert_eq!(pinned[0].message.frames, vec![7]);
+    // Anything else it starts goes back.
+    let followup = super::tests::started(&db, &routed[0], checked);
+    assert!(
+        followup.controls.iter().any(|(w, c)| *w == checked
+            && matches!(c, Control::AbandonTask { task_id, .. } if *task_id == routed[0].message.task_id)),
+        "{followup:?}"
+    );
+    assert!(
+        super::tests::started(&db, &pinned[0], checked)
+            .controls
+            .is_empty()
+    );
+}

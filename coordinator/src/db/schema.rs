@@ -336,6 +336,68 @@ WHEN OLD.state IS NOT NEW.state OR OLD.task_id IS NOT NEW.task_id OR OLD.frame I
     INSERT INTO changes (kind, worker_id, was, now) VALUES ('worker', NEW.id, OLD.state, NEW.state);
 END;
 "#,
+    // 12: admin-defined node classes (price per frame-second, minimum per
+    // frame, speed score), each copy's minimum charge, the estimate a job
+    // was submitted with, whether it renders on GPUs, and the benchmark
+    // frame a worker renders to earn its class (a job pinned to it, timed
+    // from when its task was queued).
+    r#"
+CREATE TABLE node_classes (
+    name TEXT PRIMARY KEY,
+    device TEXT NOT NULL,
+    price_micros_per_second INTEGER,
+    min_micros_per_frame INTEGER NOT NULL DEFAULT 0,
+    speed_score REAL NOT NULL DEFAULT 1.0,
+    benchmark_max_ms INTEGER,
+    description TEXT NOT NULL DEFAULT '',
+    updated_ms INTEGER NOT NULL
+);
+ALTER TABLE results ADD COLUMN min_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN estimate TEXT;
+ALTER TABLE jobs ADD COLUMN wants_gpu INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET wants_gpu = (gpu_model IS NOT NULL OR min_vram_mib IS NOT NULL);
+ALTER TABLE workers ADD COLUMN class_check TEXT;
+ALTER TABLE workers ADD COLUMN class_check_job TEXT;
+ALTER TABLE workers ADD COLUMN class_check_ms INTEGER;
+ALTER TABLE workers ADD COLUMN class_check_note TEXT;
+ALTER TABLE jobs ADD COLUMN pinned_worker TEXT;
+ALTER TABLE tasks ADD COLUMN queued_ms INTEGER;
+"#,
+    // 13: benchmarks: one request renders the same frames on several node
+    // classes (one job per class, run 0 the baseline); each frame's
+    // accepted copy of every other run is compared with the baseline's,
+    // keyed by both copies' pixel hashes so a changed copy is compared again.
+    r#"
+CREATE TABLE benchmarks (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    tenant     TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX benchmarks_by_tenant ON benchmarks(tenant, created_ms);
+
+CREATE TABLE benchmark_runs (
+    benchmark_id TEXT NOT NULL REFERENCES benchmarks(id),
+    position     INTEGER NOT NULL,
+    node_class   TEXT NOT NULL,
+    job_id       TEXT NOT NULL UNIQUE REFERENCES jobs(id),
+    PRIMARY KEY (benchmark_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE benchmark_diffs (
+    benchmark_id TEXT NOT NULL REFERENCES benchmarks(id),
+    frame        INTEGER NOT NULL,
+    position     INTEGER NOT NULL,
+    hash_a       TEXT NOT NULL,
+    hash_b       TEXT NOT NULL,
+    verdict      TEXT NOT NULL,
+    mean_flip    REAL,
+    max_flip     REAL,
+    numbers      TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    PRIMARY KEY (benchmark_id, frame, position)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Bring the schema up to date. Returns the version reached.
@@ -367,6 +429,9 @@ mod tests {
         "283912b49c19f720761243216e57447decf94fe2a8e6802f2e1c906fefec15b7",
         "09d61418935b4344737b090bcfea2f52c5c8e05bc224cfb6908992e2823dedbf",
         "325da106675bd482c70bb408e94e395183c444734021485ca2091171282e7668",
+        "9b5be67b49b4fc4e094369b43bc88c1f75bfdd061c12060940657f7eeaa681e1",
+        "ae2d6d7040a438b7a8f6a41557d14d7e1c106ca11200b9de7f0d0a93b622da81",
+        "a371cc5371c967e2e38ff24c0e08b32b3a2ef43b63142ec635dface807093f99",
     ];
 
     #[test]

@@ -6,8 +6,21 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::events::{Followup, back_to_pending, task_row};
 use super::{Db, DbError, from_json, to_json};
-use crate::model::{Reputation, WorkerView};
+use crate::model::{ClassCheckView, Reputation, WorkerView};
 use crate::state::{AttemptState, TaskState, WorkerState};
+
+/// A class check as stored, for the worker list.
+fn class_check_view(
+    state: Option<String>,
+    ms: Option<i64>,
+    note: Option<String>,
+) -> Option<ClassCheckView> {
+    Some(ClassCheckView {
+        state: super::ClassCheck::parse(state.as_deref()?)?,
+        seconds: ms.map(|ms| ms as f64 / 1000.0),
+        note,
+    })
+}
 
 impl Db {
     /// An enrolled worker started (or reconnected) and describes itself.
@@ -69,7 +82,9 @@ impl Db {
         if draining {
             followup.controls.push((said.id, Control::Drain));
         }
-        // A new worker may be the one a parity copy waits for.
+        super::class_checks::on_announce(tx, &id)?;
+        // A new worker may be the one a parity copy waits for (or its class
+        // check may be due).
         followup.dispatch = true;
         let mut stmt = tx.prepare_cached("SELECT id FROM jobs WHERE state = 'paused'")?;
         for job in stmt.query_map([], |r| r.get::<_, String>(0))? {
@@ -88,7 +103,7 @@ impl Db {
         let mut stmt = conn.prepare_cached(
             "SELECT info, state, task_id, frame, progress, first_seen_ms, last_seen_ms, \
                     device_family, device_class, verified_streak, strikes, blocklist_reason, blocklisted_ms, \
-                    refused_events, last_refusal, draining_ms \
+                    refused_events, last_refusal, draining_ms, class_check, class_check_ms, class_check_note \
              FROM workers ORDER BY last_seen_ms DESC",
         )?;
         let rows = stmt
@@ -112,6 +127,11 @@ impl Db {
                         last_refusal: r.get(14)?,
                     },
                     r.get::<_, Option<i64>>(15)?,
+                    class_check_view(
+                        r.get::<_, Option<String>>(16)?,
+                        r.get::<_, Option<i64>>(17)?,
+                        r.get::<_, Option<String>>(18)?,
+                    ),
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -127,6 +147,7 @@ impl Db {
                     last_seen_ms,
                     reputation,
                     draining_ms,
+                    class_check,
                 )| {
                     Ok(WorkerView {
                         info: from_json::<WorkerInfo>(&info)?,
@@ -138,6 +159,7 @@ impl Db {
                         last_seen_ms,
                         reputation,
                         draining_ms,
+                        class_check,
                     })
                 },
             )

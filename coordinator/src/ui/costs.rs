@@ -13,8 +13,29 @@ use super::layout::{Section, page};
 use crate::api::auth::check_job;
 use crate::api::session::UiSession;
 use crate::auth::Principal;
+use crate::estimate::EstimateCheck;
 use crate::farm::Farm;
 use crate::money::MICROS_PER_UNIT;
+
+/// The estimate a job was submitted with, against what it cost and took.
+fn estimate_text(estimate: &EstimateCheck, currency: &str) -> String {
+    let cost = match &estimate.estimated_cost_micros {
+        Some(r) => format!("{} {currency} ({}–{})", r.typical, r.low, r.high),
+        None => "no history for a cost".to_owned(),
+    };
+    let time = match &estimate.estimated_time_secs {
+        Some(r) => format!(", {:.0} s ({:.0}–{:.0} s)", r.typical, r.low, r.high),
+        None => String::new(),
+    };
+    let took = estimate
+        .actual_time_secs
+        .map(|secs| format!(", took {secs:.0} s"))
+        .unwrap_or_default();
+    format!(
+        "{cost}{time}; billed {} {currency}{took}",
+        estimate.actual_cost_micros
+    )
+}
 
 /// `GET /ui/jobs/{id}/costs`.
 pub async fn page_costs(
@@ -65,6 +86,9 @@ pub async fn page_costs(
             div { dt { "Verification overhead" } dd { (totals.verification_overhead_micros) " " (report.currency)
                 " (" (format!("{:.1}", totals.verification_overhead_percent)) "%)" } }
             div { dt { "Rendered in" } dd id="rendered-in" { @if places.is_empty() { "—" } @else { (places.join(", ")) } } }
+            @if let Some(estimate) = &report.estimate {
+                div { dt { "Estimated on " (estimate.node_class) } dd id="estimate" { (estimate_text(estimate, &report.currency)) } }
+            }
             div { dt { "Frames replicated" } dd { (totals.frames_replicated) " (" (format!("{:.0}", totals.replication_percent)) "%)" } }
             div { dt { "Report" } dd { a href={ "/api/v1/jobs/" (id) "/report.csv" } download { "CSV" } } }
         }

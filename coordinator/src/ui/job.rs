@@ -73,6 +73,7 @@ pub async fn page_job(
         .db
         .call(move |db| db.snapshot(|db| db.job_detail(id)))
         .await?;
+    let benchmark = farm.db.call(move |db| db.benchmark_of_job(id)).await?;
     let job = &detail.job;
     let grid = Grid {
         job: job.id.to_string(),
@@ -115,6 +116,7 @@ pub async fn page_job(
             @if let Some(vram) = job.min_vram_mib { div { dt { "GPU memory" } dd { "≥ " (vram) " MiB" } } }
             div { dt { "Submitted" } dd { (ago(now - job.created_ms)) } }
             div { dt { "ETA" } dd { (eta(job, now)) } }
+            @if let Some(benchmark) = benchmark { div { dt { "Benchmark" } dd { a href={ "/ui/benchmarks/" (benchmark) } { "side by side" } } } }
             div { dt { "Cost report" } dd { a href={ "/ui/jobs/" (job.id) "/costs" } { "costs" } " · " a href={ "/api/v1/jobs/" (job.id) "/report.csv" } download { "CSV" } } }
         }
         (progress_bar(job.frame_count, p.done, job.verification.verified, p.failed))

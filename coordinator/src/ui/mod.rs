@@ -6,6 +6,7 @@
 //! and the page's CSRF token) and follows `GET /api/v1/events`.
 
 mod assets;
+mod benchmark;
 mod charts;
 mod costs;
 mod error;
@@ -34,6 +35,7 @@ pub fn router(farm: Farm) -> Router<Farm> {
         .route("/ui/jobs/{id}", get(job::page_job))
         .route("/ui/jobs/{id}/frames/{frame}", get(frame::page_frame))
         .route("/ui/jobs/{id}/costs", get(costs::page_costs))
+        .route("/ui/benchmarks/{id}", get(benchmark::page_benchmark))
         .route("/ui/workers", get(workers::page_workers))
         .route("/ui/workers/{id}", get(worker::page_worker))
         .route("/ui/logout", post(login::logout))

@@ -98,6 +98,12 @@ pub async fn page_worker(
             div { dt { "Billing class" } dd { (reputation.device_class) " (compared within " (reputation.device_family) ")" } }
             div { dt { "First seen" } dd { (ago(now - worker.first_seen_ms)) } }
             @if let Some(since) = worker.draining_ms { div { dt { "Draining since" } dd { (ago(now - since)) } } }
+            @if let Some(check) = &worker.class_check {
+                div { dt { "Class check" } dd id="class-check" {
+                    span class={ "badge " (check.state.as_str()) } { (check.state.as_str()) }
+                    @if let Some(note) = &check.note { " " (note) }
+                } }
+            }
             @if let Some(reason) = &reputation.blocklist_reason { div { dt { "Blocklisted" } dd { (reason) } } }
             @if let Some(refusal) = &reputation.last_refusal { div { dt { "Last refused event" } dd { (refusal) } } }
             @if let Some(p) = &payout {

@@ -177,6 +177,19 @@ impl TestApp {
         tamper: Option<worker::Tamper>,
         region: &str,
     ) -> tokio::task::JoinHandle<Result<(), worker::WorkerError>> {
+        self.spawn_in_process_worker_of_class(name, dir, tamper, region, "standard")
+    }
+
+    /// [`TestApp::spawn_in_process_worker_in`], enrolled in node class
+    /// `node_class` (which must be defined).
+    pub fn spawn_in_process_worker_of_class(
+        &self,
+        name: &str,
+        dir: &Path,
+        tamper: Option<worker::Tamper>,
+        region: &str,
+        node_class: &str,
+    ) -> tokio::task::JoinHandle<Result<(), worker::WorkerError>> {
         let app_farm = self.farm.clone();
         let mut config = worker::WorkerConfig {
             name: name.into(),
@@ -189,12 +202,12 @@ impl TestApp {
         let stop = stopped(self.stop_signal());
         let owner = format!("owner-{name}");
         let name = name.to_owned();
-        let region = region.to_owned();
+        let (region, node_class) = (region.to_owned(), node_class.to_owned());
         tokio::spawn(async move {
             let terms = coordinator::db::EnrollmentTerms {
                 owner,
                 region,
-                node_classes: vec!["standard".into()],
+                node_classes: vec![node_class],
                 device_classes: vec!["cpu".into()],
             };
             let token = app_farm
@@ -209,6 +222,24 @@ impl TestApp {
             config.owner = enrolled.worker.terms.owner;
             worker::run(config, broker, stop).await
         })
+    }
+
+    /// Define node class `name` as `body` says (`{"device": "cpu"}`), as an
+    /// admin through the API.
+    pub async fn define_class(&self, name: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .put(format!("{}/api/v1/node-classes/{name}", self.api))
+            .json(&body)
+            .send()
+            .await
+            .expect("class sent");
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::OK,
+            "class {name} defined"
+        );
+        response.json().await.expect("the class")
     }
 
     /// Wait until `n` workers are online.
