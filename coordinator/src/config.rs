@@ -80,6 +80,19 @@ pub struct ClassCheckConfig {
     /// worker cannot render it ahead of the check.
     #[serde(default = "defaults::class_check_frames")]
     pub frames: String,
+    /// A folder of reference renders of the benchmark frames, made on a
+    /// machine the farm trusts: one EXR per frame, the frame number the
+    /// last digits of its name (`frame_0003.exr`). Set, a benchmark frame
+    /// must also look like its reference; unset, checks only time it.
+    #[serde(default)]
+    pub reference: Option<PathBuf>,
+    /// The largest mean HDR-FLIP against the reference a benchmark frame
+    /// may have: high enough for another device's sampling noise (two
+    /// seeds of the 16-sample sample scene differ by 0.07), low enough for
+    /// a frame rendered with fewer samples (0.50 at one sample), of another
+    /// frame (0.34) or faked.
+    #[serde(default = "defaults::class_check_max_mean_flip")]
+    pub max_mean_flip: f64,
 }
 
 impl Default for ClassCheckConfig {
@@ -365,6 +378,9 @@ mod defaults {
     }
     pub fn class_check_frames() -> String {
         "1".to_owned()
+    }
+    pub fn class_check_max_mean_flip() -> f64 {
+        0.15
     }
     pub fn speed_score() -> f64 {
         1.0

@@ -66,6 +66,9 @@ pub struct Farm {
         Arc<Mutex<std::collections::HashMap<crate::benchmark::BenchmarkId, bool>>>,
     /// The benchmark frame of class checks, when one is configured.
     pub class_check: Option<Arc<crate::db::CheckScene>>,
+    /// The reference renders a benchmark frame must look like
+    /// (`class_check.reference`), when the farm has them.
+    pub class_reference: Option<Arc<crate::class_reference::ClassReference>>,
     /// Slots for frames the checker examines at once.
     pub(crate) checks: Arc<tokio::sync::Semaphore>,
     /// Slots for copies whose previews are made at once.
@@ -115,6 +118,7 @@ impl Farm {
             intaking: Arc::default(),
             benchmarking: Arc::default(),
             class_check: None,
+            class_reference: None,
             checks,
             previews: Arc::new(tokio::sync::Semaphore::new(crate::preview::PREVIEW_SLOTS)),
             declared: Arc::default(),

@@ -13,7 +13,8 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use tracing::Instrument;
 
 use crate::checker::header_size;
-use crate::db::IntakePlan;
+use crate::class_reference::ClassReference;
+use crate::db::{IntakeFinding, IntakePlan};
 use crate::farm::Farm;
 
 /// Bytes read from the start of an EXR for its header; a larger header is
@@ -61,6 +62,34 @@ async fn inspect(
         )));
     }
     Ok(None)
+}
+
+/// Compare the benchmark frame `frame`, the coordinator's copy at `key`,
+/// with its reference render (within the checker's slots: it decodes two
+/// frames): its mean HDR-FLIP, or why it does not look like it.
+async fn judge(
+    store: &Arc<dyn ObjectStore>,
+    reference: &Arc<ClassReference>,
+    frame: i32,
+    key: &str,
+) -> Result<Result<f64, String>, crate::Error> {
+    let path = object_store::path::Path::from(key);
+    let bytes = store
+        .get(&path)
+        .await
+        .map_err(storage::StoreError::from)?
+        .bytes()
+        .await
+        .map_err(storage::StoreError::from)?;
+    let reference = Arc::clone(reference);
+    let verdict = tokio::task::spawn_blocking(move || reference.judge(frame, &bytes))
+        .await
+        .map_err(|e| crate::Error::ClassCheck(format!("comparing with the reference: {e}")))?;
+    match &verdict {
+        Ok(flip) => tracing::info!(mean_flip = flip, "benchmark frame looks like its reference"),
+        Err(why) => tracing::warn!(%why, "benchmark frame does not look like its reference"),
+    }
+    Ok(verdict)
 }
 
 impl Farm {
@@ -114,20 +143,22 @@ impl Farm {
             Err(error) => return Err(storage::StoreError::from(error).into()),
         };
         let accepted = stored_key.clone().filter(|_| lie.is_none());
+        let reference = match (&self.class_reference, &accepted) {
+            (Some(reference), Some(copy)) if plan.class_check => {
+                Some(judge(&self.store, reference, frame, copy).await?)
+            }
+            _ => None,
+        };
+        let found = IntakeFinding {
+            stored_key,
+            lie,
+            reference,
+        };
         let policy = Arc::clone(&self.policy);
         let key = job.to_owned();
         let followup = self
             .db
-            .call(move |db| {
-                db.record_intake(
-                    &key,
-                    frame,
-                    replica,
-                    stored_key.as_deref(),
-                    lie.as_deref(),
-                    &policy,
-                )
-            })
+            .call(move |db| db.record_intake(&key, frame, replica, &found, &policy))
             .await?;
         // The worker's grant may still be good for a while; what it writes
         // there now is never read.

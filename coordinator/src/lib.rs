@@ -9,6 +9,7 @@ pub mod benchmark;
 pub mod billing;
 pub mod bundle;
 pub mod checker;
+pub mod class_reference;
 pub mod config;
 pub mod db;
 pub mod enroll;

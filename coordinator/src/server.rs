@@ -8,6 +8,7 @@ use tokio::sync::broadcast;
 
 use crate::auth::Bootstrap;
 use crate::config::Config;
+use crate::class_reference::ClassReference;
 use crate::db::{CheckScene, Db};
 use crate::farm::Farm;
 use crate::{Error, api};
@@ -59,8 +60,21 @@ pub async fn open_with(
         )),
         None => None,
     };
+    let class_reference = match (&class_check, &config.class_check.reference) {
+        (Some(check), Some(dir)) => Some(Arc::new(
+            ClassReference::load(dir, &check.frames, config.class_check.max_mean_flip).await?,
+        )),
+        (None, Some(_)) => {
+            return Err(Error::ClassCheck(
+                "class_check.reference needs class_check.scene, the scene it is a render of"
+                    .to_owned(),
+            ));
+        }
+        (_, None) => None,
+    };
     let mut farm = Farm::new(config, db, broker, storage).await?;
     farm.class_check = class_check;
+    farm.class_reference = class_reference;
     Ok(farm)
 }
 

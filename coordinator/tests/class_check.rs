@@ -3,7 +3,9 @@
 //! before anything else; the coordinator times it itself, and a worker
 //! within the class's limit earns the class while one far slower is
 //! refused it (no job asking for that class can then be placed, and it is
-//! never offered one).
+//! never offered one). With reference renders, a benchmark frame must also
+//! look like its reference: a worker that delivers a fast fake (black
+//! pixels of the right size) is refused the class.
 
 mod support;
 
@@ -132,4 +134,100 @@ async fn a_class_is_earned_by_a_timed_benchmark_frame() {
     for worker in workers {
         worker.await.unwrap().unwrap();
     }
+}
+
+/// Render `frames` of the sample scene into `dir` as the farm's operator
+/// would make reference renders: `frame_0001.exr`, ...
+fn render_references(dir: &std::path::Path, frames: &str) {
+    let status = std::process::Command::new("blender")
+        .arg("-b")
+        .arg(sample_scene())
+        .arg("-o")
+        .arg(dir.join("frame_####"))
+        .args(["-F", "OPEN_EXR", "-x", "1", "-f", frames])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "blender rendered the references");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_benchmark_frame_must_look_like_its_reference_render() {
+    if !blender_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let references = dir.path().join("references");
+    std::fs::create_dir(&references).unwrap();
+    render_references(&references, "1,2");
+    let mut config = local_config(dir.path());
+    config.class_check.scene = Some(sample_scene());
+    config.class_check.frames = "1-2".into();
+    config.class_check.reference = Some(references);
+    let app = TestApp::start(config).await;
+    app.define_class(
+        "cpu-checked",
+        json!({"device": "cpu", "benchmark_max_secs": 600}),
+    )
+    .await;
+    let workers = [
+        app.spawn_in_process_worker_of_class("honest", dir.path(), None, "local", "cpu-checked"),
+        app.spawn_in_process_worker_of_class(
+            "faker",
+            dir.path(),
+            Some(worker::Tamper::Black),
+            "local",
+            "cpu-checked",
+        ),
+    ];
+    let listed = checks_ended(&app, 2).await;
+    let by_name = |name: &str| listed.iter().find(|w| w["name"] == name).unwrap().clone();
+    let (honest, faker) = (by_name("honest"), by_name("faker"));
+    let check = &honest["class_check"];
+    assert_eq!(check["state"], "passed", "{honest}");
+    let note = check["note"].as_str().unwrap();
+    assert!(note.contains("against the reference render"), "{note}");
+    let check = &faker["class_check"];
+    assert_eq!(check["state"], "refused", "{faker}");
+    let note = check["note"].as_str().unwrap();
+    assert!(
+        note.contains("does not look like the reference") && note.contains("mean FLIP"),
+        "{note}"
+    );
+    // In time, of the right size, and still refused: only the honest
+    // worker renders the class's jobs.
+    assert!(check["seconds"].as_f64().unwrap() <= 600.0, "{check}");
+
+    app.stop().await;
+    for worker in workers {
+        worker.await.unwrap().unwrap();
+    }
+}
+
+/// Why the coordinator refuses to open with `config`.
+async fn refusal(config: coordinator::config::Config) -> String {
+    match coordinator::server::open(config).await {
+        Ok(_) => panic!("the coordinator opened"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn references_need_the_benchmark_scene_and_every_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let references = dir.path().join("references");
+    std::fs::create_dir(&references).unwrap();
+    let mut config = local_config(dir.path());
+    config.class_check.reference = Some(references.clone());
+    let error = refusal(config).await;
+    assert!(error.contains("needs class_check.scene"), "{error}");
+    let mut config = local_config(dir.path());
+    config.class_check.scene = Some(sample_scene());
+    config.class_check.frames = "1-2".into();
+    config.class_check.reference = Some(references);
+    let error = refusal(config).await;
+    assert!(
+        error.contains("no reference render of benchmark frame 1, 2"),
+        "{error}"
+    );
 }

@@ -14,6 +14,7 @@ use protocol::{FrameSpec, OutputSpec, Overrides, Renderer, SceneHash, TaskId, Wo
 use rand::Rng;
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::intake::IntakeFinding;
 use super::jobs::{JobOptions, NewJob};
 use super::node_classes::class_named;
 use super::{Db, DbError};
@@ -204,9 +205,14 @@ pub(super) fn on_frame_done(
     Ok(())
 }
 
-/// The intake check of a result of job `job` is recorded (`lie` says why
-/// the upload is not what was reported): a benchmark frame's check ends.
-pub(super) fn on_intake(tx: &Transaction<'_>, job: &str, lie: Option<&str>) -> Result<(), DbError> {
+/// The intake check of a result of job `job` is recorded: a benchmark
+/// frame's check ends, passed when the upload is what was reported, in
+/// time, and (with reference renders) looks like its reference.
+pub(super) fn on_intake(
+    tx: &Transaction<'_>,
+    job: &str,
+    found: &IntakeFinding,
+) -> Result<(), DbError> {
     let Some(worker) = checked_by(tx, job)? else {
         return Ok(());
     };
@@ -216,19 +222,30 @@ pub(super) fn on_intake(tx: &Transaction<'_>, job: &str, lie: Option<&str>) -> R
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let limit = class_named(tx, &class)?.and_then(|c| c.benchmark_max_secs);
-    let verdict = match (lie, observed, limit) {
-        (Some(lie), _, _) => Err(format!(
+    let unlike = match &found.reference {
+        Some(Err(why)) => Some(why.as_str()),
+        _ => None,
+    };
+    let verdict = match (found.lie.as_deref(), unlike, observed, limit) {
+        (Some(lie), _, _, _) => Err(format!(
             "its benchmark frame is not what it reported: {lie}"
         )),
-        (None, Some(ms), Some(limit)) if ms as f64 / 1000.0 > limit => Err(format!(
+        (None, Some(why), _, _) => Err(format!(
+            "its benchmark frame does not look like the reference: {why}"
+        )),
+        (None, None, Some(ms), Some(limit)) if ms as f64 / 1000.0 > limit => Err(format!(
             "its benchmark frame took {:.1} s as the coordinator timed it; {class} allows {limit:.1} s",
             ms as f64 / 1000.0
         )),
-        (None, Some(ms), _) => Ok(format!(
-            "benchmark frame in {:.1} s as the coordinator timed it",
-            ms as f64 / 1000.0
+        (None, None, Some(ms), _) => Ok(format!(
+            "benchmark frame in {:.1} s as the coordinator timed it{}",
+            ms as f64 / 1000.0,
+            match &found.reference {
+                Some(Ok(flip)) => format!(", mean FLIP {flip:.3} against the reference render"),
+                _ => String::new(),
+            }
         )),
-        (None, None, _) => Err("its benchmark frame was never timed".to_owned()),
+        (None, None, None, _) => Err("its benchmark frame was never timed".to_owned()),
     };
     match verdict {
         Ok(note) => {

@@ -26,6 +26,20 @@ pub struct IntakePlan {
     pub reported_size: (u32, u32),
     /// The job's resolution override, when it has one.
     pub expected_size: Option<(u32, u32)>,
+    /// Whether it is a worker's benchmark frame, out for its class check.
+    pub class_check: bool,
+}
+
+/// What the intake check found of one result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntakeFinding {
+    /// The coordinator's copy of the upload, when there was one.
+    pub stored_key: Option<String>,
+    /// Why it is not what its worker reported, if it is not.
+    pub lie: Option<String>,
+    /// A benchmark frame compared with its reference render: its mean
+    /// HDR-FLIP, or why it does not look like the reference.
+    pub reference: Option<Result<f64, String>>,
 }
 
 impl Db {
@@ -40,7 +54,9 @@ impl Db {
         let conn = self.lock();
         let row = conn
             .query_row(
-                "SELECT r.object_key, r.bytes, r.width, r.height, j.overrides, a.key_nonce FROM results r \
+                "SELECT r.object_key, r.bytes, r.width, r.height, j.overrides, a.key_nonce, \
+                 EXISTS (SELECT 1 FROM workers w WHERE w.id = r.worker_id \
+                   AND w.class_check_job = r.job_id AND w.class_check = 'running') FROM results r \
                  JOIN jobs j ON j.id = r.job_id \
                  LEFT JOIN attempts a ON a.task_id = r.task_id AND a.attempt = r.attempt \
                    AND a.worker_id = r.worker_id \
@@ -60,11 +76,12 @@ impl Db {
                         (r.get(2)?, r.get(3)?),
                         r.get::<_, String>(4)?,
                         r.get::<_, Option<String>>(5)?,
+                        r.get::<_, bool>(6)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((object_key, bytes, reported_size, overrides, nonce)) = row else {
+        let Some((object_key, bytes, reported_size, overrides, nonce, class_check)) = row else {
             return Ok(None);
         };
         let overrides: protocol::Overrides = from_json(&overrides)?;
@@ -83,20 +100,20 @@ impl Db {
             bytes,
             reported_size,
             expected_size: overrides.resolution.map(|[w, h]| (w, h)),
+            class_check,
         }))
     }
 
-    /// Record a result's intake check: `stored_key` is the coordinator's
-    /// copy of the upload, when there was one; `lie` says why it is not what
-    /// its worker reported, if it is not. A frame waiting for its copies to
-    /// be taken in is then compared.
+    /// Record what a result's intake check `found`: a lie is a strike and
+    /// the frame is rendered again; a benchmark frame ends its worker's
+    /// class check. A frame waiting for its copies to be taken in is then
+    /// compared.
     pub fn record_intake(
         &self,
         job: &str,
         frame: i32,
         replica: u32,
-        stored_key: Option<&str>,
-        lie: Option<&str>,
+        found: &IntakeFinding,
         policy: &Policy,
     ) -> Result<Followup, DbError> {
         let mut followup = Followup::default();
@@ -107,10 +124,10 @@ impl Db {
             let changed = tx.execute(
                 "UPDATE results SET intake_ms = ?4, object_key = COALESCE(?5, object_key) \
                  WHERE job_id = ?1 AND frame = ?2 AND replica = ?3 AND intake_ms IS NULL",
-                params![job, frame, replica, now_ms(), stored_key],
+                params![job, frame, replica, now_ms(), found.stored_key],
             )?;
             if changed > 0
-                && let Some(lie) = lie
+                && let Some(lie) = found.lie.as_deref()
             {
                 self.caught_lying(
                     &tx,
@@ -124,7 +141,7 @@ impl Db {
                 )?;
             }
             if changed > 0 {
-                super::class_checks::on_intake(&tx, job, lie)?;
+                super::class_checks::on_intake(&tx, job, found)?;
             }
             if changed > 0 && check_state(&tx, job, frame)? == Some(CheckState::Comparing) {
                 followup.comparisons.push((job.to_owned(), frame));

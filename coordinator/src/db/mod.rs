@@ -55,7 +55,7 @@ pub use enrollments::{EnrolledWorker, EnrollmentTerms, EnrollmentView, NewEnroll
 pub use estimates::{Basis, MIN_SAMPLES, RenderTimes};
 pub use events::Followup;
 pub use grants::GrantOrder;
-pub use intake::IntakePlan;
+pub use intake::{IntakeFinding, IntakePlan};
 pub use jobs::{JobOptions, NewJob};
 pub use node_classes::{CopyPrice, NodeClass};
 pub use offer::FarmOffer;
@@ -208,7 +208,13 @@ impl Db {
         let event = self.with_issued_key(event)?;
         let mut followup = self.apply_event(&event, Sender::worker(event.worker()), policy)?;
         for (job, frame, replica) in std::mem::take(&mut followup.intakes) {
-            followup.merge(self.record_intake(&job, frame, replica, None, None, policy)?);
+            followup.merge(self.record_intake(
+                &job,
+                frame,
+                replica,
+                &IntakeFinding::default(),
+                policy,
+            )?);
         }
         Ok(followup)
     }
