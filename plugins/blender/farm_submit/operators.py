@@ -134,6 +134,8 @@ class _Submission:
     def __init__(self, context, on_change=None):
         # Steps 1 and 2, on the main thread: a saved file, the job fields.
         self.main = deps.ensure_saved()
+        # Read here: the background thread must not touch bpy at all.
+        self.force_copy = bpy.app.background
         self.fields = scene_job_fields(context.scene)
         self.client = prefs.client(context)
         self.progress = submit.Progress(on_change)
@@ -145,10 +147,11 @@ class _Submission:
         """Submit (steps 3 to 8); Blender data is touched only through
         ``on_main(function)``. Sets ``result`` or ``error``."""
         with tempfile.TemporaryDirectory(prefix="farm-submit-") as scratch:
-            force_copy = bpy.app.background
 
             def collect():
-                return on_main(lambda: deps.prepare(self.main, scratch, force_copy))
+                return on_main(
+                    lambda: deps.prepare(self.main, scratch, self.force_copy)
+                )
 
             try:
                 self.result = submit.submit(
@@ -209,6 +212,8 @@ class _Estimation:
 
     def __init__(self, context, on_change=None):
         self.main = bpy.data.filepath or None
+        # Read here: the background thread must not touch bpy at all.
+        self.force_copy = bpy.app.background
         self.fields = scene_job_fields(context.scene)
         self.client = prefs.client(context)
         self.progress = submit.Progress(on_change)
@@ -222,11 +227,10 @@ class _Estimation:
         with tempfile.TemporaryDirectory(prefix="farm-estimate-") as scratch:
             collect = None
             if self.main:
-                force_copy = bpy.app.background
 
                 def collect():
                     return on_main(
-                        lambda: deps.prepare(self.main, scratch, force_copy)
+                        lambda: deps.prepare(self.main, scratch, self.force_copy)
                     )
 
             try:
