@@ -75,8 +75,9 @@ pub enum ApiCommand {
     Estimate(Box<SubmitArgs>),
     /// Render the same frames of a .blend on two or more node classes (one
     /// job per class) and compare them side by side: time to complete, cost
-    /// per frame, parity of every frame with the first class's (`--watch`
-    /// waits for the comparison and prints it).
+    /// per frame, parity of every frame with the first class's, or with the
+    /// studio's own renders given by `--reference DIR` (`--watch` waits for
+    /// the comparison and prints it).
     Benchmark(Box<BenchmarkArgs>),
     /// A benchmark's side-by-side report.
     BenchmarkReport {
@@ -187,9 +188,31 @@ pub struct SubmitArgs {
 #[derive(Debug, Args)]
 pub struct BenchmarkArgs {
     /// A node class to render on; give two or more, the first is the
-    /// baseline every other class is compared with.
+    /// baseline every other class is compared with (one is enough with
+    /// `--reference`, which is then the baseline).
     #[arg(long = "class", value_name = "NODE_CLASS", required = true)]
     pub classes: Vec<String>,
+    /// A folder of the studio's own renders of the frames, one EXR per
+    /// frame (the frame is the last run of digits in the file's name:
+    /// `shot_0007.exr` is frame 7), uploaded once the benchmark is created:
+    /// every class is compared with them.
+    #[arg(long, value_name = "DIR")]
+    pub reference: Option<PathBuf>,
+    /// The reference's name [default: the folder's name].
+    #[arg(long, value_name = "NAME", requires = "reference")]
+    pub reference_name: Option<String>,
+    /// Render seconds per frame on the studio's farm, as the studio states
+    /// them (shown as stated, never as observed).
+    #[arg(long, value_name = "SECONDS", requires = "reference")]
+    pub reference_seconds_per_frame: Option<f64>,
+    /// Cost per frame on the studio's farm in the farm's currency
+    /// (`0.40`), as the studio states it.
+    #[arg(long, value_name = "AMOUNT", requires = "reference")]
+    pub reference_cost_per_frame: Option<String>,
+    /// Seconds the studio's farm took for the frames, as the studio states
+    /// it.
+    #[arg(long, value_name = "SECONDS", requires = "reference")]
+    pub reference_time_to_complete: Option<f64>,
     /// The scene and the job's fields, as `farm submit` takes them.
     #[command(flatten)]
     pub submit: SubmitArgs,

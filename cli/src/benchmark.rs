@@ -1,10 +1,13 @@
 //! `farm benchmark --class A --class B <scene>`: the same frames of a
 //! .blend rendered on two or more node classes, one job per class, for a
 //! side-by-side comparison; the scene is read, bundled, checked on every
-//! class and uploaded as `farm submit` does. `farm benchmark-report ID`
-//! prints the comparison: per class its time to complete, cost per frame
-//! and parity with the first class; per frame each class's render time,
-//! cost, verdict, FLIP and worst tile.
+//! class and uploaded as `farm submit` does. With `--reference DIR` one
+//! class is enough: the studio's own renders in `DIR` are the baseline,
+//! checked against the job's frames before anything is created and
+//! uploaded once the benchmark is. `farm benchmark-report ID` prints the
+//! comparison: the reference's stated figures and uploads; per class its
+//! time to complete, cost per frame and parity with the baseline; per
+//! frame each class's render time, cost, verdict, FLIP and worst tile.
 
 use std::time::Duration;
 
@@ -14,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::api::Api;
 use crate::args::BenchmarkArgs;
+use crate::benchmark_reference;
 use crate::error::Failure;
 use crate::output::Output;
 use crate::show;
@@ -49,7 +53,6 @@ struct Totals {
 /// One run, as the report gives it.
 #[derive(Debug, Deserialize)]
 struct Run {
-    position: u32,
     node_class: String,
     job_id: JobId,
     state: String,
@@ -76,6 +79,8 @@ struct Tile {
 #[derive(Debug, Deserialize)]
 struct Parity {
     status: String,
+    #[serde(default)]
+    pending_reason: Option<String>,
     mean_flip: Option<f64>,
     max_flip: Option<f64>,
     #[serde(default)]
@@ -91,20 +96,47 @@ struct Cell {
     parity: Option<Parity>,
 }
 
+/// The reference's frame.
+#[derive(Debug, Deserialize)]
+struct ReferenceFrame {
+    uploaded: bool,
+}
+
 /// A frame, side by side.
 #[derive(Debug, Deserialize)]
 struct Row {
     frame: i32,
+    #[serde(default)]
+    reference: Option<ReferenceFrame>,
     runs: Vec<Cell>,
+}
+
+/// The figures the studio states for its own farm.
+#[derive(Debug, Deserialize)]
+struct Stated {
+    seconds_per_frame: Option<f64>,
+    cost_per_frame_micros: Option<i64>,
+    time_to_complete_secs: Option<f64>,
+}
+
+/// The studio's reference, the baseline when present.
+#[derive(Debug, Deserialize)]
+struct Reference {
+    name: String,
+    stated_by_studio: Stated,
+    frames_uploaded: u64,
+    frames_missing: Vec<i32>,
 }
 
 /// The report, as `GET /api/v1/benchmarks/{id}` gives it.
 #[derive(Debug, Deserialize)]
-struct Report {
+pub(crate) struct Report {
     id: String,
     name: String,
     currency: String,
     complete: bool,
+    #[serde(default)]
+    reference: Option<Reference>,
     runs: Vec<Run>,
     frames: Vec<Row>,
     pending_frames: Vec<i32>,
@@ -113,6 +145,20 @@ struct Report {
 /// A FLIP figure, or `-`.
 fn flip(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"))
+}
+
+/// A list of frames, `1, 2, 5`.
+fn frame_list(frames: &[i32]) -> String {
+    frames
+        .iter()
+        .map(i32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A figure the studio stated, marked so, or `-`.
+fn stated(value: Option<String>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v} (stated)"))
 }
 
 /// An amount without its currency (the header names it).
@@ -136,6 +182,26 @@ impl Report {
             ("MEAN FLIP", Align::Right),
             ("MAX FLIP", Align::Right),
         ]);
+        if let Some(reference) = &self.reference {
+            let figures = &reference.stated_by_studio;
+            table.row(vec![
+                format!("{} (reference)", reference.name),
+                "the studio's farm".to_owned(),
+                format!("{} uploaded", reference.frames_uploaded),
+                format!("{}/{}", reference.frames_uploaded, self.frames.len()),
+                stated(figures.time_to_complete_secs.map(show::duration)),
+                "-".to_owned(),
+                stated(
+                    figures
+                        .cost_per_frame_micros
+                        .map(|m| show::money(m, &self.currency)),
+                ),
+                stated(figures.seconds_per_frame.map(|s| format!("{s:.2}s"))),
+                "baseline".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+            ]);
+        }
         for run in &self.runs {
             let (parity, mean, max) = match &run.parity {
                 None => ("baseline".to_owned(), "-".to_owned(), "-".to_owned()),
@@ -179,11 +245,14 @@ impl Report {
     /// Every frame, the runs side by side.
     fn frames_table(&self) -> Table {
         let mut headers = vec![("FRAME".to_owned(), Align::Right)];
+        if self.reference.is_some() {
+            headers.push(("REFERENCE".to_owned(), Align::Left));
+        }
         for run in &self.runs {
             let class = run.node_class.to_uppercase();
             headers.push((format!("{class} S"), Align::Right));
             headers.push((format!("{class} {}", self.currency), Align::Right));
-            if run.position > 0 {
+            if run.parity.is_some() {
                 headers.push((format!("{class} PARITY"), Align::Left));
                 headers.push(("MEAN FLIP".to_owned(), Align::Right));
                 headers.push(("MAX FLIP".to_owned(), Align::Right));
@@ -194,11 +263,24 @@ impl Report {
         let mut table = Table::new(&columns);
         for row in &self.frames {
             let mut cells = vec![row.frame.to_string()];
+            if let Some(frame) = &row.reference {
+                cells.push(
+                    if frame.uploaded {
+                        "uploaded"
+                    } else {
+                        "not uploaded"
+                    }
+                    .to_owned(),
+                );
+            }
             for cell in &row.runs {
                 cells.push(format!("{:.2}", cell.render_seconds));
                 cells.push(amount(cell.cost_micros));
                 if let Some(parity) = &cell.parity {
-                    cells.push(parity.status.clone());
+                    cells.push(match &parity.pending_reason {
+                        Some(why) => format!("{} ({why})", parity.status),
+                        None => parity.status.clone(),
+                    });
                     cells.push(flip(parity.mean_flip));
                     cells.push(flip(parity.max_flip));
                     cells.push(parity.worst_tiles.first().map_or_else(
@@ -213,7 +295,7 @@ impl Report {
     }
 
     /// The whole report for people.
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let state = if self.complete {
             "complete".to_owned()
         } else if self.pending_frames.is_empty() {
@@ -221,15 +303,26 @@ impl Report {
         } else {
             format!(
                 "in progress; frames still to compare: {}",
-                self.pending_frames
-                    .iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                frame_list(&self.pending_frames)
             )
         };
+        let reference = match &self.reference {
+            None => String::new(),
+            Some(r) => format!(
+                "compared with the reference {:?}; its figures are as stated by the studio, not observed{}\n",
+                r.name,
+                if r.frames_missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; reference frames not uploaded: {}",
+                        frame_list(&r.frames_missing)
+                    )
+                }
+            ),
+        };
         format!(
-            "benchmark {} {:?} ({state})\n\n{}\n{}",
+            "benchmark {} {:?} ({state})\n{reference}\n{}\n{}",
             self.id,
             self.name,
             self.runs_table(),
@@ -246,12 +339,22 @@ pub async fn run(api: &Api, args: &BenchmarkArgs, output: &Output) -> Result<(),
             "farm benchmark takes its node classes as --class A --class B; leave --node-class out",
         ));
     }
-    if args.classes.len() < 2 {
+    if args.classes.len() < 2 && args.reference.is_none() {
         return Err(Failure::usage(
-            "a benchmark compares two or more node classes: give --class twice or more, the baseline first",
+            "a benchmark compares two or more node classes: give --class twice or more, the baseline first, or compare one with your own renders (--reference DIR)",
         ));
     }
+    let reference = match &args.reference {
+        Some(dir) => Some((dir, benchmark_reference::scan(dir)?)),
+        None => None,
+    };
     let prepared = prepare(&submit.blender, &submit.scene, output).await?;
+    // The reference's files are checked against the job's frames before
+    // anything is described, uploaded or created.
+    let not_referenced = match &reference {
+        Some((_, files)) => benchmark_reference::check_frames(files, &prepared.frame_spec(submit))?,
+        None => Vec::new(),
+    };
     let described = prepared.describe(api).await?;
     let request = serde_json::to_value(job_request(submit, &prepared, &described.id))
         .map_err(|e| Failure::usage(format!("the benchmark request: {e}")))?;
@@ -267,14 +370,20 @@ pub async fn run(api: &Api, args: &BenchmarkArgs, output: &Output) -> Result<(),
     if let Some(fields) = body.as_object_mut() {
         fields.remove("node_class");
         fields.insert("node_classes".into(), json!(args.classes));
+        if let Some((dir, _)) = &reference {
+            fields.insert("reference".into(), benchmark_reference::request(args, dir));
+        }
     }
     let value: Value = api.post("/api/v1/benchmarks", &body).await?;
     let created: Created = api.parse(&value, "/api/v1/benchmarks")?;
     let url = api.url(&format!("/ui/benchmarks/{}", created.id));
+    let reference_frames = match &reference {
+        Some((_, files)) => benchmark_reference::upload(api, &created.id, files, output).await?,
+        None => Vec::new(),
+    };
     if output.json {
-        output.json_line(
-            &json!({"benchmark": value, "url": url, "uploaded_files": uploaded.paths}),
-        )?;
+        output.json_line(&json!({"benchmark": value, "url": url,
+            "uploaded_files": uploaded.paths, "reference_frames": reference_frames}))?;
     } else {
         let runs: Vec<String> = created
             .node_classes
@@ -282,13 +391,27 @@ pub async fn run(api: &Api, args: &BenchmarkArgs, output: &Output) -> Result<(),
             .zip(&created.job_ids)
             .map(|(class, job)| format!("  {class:<16} job {job}"))
             .collect();
+        let baseline = match &reference {
+            Some(_) => format!(
+                "the reference the baseline: {} frame(s) uploaded{}",
+                reference_frames.len(),
+                if not_referenced.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; frames {} have no reference file and stay pending until uploaded",
+                        frame_list(&not_referenced)
+                    )
+                }
+            ),
+            None => format!("{} the baseline", created.node_classes[0]),
+        };
         output.say(&format!(
-            "benchmark {} {:?}: {} frame(s) on {} node classes ({} the baseline)\n{}\n  {url}",
+            "benchmark {} {:?}: {} frame(s) on {} node class(es) ({baseline})\n{}\n  {url}",
             created.id,
             created.name,
             validated.map_or(0, |v| v.frame_count),
             created.node_classes.len(),
-            created.node_classes[0],
             runs.join("\n"),
         ))?;
     }

@@ -6,6 +6,7 @@
 mod api;
 mod args;
 mod benchmark;
+mod benchmark_reference;
 mod classes;
 mod commands;
 pub mod demo;

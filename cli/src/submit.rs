@@ -83,6 +83,14 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// The frames a job of `args` renders: `--frames`, else the scene's
+    /// own range.
+    pub fn frame_spec(&self, args: &SubmitArgs) -> String {
+        args.frames
+            .clone()
+            .unwrap_or_else(|| self.read.info.frame_spec())
+    }
+
     /// Describe the bundle to the coordinator (nothing is uploaded): its id
     /// and the blobs the coordinator lacks.
     pub async fn describe(&self, api: &Api) -> Result<BundleAnswer, Failure> {

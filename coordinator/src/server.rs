@@ -7,8 +7,8 @@ use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
 use crate::auth::Bootstrap;
-use crate::config::Config;
 use crate::class_reference::ClassReference;
+use crate::config::Config;
 use crate::db::{CheckScene, Db};
 use crate::farm::Farm;
 use crate::{Error, api};

@@ -10,115 +10,18 @@
 //! worst. `farm benchmark --class A --class B --watch` does it from the
 //! command line and `farm benchmark-report` prints the table and the CSV.
 
+mod benchmark_common;
 #[path = "cli/harness.rs"]
 #[allow(dead_code)]
 mod harness;
 mod support;
 
-use std::time::{Duration, Instant};
-
+use benchmark_common::{define_class, get_json, page, post_benchmark, sign_in, wait_complete};
 use harness::{farm, run};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::app::local_config;
 use support::{TestApp, blender_ready, sample_scene};
-
-/// Define node class `name` (CPU) at `price` a second, as an admin does.
-/// The price is sent as a decimal string; a coordinator that takes it in
-/// micro-units (`price_micros_per_second`) gets it so.
-async fn define_class(app: &TestApp, name: &str, price: &str) {
-    let url = format!("{}/api/v1/node-classes/{name}", app.api);
-    let put = |body: Value| app.http.put(&url).json(&body).send();
-    let response = put(json!({"device": "cpu", "price_per_second": price}))
-        .await
-        .unwrap();
-    if response.status() == StatusCode::UNPROCESSABLE_ENTITY {
-        let micros = (price.parse::<f64>().unwrap() * 1e6).round() as i64;
-        let response = put(json!({"device": "cpu", "price_micros_per_second": micros}))
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "node class {name}: {}",
-            response.text().await.unwrap()
-        );
-    } else {
-        assert!(
-            response.status().is_success(),
-            "node class {name}: {}",
-            response.text().await.unwrap()
-        );
-    }
-}
-
-/// GET `path` as the admin: status and JSON.
-async fn get_json(app: &TestApp, http: &reqwest::Client, path: &str) -> (StatusCode, Value) {
-    let response = http.get(format!("{}{path}", app.api)).send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// POST a benchmark as the admin: status and JSON.
-async fn post_benchmark(app: &TestApp, body: &Value) -> (StatusCode, Value) {
-    let response = app
-        .http
-        .post(format!("{}/api/v1/benchmarks", app.api))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
-/// Poll the benchmark's report until it is complete (every run ended,
-/// every comparable frame compared).
-async fn wait_complete(app: &TestApp, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let (status, report) = get_json(app, &app.http, &format!("/api/v1/benchmarks/{id}")).await;
-        assert_eq!(status, StatusCode::OK, "{report}");
-        if report["complete"] == true {
-            return report;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "benchmark {id} did not complete: {report:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Sign in to the web UI with `token`; the session cookie.
-async fn sign_in(app: &TestApp, token: &str) -> String {
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("token", token), ("next", "/ui/jobs")])
-        .finish();
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/ui/login", app.api))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
-}
-
-/// GET a UI page with `cookie`: status and HTML.
-async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", app.api))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_benchmark_on_two_cpu_classes_reports_time_cost_and_parity() {

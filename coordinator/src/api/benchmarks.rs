@@ -1,7 +1,9 @@
 //! Benchmarks: `POST /api/v1/benchmarks` renders the same frames on two or
-//! more node classes, one job per class, created together or not at all;
-//! `GET` lists them and shows the side-by-side report, as JSON or CSV.
-//! Tenants see only their own (another tenant's is a 404, as for jobs).
+//! more node classes (one is enough with a studio's `reference`), one job
+//! per class, created together or not at all; `GET` lists them and shows
+//! the side-by-side report, as JSON or CSV. Tenants see only their own
+//! (another tenant's is a 404, as for jobs). The reference's frames are
+//! uploaded through [`super::benchmark_reference`].
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -13,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::auth::job_scope;
+use super::benchmark_reference::{ReferenceRequest, checked_reference};
 use super::submit::{CreateJob, SceneSource, check_scene, check_submission};
 use crate::auth::Principal;
 use crate::benchmark::{BenchmarkId, BenchmarkReport, BenchmarkSummary};
@@ -73,9 +76,14 @@ pub struct CreateBenchmark {
     /// Least GPU memory, MiB.
     #[serde(default)]
     pub min_vram_mib: Option<u64>,
-    /// The node classes to compare, at least two, distinct; the first is
-    /// the baseline every other run is compared with.
+    /// The node classes to compare, distinct: at least two, the first the
+    /// baseline every other run is compared with; or, with a `reference`,
+    /// at least one, each compared with the reference.
     pub node_classes: Vec<String>,
+    /// The studio's own sequence, uploaded frame by frame after creation:
+    /// the baseline every run is compared with.
+    #[serde(default)]
+    pub reference: Option<ReferenceRequest>,
 }
 
 impl CreateBenchmark {
@@ -112,13 +120,19 @@ fn bad_classes(message: String) -> ApiError {
     )
 }
 
-/// The node classes asked for, trimmed: two to [`MAX_RUNS`], distinct,
-/// each one name (no comma).
-fn checked_classes(classes: &[String]) -> Result<Vec<String>, ApiError> {
+/// The node classes asked for, trimmed: two to [`MAX_RUNS`] (one is
+/// enough `with_reference`), distinct, each one name (no comma).
+fn checked_classes(classes: &[String], with_reference: bool) -> Result<Vec<String>, ApiError> {
     let classes: Vec<String> = classes.iter().map(|c| c.trim().to_owned()).collect();
-    if !(2..=MAX_RUNS).contains(&classes.len()) {
+    if with_reference && !(1..=MAX_RUNS).contains(&classes.len()) {
         return Err(bad_classes(format!(
-            "a benchmark compares 2 to {MAX_RUNS} node classes, got {}; list them in `node_classes`, the baseline first",
+            "a benchmark with a reference renders on 1 to {MAX_RUNS} node classes, got {}; list them in `node_classes`",
+            classes.len()
+        )));
+    }
+    if !with_reference && !(2..=MAX_RUNS).contains(&classes.len()) {
+        return Err(bad_classes(format!(
+            "a benchmark compares 2 to {MAX_RUNS} node classes, got {}; list them in `node_classes`, the baseline first, or give a `reference`",
             classes.len()
         )));
     }
@@ -163,7 +177,8 @@ pub async fn create(
     body: Result<Json<CreateBenchmark>, JsonRejection>,
 ) -> Result<(StatusCode, Json<BenchmarkSummary>), ApiError> {
     let Json(body) = body?;
-    let classes = checked_classes(&body.node_classes)?;
+    let reference = body.reference.as_ref().map(checked_reference).transpose()?;
+    let classes = checked_classes(&body.node_classes, reference.is_some())?;
     let mut runs = Vec::with_capacity(classes.len());
     let (mut source, mut tenant) = (None, None);
     for class in &classes {
@@ -206,10 +221,11 @@ pub async fn create(
         .collect();
     let summary = farm
         .db
-        .call(move |db| db.create_benchmark(&name, tenant.as_ref(), &jobs))
+        .call(move |db| db.create_benchmark(&name, tenant.as_ref(), reference.as_ref(), &jobs))
         .await?;
     tracing::info!(benchmark_id = %summary.id, jobs = ?summary.job_ids,
-        classes = ?summary.node_classes, "benchmark created");
+        classes = ?summary.node_classes, reference = ?summary.reference.as_ref().map(|r| &r.name),
+        "benchmark created");
     farm.wake_dispatcher();
     Ok((StatusCode::CREATED, Json(summary)))
 }
@@ -309,31 +325,35 @@ pub(super) fn openapi_paths() -> serde_json::Value {
         "tenant": {"type": "string", "description": "absent for an admin's own"},
         "created_ms": {"type": "integer"},
         "node_classes": {"type": "array", "items": {"type": "string"}, "description": "the baseline first"},
-        "job_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "one job per node class, same order"}}});
+        "job_ids": {"type": "array", "items": {"type": "string", "format": "uuid"}, "description": "one job per node class, same order"},
+        "reference": {"type": "object", "description": "with a reference: {name, stated_by_studio: {seconds_per_frame, cost_per_frame_micros, time_to_complete_secs}}, figures as stated by the studio, never observed"}}});
     let mut request = serde_json::json!({"allOf": [{"$ref": "#/components/schemas/CreateJob"}]});
     request["description"] = serde_json::json!(
-        "the fields of a job submission, without `node_class`, with `node_classes`: 2 to 8 distinct node classes, the first the baseline"
+        "the fields of a job submission, without `node_class`, with `node_classes`: 2 to 8 distinct node classes, the first the baseline; or, with a `reference` (the studio's own sequence, then the baseline), 1 to 8"
     );
     request["required"] = serde_json::json!(["renderer", "frames", "node_classes"]);
-    request["properties"] = serde_json::json!({"node_classes": {"type": "array", "minItems": 2,
-        "maxItems": MAX_RUNS, "uniqueItems": true, "items": {"type": "string"}}});
+    request["properties"] = serde_json::json!({"node_classes": {"type": "array", "minItems": 1,
+        "maxItems": MAX_RUNS, "uniqueItems": true, "items": {"type": "string"},
+        "description": "2 or more without a reference"},
+        "reference": super::benchmark_reference::request_schema()});
     let report = serde_json::json!({"type": "object", "description":
         "runs[{position, node_class, job_id, job_name, state, frames, frames_done, time_to_complete_secs (job created to its last accepted frame delivered, as the coordinator observed them; once the job ended), cost_micros, cost_per_frame_micros, render_seconds, render_seconds_per_frame, parity (not on the baseline): {compared, pending, unavailable, identical, within_tolerance, inconclusive, mismatch, mean_flip, max_flip, worst_tile_flip}}], \
          frames[{frame, runs[{state, render_seconds, cost_micros, parity (not on the baseline): {status (pending, unavailable, identical, within_tolerance, inconclusive, mismatch), mean_flip, max_flip, worst_tile_flip, worst_tiles[{x, y, width, height, mean_error, max_error, flip_mean}], mean_error, max_error, psnr, reasons}}]}], \
-         pending_frames (frames with a comparison still to come), complete (every run ended, every comparable frame compared), currency",
+         pending_frames (frames with a comparison still to come), complete (every run ended, every comparable frame compared), currency. \
+         With a reference: reference {name, stated_by_studio {seconds_per_frame, cost_per_frame_micros, time_to_complete_secs} (as stated by the studio, not observed), frames_uploaded, frames_missing}, each frame's reference {uploaded, pixel_hash, bytes, uploaded_ms}, and every run (the first too) has parity against the reference; a cell pending says why in pending_reason (`reference frame not uploaded`, ...)",
         "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "currency": {"type": "string"},
-            "complete": {"type": "boolean"}, "runs": {"type": "array"}, "frames": {"type": "array"},
+            "complete": {"type": "boolean"}, "reference": {"type": "object"}, "runs": {"type": "array"}, "frames": {"type": "array"},
             "pending_frames": {"type": "array", "items": {"type": "integer"}}}});
     serde_json::json!({
         "/api/v1/benchmarks": {
             "post": {
-                "summary": "Benchmark node classes: render the same frames on each (one job per class, all created or none), then compare time to complete, cost per frame and every frame's parity with the first class's through frame-diff",
+                "summary": "Benchmark node classes: render the same frames on each (one job per class, all created or none), then compare time to complete, cost per frame and every frame's parity through frame-diff with the first class's, or with the studio's reference sequence when a `reference` is given (its frames uploaded afterwards)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": request}}},
                 "responses": {
                     "201": {"description": "created", "content": {"application/json": {"schema": summary}}},
                     "400": error("not JSON"),
                     "409": error("the bundle lacks blobs (the message names the files)"),
-                    "422": error("fewer than 2 or repeated node classes (bad_node_classes), a class no worker could ever take (unknown_placement, naming it), or any refusal of a job submission")}},
+                    "422": error("fewer than 2 (1 with a reference) or repeated node classes (bad_node_classes), a bad reference (bad_reference), a class no worker could ever take (unknown_placement, naming it), or any refusal of a job submission")}},
             "get": {"summary": "List benchmarks, newest first: every tenant's for admins, its own tenant's for a submitter",
                 "responses": {"200": {"description": "benchmarks", "content": {"application/json": {"schema": {"type": "array", "items": summary}}}}}}
         },
@@ -361,7 +381,10 @@ mod tests {
     #[test]
     fn node_classes_are_two_or_more_distinct_names() {
         let list = |classes: &[&str]| {
-            checked_classes(&classes.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>())
+            checked_classes(
+                &classes.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>(),
+                false,
+            )
         };
         assert_eq!(list(&[" cpu-a", "cpu-b "]).unwrap(), ["cpu-a", "cpu-b"]);
         for bad in [
@@ -376,6 +399,18 @@ mod tests {
             assert_eq!(error.status, StatusCode::UNPROCESSABLE_ENTITY);
         }
         let nine: Vec<String> = (0..9).map(|i| format!("c{i}")).collect();
-        assert!(checked_classes(&nine).is_err());
+        assert!(checked_classes(&nine, false).is_err());
+        assert!(checked_classes(&nine, true).is_err());
+    }
+
+    #[test]
+    fn with_a_reference_one_node_class_is_enough() {
+        let one = vec!["cpu-a".to_owned()];
+        assert_eq!(checked_classes(&one, true).unwrap(), ["cpu-a"]);
+        assert!(checked_classes(&one, false).is_err());
+        let error = checked_classes(&[], true).unwrap_err();
+        assert_eq!(error.code, "bad_node_classes");
+        let twice = vec!["cpu-a".to_owned(), "cpu-a".to_owned()];
+        assert!(checked_classes(&twice, true).is_err());
     }
 }

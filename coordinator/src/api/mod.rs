@@ -1,6 +1,7 @@
 //! The HTTP API under `/api/v1`.
 
 pub(crate) mod auth;
+mod benchmark_reference;
 pub(crate) mod benchmarks;
 mod billing;
 mod bundles;
@@ -71,6 +72,12 @@ pub fn router(farm: Farm) -> Router {
         .route(
             "/api/v1/benchmarks/{id}/report.csv",
             get(benchmarks::report_csv),
+        )
+        .route(
+            "/api/v1/benchmarks/{id}/reference/{frame}",
+            axum::routing::put(benchmark_reference::upload).layer(DefaultBodyLimit::max(
+                benchmark_reference::REFERENCE_FRAME_LIMIT,
+            )),
         )
         .route("/api/v1/jobs/{id}/cancel", post(jobs::cancel))
         .route("/api/v1/jobs/{id}/pause", post(jobs::pause))

@@ -466,6 +466,7 @@ pub async fn spec() -> Json<Value> {
         token_paths(),
         super::enrollments::openapi_paths(),
         super::benchmarks::openapi_paths(),
+        super::benchmark_reference::openapi_paths(),
     ] {
         if let (Some(paths), Value::Object(more)) = (document["paths"].as_object_mut(), more) {
             paths.extend(more);

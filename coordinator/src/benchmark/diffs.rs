@@ -1,5 +1,6 @@
 //! A benchmark's comparisons, made in the background: every frame whose
-//! copies are accepted in the baseline and another run is fetched from the
+//! copies are accepted in the baseline (or uploaded as the reference, when
+//! the benchmark has one) and another run is fetched from the
 //! coordinator's own store, decoded off the async threads and compared with
 //! `frame-diff`, one pair at a time per benchmark and within the checker's
 //! slots (`verification.max_concurrent_checks`), which bounds the memory

@@ -1,10 +1,12 @@
-//! Benchmarks: one request renders the same frames on two or more node
+//! Benchmarks: one request renders the same frames on one or more node
 //! classes, one job per class, and a side-by-side report compares the runs:
 //! time to complete (the job created to its last accepted frame delivered,
 //! as the coordinator observed it), cost per frame (from each job's cost
 //! report, so it matches the bill), and the visual parity of every frame
-//! against the first run, the baseline, through `frame-diff`: verdict, mean
-//! and max FLIP, the worst tiles.
+//! against the baseline through `frame-diff`: verdict, mean and max FLIP,
+//! the worst tiles. The baseline is the studio's reference sequence when
+//! the benchmark has one ([`reference`]: frames uploaded from its own farm,
+//! with the figures it states), else the first run.
 //!
 //! The comparisons are made in the background ([`diffs`]), when a run's
 //! job ends and at every watchdog round for frames still missing one; each
@@ -12,7 +14,9 @@
 //! frame whose accepted copy changed (re-verification) is compared again.
 //! The report ([`report`]) says which frames are still pending.
 
+mod csv;
 mod diffs;
+pub mod reference;
 pub mod report;
 
 use std::fmt;
@@ -25,6 +29,10 @@ use uuid::Uuid;
 use crate::state::VerdictKind;
 
 pub use diffs::diff_images;
+pub use reference::{
+    REFERENCE_NOT_UPLOADED, Reference, ReferenceCopy, ReferenceFrame, ReferenceReport,
+    StatedFigures, reference_key,
+};
 pub use report::{
     BenchmarkFacts, BenchmarkReport, BenchmarkSummary, FrameRow, ParityCell, ParityStatus,
     ParityTotals, RunFacts, RunFrame, RunReport, StoredDiff, assemble,

@@ -1,13 +1,15 @@
 //! The side-by-side report of a benchmark, assembled from each run's cost
-//! report, the coordinator's own timestamps and the stored comparisons,
-//! and its CSV.
+//! report, the coordinator's own timestamps, the reference frames uploaded
+//! and the stored comparisons (its CSV is in `csv`).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use protocol::JobId;
 use serde::{Deserialize, Serialize};
 
+use super::reference::{
+    REFERENCE_NOT_UPLOADED, Reference, ReferenceCopy, ReferenceFrame, ReferenceReport,
+};
 use super::{BenchmarkId, Diff, DiffNumbers};
 use crate::billing::{CostReport, FrameCost};
 use crate::money::Money;
@@ -25,10 +27,13 @@ pub struct BenchmarkSummary {
     pub tenant: Option<String>,
     /// When it was created, ms since the epoch.
     pub created_ms: i64,
-    /// Its node classes, the baseline first.
+    /// Its node classes, the baseline first (without a reference).
     pub node_classes: Vec<String>,
     /// Its jobs, one per node class, in the same order.
     pub job_ids: Vec<JobId>,
+    /// The studio's reference, the baseline when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
 }
 
 /// Where a run's copy of a frame stands against the baseline's.
@@ -89,6 +94,9 @@ pub struct ParityCell {
     /// The comparison's numbers, once compared.
     #[serde(flatten)]
     pub numbers: Option<DiffNumbers>,
+    /// Why it is pending (`reference frame not uploaded`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<String>,
 }
 
 /// One frame of one run.
@@ -100,7 +108,8 @@ pub struct RunFrame {
     pub render_seconds: f64,
     /// What it costs, as the run's cost report bills it.
     pub cost_micros: Money,
-    /// Against the baseline's copy; absent for the baseline itself.
+    /// Against the baseline's copy (the reference's when there is one);
+    /// absent for the baseline run itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parity: Option<ParityCell>,
 }
@@ -110,6 +119,9 @@ pub struct RunFrame {
 pub struct FrameRow {
     /// Frame number.
     pub frame: i32,
+    /// The reference's frame, when the benchmark has a reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceFrame>,
     /// One entry per run, in run order.
     pub runs: Vec<RunFrame>,
 }
@@ -167,7 +179,8 @@ pub struct RunReport {
     pub render_seconds: f64,
     /// That over the frames rendered.
     pub render_seconds_per_frame: Option<f64>,
-    /// Against the baseline; absent for the baseline itself.
+    /// Against the baseline (the reference when there is one); absent for
+    /// the baseline run itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parity: Option<ParityTotals>,
 }
@@ -188,7 +201,11 @@ pub struct BenchmarkReport {
     pub currency: String,
     /// Every run has ended and every frame that can be compared is.
     pub complete: bool,
-    /// The runs, the baseline first.
+    /// The studio's reference, the baseline when present: its stated
+    /// figures and which frames were uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceReport>,
+    /// The runs, the baseline first (without a reference).
     pub runs: Vec<RunReport>,
     /// Every frame, in the baseline's render order.
     pub frames: Vec<FrameRow>,
@@ -237,41 +254,60 @@ pub struct BenchmarkFacts {
     pub currency: String,
     /// The runs, the baseline first.
     pub runs: Vec<RunFacts>,
+    /// The reference frames uploaded (none without a reference).
+    pub reference_frames: HashMap<i32, ReferenceCopy>,
     /// The comparisons stored.
     pub diffs: Vec<StoredDiff>,
 }
 
+/// What run copies are compared with: the baseline run's accepted copies,
+/// or the reference's uploaded frames.
+struct Baseline<'a> {
+    /// Per frame, the pixel hash of the copy compared with.
+    hashes: HashMap<i32, &'a str>,
+    /// A missing copy will never come (the baseline run ended); never for
+    /// a reference, whose frames can be uploaded at any time.
+    settled: bool,
+    /// Why a frame is pending when its copy here is missing.
+    missing: &'static str,
+}
+
+/// A pending cell, saying why.
+fn pending(reason: &str) -> ParityCell {
+    ParityCell {
+        status: ParityStatus::Pending,
+        numbers: None,
+        pending_reason: Some(reason.to_owned()),
+    }
+}
+
 /// Where run `run`'s copy of `frame` stands against the baseline's.
 fn cell(
-    baseline: &RunFacts,
+    baseline: &Baseline<'_>,
     run: &RunFacts,
     frame: i32,
     diffs: &HashMap<(i32, u32), &StoredDiff>,
 ) -> ParityCell {
-    let pending = ParityCell {
-        status: ParityStatus::Pending,
-        numbers: None,
-    };
-    match (baseline.accepted.get(&frame), run.accepted.get(&frame)) {
+    let (a, b) = (baseline.hashes.get(&frame), run.accepted.get(&frame));
+    let ended = run.cost.state.is_final();
+    if (a.is_none() && baseline.settled) || (b.is_none() && ended) {
+        return ParityCell {
+            status: ParityStatus::Unavailable,
+            numbers: None,
+            pending_reason: None,
+        };
+    }
+    match (a, b) {
         (Some(a), Some(b)) => match diffs.get(&(frame, run.position)) {
             Some(d) if d.hash_a == *a && d.hash_b == *b => ParityCell {
                 status: d.diff.verdict.into(),
                 numbers: Some(d.diff.numbers.clone()),
+                pending_reason: None,
             },
-            _ => pending,
+            _ => pending("not compared yet"),
         },
-        (a, b) => {
-            let never =
-                |copy: Option<&String>, of: &RunFacts| copy.is_none() && of.cost.state.is_final();
-            if never(a, baseline) || never(b, run) {
-                ParityCell {
-                    status: ParityStatus::Unavailable,
-                    numbers: None,
-                }
-            } else {
-                pending
-            }
-        }
+        (None, _) => pending(baseline.missing),
+        (Some(_), None) => pending("this run's copy is not accepted yet"),
     }
 }
 
@@ -318,8 +354,32 @@ pub fn assemble(facts: BenchmarkFacts) -> BenchmarkReport {
         summary,
         currency,
         runs,
+        reference_frames,
         diffs,
     } = facts;
+    let has_reference = summary.reference.is_some();
+    let baseline = match runs.first() {
+        Some(first) if !has_reference => Baseline {
+            hashes: first
+                .accepted
+                .iter()
+                .map(|(f, h)| (*f, h.as_str()))
+                .collect(),
+            settled: first.cost.state.is_final(),
+            missing: "the baseline run's copy is not accepted yet",
+        },
+        _ => Baseline {
+            hashes: reference_frames
+                .iter()
+                .map(|(f, c)| (*f, c.pixel_hash.as_str()))
+                .collect(),
+            settled: false,
+            missing: REFERENCE_NOT_UPLOADED,
+        },
+    };
+    // Without a reference the first run is the baseline, compared with
+    // nothing; with one every run is compared with it.
+    let compared = |run: &RunFacts| has_reference || run.position > 0;
     let diffs: HashMap<(i32, u32), &StoredDiff> =
         diffs.iter().map(|d| ((d.frame, d.position), d)).collect();
     let by_frame: Vec<HashMap<i32, &FrameCost>> = runs
@@ -328,8 +388,8 @@ pub fn assemble(facts: BenchmarkFacts) -> BenchmarkReport {
         .collect();
     let mut frames = Vec::new();
     let mut pending_frames = Vec::new();
-    if let Some(baseline) = runs.first() {
-        for frame in baseline.cost.frames.iter().map(|f| f.frame) {
+    if let Some(first) = runs.first() {
+        for frame in first.cost.frames.iter().map(|f| f.frame) {
             let row: Vec<RunFrame> = runs
                 .iter()
                 .zip(&by_frame)
@@ -339,7 +399,7 @@ pub fn assemble(facts: BenchmarkFacts) -> BenchmarkReport {
                         state: cost.map_or(FrameState::Pending, |c| c.state),
                         render_seconds: cost.map_or(0.0, |c| c.render_seconds),
                         cost_micros: cost.map_or(Money::ZERO, |c| c.cost_micros),
-                        parity: (run.position > 0).then(|| cell(baseline, run, frame, &diffs)),
+                        parity: compared(run).then(|| cell(&baseline, run, frame, &diffs)),
                     }
                 })
                 .collect();
@@ -350,7 +410,11 @@ pub fn assemble(facts: BenchmarkFacts) -> BenchmarkReport {
             }) {
                 pending_frames.push(frame);
             }
-            frames.push(FrameRow { frame, runs: row });
+            frames.push(FrameRow {
+                frame,
+                reference: has_reference.then(|| ReferenceFrame::of(reference_frames.get(&frame))),
+                runs: row,
+            });
         }
     }
     let mut reports = Vec::with_capacity(runs.len());
@@ -374,7 +438,7 @@ pub fn assemble(facts: BenchmarkFacts) -> BenchmarkReport {
             cost_per_frame_micros: per(t.cost_micros, done),
             render_seconds: t.billed_render_seconds,
             render_seconds_per_frame: (done > 0).then(|| t.billed_render_seconds / done as f64),
-            parity: (run.position > 0).then(|| {
+            parity: compared(run).then(|| {
                 totals(
                     frames
                         .iter()
@@ -383,6 +447,19 @@ pub fn assemble(facts: BenchmarkFacts) -> BenchmarkReport {
             }),
         });
     }
+    let reference = summary.reference.map(|r| ReferenceReport {
+        name: r.name,
+        stated_by_studio: r.stated_by_studio,
+        frames_uploaded: frames
+            .iter()
+            .filter(|row| row.reference.as_ref().is_some_and(|f| f.uploaded))
+            .count() as u64,
+        frames_missing: frames
+            .iter()
+            .filter(|row| row.reference.as_ref().is_some_and(|f| !f.uploaded))
+            .map(|row| row.frame)
+            .collect(),
+    });
     BenchmarkReport {
         id: summary.id,
         name: summary.name,
@@ -390,97 +467,9 @@ pub fn assemble(facts: BenchmarkFacts) -> BenchmarkReport {
         created_ms: summary.created_ms,
         currency,
         complete: pending_frames.is_empty() && reports.iter().all(|r| r.state.is_final()),
+        reference,
         runs: reports,
         frames,
         pending_frames,
-    }
-}
-
-/// Quote a CSV field when it needs it.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_owned()
-    }
-}
-
-/// A number with `decimals`, or an empty field.
-fn number(value: Option<f64>, decimals: usize) -> String {
-    value.map_or_else(String::new, |v| format!("{v:.decimals$}"))
-}
-
-impl BenchmarkReport {
-    /// The report as CSV: a header, one line per frame (per run its state,
-    /// render seconds and cost; per run but the baseline its parity against
-    /// the baseline), and a total line per run's figures.
-    pub fn to_csv(&self) -> String {
-        let mut header = vec!["frame".to_owned()];
-        for run in &self.runs {
-            let class = &run.node_class;
-            for column in ["state", "render_seconds", "cost", "cost_micros"] {
-                header.push(csv_field(&format!("{class}_{column}")));
-            }
-            if run.position > 0 {
-                for column in [
-                    "parity",
-                    "mean_flip",
-                    "max_flip",
-                    "worst_tile_flip",
-                    "worst_tile",
-                    "psnr",
-                ] {
-                    header.push(csv_field(&format!("{class}_{column}")));
-                }
-            }
-        }
-        let mut out = header.join(",");
-        out.push('\n');
-        for row in &self.frames {
-            let mut fields = vec![row.frame.to_string()];
-            for run in &row.runs {
-                fields.push(run.state.to_string());
-                fields.push(format!("{:.3}", run.render_seconds));
-                fields.push(run.cost_micros.to_string());
-                fields.push(run.cost_micros.micros().to_string());
-                if let Some(parity) = &run.parity {
-                    let numbers = parity.numbers.as_ref();
-                    let worst = numbers
-                        .and_then(|n| n.worst_tiles.first())
-                        .map(|t| format!("{}:{}:{}x{}", t.x, t.y, t.width, t.height));
-                    fields.push(parity.status.to_string());
-                    fields.push(number(numbers.and_then(|n| n.mean_flip), 6));
-                    fields.push(number(numbers.and_then(|n| n.max_flip), 6));
-                    fields.push(number(numbers.and_then(|n| n.worst_tile_flip), 6));
-                    fields.push(worst.unwrap_or_default());
-                    fields.push(number(numbers.and_then(|n| n.psnr), 2));
-                }
-            }
-            let _ = writeln!(out, "{}", fields.join(","));
-        }
-        let mut fields = vec!["total".to_owned()];
-        for run in &self.runs {
-            fields.push(run.state.to_string());
-            fields.push(format!("{:.3}", run.render_seconds));
-            fields.push(run.cost_micros.to_string());
-            fields.push(run.cost_micros.micros().to_string());
-            if let Some(parity) = &run.parity {
-                fields.push(format!(
-                    "{} identical {} within tolerance {} inconclusive {} mismatch {} pending",
-                    parity.identical,
-                    parity.within_tolerance,
-                    parity.inconclusive,
-                    parity.mismatch,
-                    parity.pending
-                ));
-                fields.push(number(parity.mean_flip, 6));
-                fields.push(number(parity.max_flip, 6));
-                fields.push(number(parity.worst_tile_flip, 6));
-                fields.push(String::new());
-                fields.push(String::new());
-            }
-        }
-        let _ = writeln!(out, "{}", fields.join(","));
-        out
     }
 }

@@ -1,17 +1,22 @@
 //! Benchmarks: storing one with its jobs (all or nothing), listing them by
-//! tenant, the accepted copies their comparisons need, the comparisons
-//! made, and the facts the side-by-side report is assembled from.
+//! tenant, the accepted copies their comparisons need (against the first
+//! run's, or the reference's uploaded frames when there is a reference),
+//! the comparisons made, and the facts the side-by-side report is
+//! assembled from.
 
 use std::collections::HashMap;
 
 use protocol::{JobId, now_ms};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::benchmark_reference::{
+    reference_benchmarks_missing_diffs, reference_frames, reference_of,
+};
 use super::{Db, DbError, NewJob, from_json, to_json};
 use crate::auth::Tenant;
 use crate::benchmark::{
-    BenchmarkFacts, BenchmarkId, BenchmarkReport, BenchmarkSummary, Diff, RunFacts, StoredDiff,
-    assemble,
+    BenchmarkFacts, BenchmarkId, BenchmarkReport, BenchmarkSummary, Diff, Reference, RunFacts,
+    StoredDiff, assemble,
 };
 use crate::state::{CheckState, JobState, VerdictKind};
 
@@ -28,14 +33,15 @@ pub struct AcceptedCopy {
 }
 
 /// A comparison a benchmark still needs: a frame of run `position`
-/// against the baseline's.
+/// against the baseline's (the reference's frame when there is one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffPlan {
     /// The frame.
     pub frame: i32,
     /// The run compared with the baseline (1 or more).
     pub position: u32,
-    /// The baseline's accepted copy.
+    /// The baseline's accepted copy, or the reference frame uploaded
+    /// (delivered when it was uploaded).
     pub a: AcceptedCopy,
     /// The run's accepted copy.
     pub b: AcceptedCopy,
@@ -52,7 +58,7 @@ struct Run {
 }
 
 /// A stored id column as a typed id.
-fn parsed<T: std::str::FromStr>(text: String, what: &str) -> Result<T, DbError> {
+pub(super) fn parsed<T: std::str::FromStr>(text: String, what: &str) -> Result<T, DbError> {
     text.parse()
         .map_err(|_| DbError::Corrupt(format!("bad {what} {text:?}")))
 }
@@ -93,13 +99,15 @@ fn accepted_copies(
 }
 
 impl Db {
-    /// Store a benchmark named `name` of `tenant` (`None`: an admin's) and
-    /// one job per run, each with its node class, the first the baseline,
-    /// in one transaction: all of it, or nothing.
+    /// Store a benchmark named `name` of `tenant` (`None`: an admin's),
+    /// its `reference` if it has one (then the baseline), and one job per
+    /// run, each with its node class, the first the baseline without a
+    /// reference, in one transaction: all of it, or nothing.
     pub fn create_benchmark(
         &self,
         name: &str,
         tenant: Option<&Tenant>,
+        reference: Option<&Reference>,
         runs: &[(String, NewJob)],
     ) -> Result<BenchmarkSummary, DbError> {
         let id = BenchmarkId::new();
@@ -107,12 +115,19 @@ impl Db {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.execute(
-            "INSERT INTO benchmarks (id, name, tenant, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO benchmarks (id, name, tenant, created_ms, reference_name, \
+             reference_seconds_per_frame, reference_cost_micros, reference_time_to_complete_secs) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 id.to_string(),
                 name,
                 tenant.map_or("", Tenant::as_str),
-                created_ms
+                created_ms,
+                reference.map(|r| r.name.as_str()),
+                reference.and_then(|r| r.stated_by_studio.seconds_per_frame),
+                reference
+                    .and_then(|r| r.stated_by_studio.cost_per_frame_micros.map(|m| m.micros())),
+                reference.and_then(|r| r.stated_by_studio.time_to_complete_secs),
             ],
         )?;
         let mut job_ids = Vec::with_capacity(runs.len());
@@ -133,6 +148,7 @@ impl Db {
             created_ms,
             node_classes: runs.iter().map(|(class, _)| class.clone()).collect(),
             job_ids,
+            reference: reference.cloned(),
         })
     }
 
@@ -174,6 +190,7 @@ impl Db {
             created_ms,
             node_classes: runs.iter().map(|r| r.node_class.clone()).collect(),
             job_ids: runs.iter().map(|r| r.job_id).collect(),
+            reference: reference_of(&conn, id)?,
         })
     }
 
@@ -212,14 +229,33 @@ impl Db {
 
     /// The comparisons a benchmark still needs: every frame whose copies
     /// are accepted in the baseline and in another run, without a
-    /// comparison of exactly those two copies.
+    /// comparison of exactly those two copies. With a reference, every
+    /// run's accepted copies against the reference frames uploaded.
     pub fn benchmark_diff_plan(&self, id: BenchmarkId) -> Result<Vec<DiffPlan>, DbError> {
         let conn = self.lock();
         let runs = runs_of(&conn, id)?;
-        let Some((baseline, others)) = runs.split_first() else {
-            return Ok(Vec::new());
+        let (base, others) = if reference_of(&conn, id)?.is_some() {
+            let uploaded = reference_frames(&conn, id)?
+                .into_iter()
+                .map(|(frame, copy)| {
+                    let copy = AcceptedCopy {
+                        object_key: copy.object_key,
+                        pixel_hash: copy.pixel_hash,
+                        delivered_ms: copy.uploaded_ms,
+                    };
+                    (frame, copy)
+                })
+                .collect();
+            (uploaded, &runs[..])
+        } else {
+            let Some((baseline, others)) = runs.split_first() else {
+                return Ok(Vec::new());
+            };
+            (
+                accepted_copies(&conn, baseline.job_id, baseline.state)?,
+                others,
+            )
         };
-        let base = accepted_copies(&conn, baseline.job_id, baseline.state)?;
         let done: HashMap<(i32, u32), (String, String)> = stored_diffs(&conn, id)?
             .into_iter()
             .map(|d| ((d.frame, d.position), (d.hash_a, d.hash_b)))
@@ -274,12 +310,15 @@ impl Db {
     }
 
     /// Benchmarks with a frame accepted in the baseline and another run
-    /// but no comparison of those two copies (the watchdog's catch-up).
-    /// The acceptance rule is [`super::jobs::accepted`]'s, in SQL.
+    /// but no comparison of those two copies, or with a reference frame
+    /// uploaded and a run's accepted copy not compared with it (the
+    /// watchdog's catch-up). The acceptance rule is
+    /// [`super::jobs::accepted`]'s, in SQL.
     pub fn benchmarks_missing_diffs(&self) -> Result<Vec<BenchmarkId>, DbError> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT DISTINCT b.benchmark_id FROM benchmark_runs b \
+             JOIN benchmarks bm ON bm.id = b.benchmark_id AND bm.reference_name IS NULL \
              JOIN benchmark_runs base ON base.benchmark_id = b.benchmark_id AND base.position = 0 \
              JOIN jobs jb ON jb.id = b.job_id \
              JOIN jobs ja ON ja.id = base.job_id \
@@ -302,9 +341,14 @@ impl Db {
         let ids = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;
-        ids.into_iter()
+        let mut ids = ids
+            .into_iter()
             .map(|id| parsed(id, "benchmark id"))
-            .collect()
+            .collect::<Result<Vec<BenchmarkId>, _>>()?;
+        ids.extend(reference_benchmarks_missing_diffs(&conn)?);
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// The side-by-side report of a benchmark, as of now; amounts in
@@ -334,11 +378,15 @@ impl Db {
                 cost,
             });
         }
-        let diffs = stored_diffs(&self.lock(), id)?;
+        let (reference_frames, diffs) = {
+            let conn = self.lock();
+            (reference_frames(&conn, id)?, stored_diffs(&conn, id)?)
+        };
         Ok(assemble(BenchmarkFacts {
             summary,
             currency: currency.to_owned(),
             runs: facts,
+            reference_frames,
             diffs,
         }))
     }

@@ -2,6 +2,7 @@
 //! tasks, frames, attempts, results and workers. The queue only dispatches.
 
 mod attribution;
+mod benchmark_reference;
 mod benchmarks;
 mod billing;
 mod bundles;

@@ -367,12 +367,19 @@ ALTER TABLE tasks ADD COLUMN queued_ms INTEGER;
     // classes (one job per class, run 0 the baseline); each frame's
     // accepted copy of every other run is compared with the baseline's,
     // keyed by both copies' pixel hashes so a changed copy is compared again.
+    // A benchmark may instead have a reference: the studio's own sequence,
+    // uploaded frame by frame, with the figures the studio states for it
+    // (never observed here); every run is then compared with it.
     r#"
 CREATE TABLE benchmarks (
     id         TEXT PRIMARY KEY,
     name       TEXT NOT NULL,
     tenant     TEXT NOT NULL DEFAULT '',
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    reference_name                 TEXT,
+    reference_seconds_per_frame    REAL,
+    reference_cost_micros          INTEGER,
+    reference_time_to_complete_secs REAL
 );
 CREATE INDEX benchmarks_by_tenant ON benchmarks(tenant, created_ms);
 
@@ -396,6 +403,16 @@ CREATE TABLE benchmark_diffs (
     numbers      TEXT NOT NULL,
     created_ms   INTEGER NOT NULL,
     PRIMARY KEY (benchmark_id, frame, position)
+) WITHOUT ROWID;
+
+CREATE TABLE benchmark_reference_frames (
+    benchmark_id TEXT NOT NULL REFERENCES benchmarks(id),
+    frame        INTEGER NOT NULL,
+    object_key   TEXT NOT NULL,
+    pixel_hash   TEXT NOT NULL,
+    bytes        INTEGER NOT NULL,
+    uploaded_ms  INTEGER NOT NULL,
+    PRIMARY KEY (benchmark_id, frame)
 ) WITHOUT ROWID;
 "#,
 ];
