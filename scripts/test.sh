@@ -13,11 +13,6 @@ python3 -m unittest discover -s plugins/blender/tests -t plugins/blender/tests
 addon_zip=$(scripts/build-addon.sh)
 blender -b --factory-startup --python-exit-code 1 \
   --python plugins/blender/tests/blender_checks.py -- --zip "$addon_zip"
-# The panel, Submit and Estimate in Blender's real interface, on a virtual
-# display (Esc is a simulated key press).
-xvfb-run -a -s "-screen 0 1600x1000x24" blender --factory-startup \
-  --enable-event-simulate --python-exit-code 1 \
-  --python plugins/blender/tests/gui_checks.py -- --zip "$addon_zip"
 # The worker's test-only cheating mode is for the parity tests' workers.
 cargo build --workspace --bins --features worker/tamper
 cargo test --workspace -- --test-threads 2
