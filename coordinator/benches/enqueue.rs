@@ -123,6 +123,7 @@ async fn round(frames: usize) -> Round {
             replica: 0,
             output: OutputSpec::default(),
             overrides: Overrides::default(),
+            scene_options: protocol::SceneOptions::default(),
             timeout_secs: 3600,
             device: protocol::RenderDevice::Cpu,
         };

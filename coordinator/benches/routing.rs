@@ -62,6 +62,7 @@ fn farm(dir: &std::path::Path, workers: usize) -> (Db, Vec<WorkerId>) {
             renderers: vec![protocol::RendererInfo {
                 renderer: Renderer::Blender,
                 version: "3.4.1".into(),
+                formats: Vec::new(),
             }],
             cpu: protocol::CpuInfo::default(),
             gpus: vec![],

@@ -21,6 +21,7 @@ pub mod model;
 pub mod money;
 pub mod placement;
 pub mod preview;
+pub mod renderers;
 pub mod server;
 pub mod split;
 pub mod state;

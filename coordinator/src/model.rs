@@ -92,6 +92,16 @@ pub struct JobSummary {
     /// The least GPU memory it asked for, MiB, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_vram_mib: Option<u64>,
+    /// The renderer versions it renders on, if it asked for some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renderer_version: Option<String>,
+    /// What in the scene it renders: a Cinema 4D take, an Octane render target.
+    #[serde(default, flatten)]
+    pub scene_options: protocol::SceneOptions,
+    /// Why its frames wait, when no online worker can render them (all
+    /// that could have left, or none has joined yet); `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// How many frames of a job are in each verification state.

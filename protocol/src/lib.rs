@@ -13,6 +13,7 @@ pub mod grants;
 pub mod ids;
 pub mod queues;
 pub mod task;
+pub mod version;
 pub mod worker;
 
 pub use enroll::{EnrollRequest, EnrollResponse};
@@ -23,7 +24,8 @@ pub use events::{
 pub use frames::{FrameSpec, FrameSpecError};
 pub use grants::{GrantObject, GrantRefused, GrantRequest, StorageGrant};
 pub use ids::{JobId, SceneHash, SceneHashError, TaskId, WorkerId};
-pub use task::{ExrDepth, OutputSpec, Overrides, Renderer, SceneRef, TaskMessage};
+pub use task::{ExrDepth, OutputSpec, Overrides, Renderer, SceneOptions, SceneRef, TaskMessage};
+pub use version::{BadVersionRange, Version, VersionRange};
 pub use worker::{CpuInfo, GpuInfo, RendererInfo, WorkerInfo};
 
 /// Milliseconds since the Unix epoch, the timestamp unit of every message.

@@ -24,6 +24,26 @@ impl Renderer {
     /// Every renderer, in a stable order.
     pub const ALL: [Renderer; 3] = [Renderer::Blender, Renderer::Octane, Renderer::Cinema4d];
 
+    /// The scene format the renderer itself opens, as a file extension.
+    pub fn native_format(self) -> &'static str {
+        match self {
+            Renderer::Blender => "blend",
+            Renderer::Octane => "orbx",
+            Renderer::Cinema4d => "c4d",
+        }
+    }
+
+    /// Every scene format a job of this renderer may have: Octane renders
+    /// `.orbx` packages in Octane Standalone and `.blend` files in
+    /// OctaneRender for Blender.
+    pub fn formats(self) -> &'static [&'static str] {
+        match self {
+            Renderer::Blender => &["blend"],
+            Renderer::Octane => &["orbx", "blend"],
+            Renderer::Cinema4d => &["c4d"],
+        }
+    }
+
     /// The lowercase name used in the API, queue names and config files.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -82,6 +102,42 @@ pub struct Overrides {
     pub samples: Option<u32>,
 }
 
+/// Renderer-specific choices of what in the scene to render.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SceneOptions {
+    /// Cinema 4D: the take to render (`Commandline -take`); `None` renders
+    /// the main take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take: Option<String>,
+    /// Octane: the render target node to render; `None` when the scene has
+    /// only one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_target: Option<String>,
+}
+
+impl SceneOptions {
+    /// Whether nothing is chosen.
+    pub fn is_empty(&self) -> bool {
+        self.take.is_none() && self.render_target.is_none()
+    }
+
+    /// Why `name` cannot be a take or render target name: longer than 200
+    /// bytes, empty, a control character (it would forge output lines), or
+    /// a leading `-` (a renderer could read it as a switch).
+    pub fn check_name(name: &str) -> Result<(), String> {
+        if name.trim().is_empty() || name.len() > 200 {
+            return Err("must be 1 to 200 characters".to_owned());
+        }
+        if name.chars().any(char::is_control) {
+            return Err("must not contain control characters".to_owned());
+        }
+        if name.starts_with('-') {
+            return Err("must not start with `-`".to_owned());
+        }
+        Ok(())
+    }
+}
+
 /// Where a task's scene lives in object storage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SceneRef {
@@ -119,6 +175,9 @@ pub struct TaskMessage {
     /// Render setting overrides.
     #[serde(default)]
     pub overrides: Overrides,
+    /// What in the scene to render: a Cinema 4D take, an Octane render target.
+    #[serde(default, skip_serializing_if = "SceneOptions::is_empty")]
+    pub scene_options: SceneOptions,
     /// Wall-clock limit for the whole chunk; the worker kills the renderer past it.
     pub timeout_secs: u64,
     /// The device the job asks for: a GPU when it names a GPU model or GPU

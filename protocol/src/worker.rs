@@ -12,6 +12,34 @@ pub struct RendererInfo {
     pub renderer: Renderer,
     /// Its version as it reports it (`3.4.1`).
     pub version: String,
+    /// Scene formats this installation opens, as file extensions: Octane
+    /// Standalone opens `orbx`, OctaneRender for Blender `blend`. Empty
+    /// means the renderer's own format ([`Renderer::native_format`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub formats: Vec<String>,
+}
+
+impl RendererInfo {
+    /// Whether this installation opens scenes with extension `ext`.
+    pub fn opens(&self, ext: &str) -> bool {
+        if self.formats.is_empty() {
+            return self.renderer.native_format() == ext;
+        }
+        self.formats.iter().any(|format| format == ext)
+    }
+
+    /// Whether this installation can render a `renderer` scene with
+    /// extension `ext` at a version in `versions` (any version when `None`).
+    pub fn can_render(
+        &self,
+        renderer: Renderer,
+        ext: &str,
+        versions: Option<&crate::VersionRange>,
+    ) -> bool {
+        self.renderer == renderer
+            && self.opens(ext)
+            && versions.is_none_or(|range| range.admits(&self.version))
+    }
 }
 
 /// The worker's CPU.

@@ -7,6 +7,13 @@
 //! node_class = "cheap"
 //! blender = "/usr/bin/blender"
 //! work_dir = "/var/lib/renderfarm/worker"
+//!
+//! [cinema4d]                      # when the machine has Cinema 4D
+//! path = "/opt/maxon/cinema4d/2024/bin/Commandline"
+//!
+//! [octane]                        # Octane Standalone
+//! path = "/opt/otoy/octane/octane"
+//! version = "2024.1.2"            # optional: probed when absent
 //! heartbeat_secs = 5
 //! shutdown_grace_secs = 30
 //!
@@ -56,9 +63,21 @@ pub struct WorkerConfig {
     /// Node class chosen by the operator (`fast`, `cheap`), matched against jobs.
     #[serde(default = "default_node_class")]
     pub node_class: String,
-    /// The Blender executable, a path or a name looked up on `PATH`.
+    /// The Blender executable, a path or a name looked up on `PATH`. A
+    /// worker with another renderer configured runs without Blender when
+    /// this one is not there.
     #[serde(default = "default_blender")]
     pub blender: PathBuf,
+    /// Cinema 4D's command-line renderer (`Commandline`), when installed.
+    #[serde(default)]
+    pub cinema4d: Option<RendererInstall>,
+    /// OctaneRender Standalone (`octane`), when installed.
+    #[serde(default)]
+    pub octane: Option<RendererInstall>,
+    /// OctaneRender for Blender: OTOY's Blender build with Octane, when
+    /// installed; it renders `octane` jobs of `.blend` scenes.
+    #[serde(default)]
+    pub octane_blender: Option<RendererInstall>,
     /// Render threads per Blender process (`blender -t`); absent means every
     /// core. Set it when several workers share one machine.
     #[serde(default)]
@@ -97,6 +116,29 @@ pub struct WorkerConfig {
     #[cfg(feature = "tamper")]
     #[serde(skip)]
     pub tamper: Option<Tamper>,
+}
+
+/// A renderer installed on the machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RendererInstall {
+    /// The executable, a path or a name looked up on `PATH`.
+    pub path: PathBuf,
+    /// Its version, for an installation whose version probing cannot read;
+    /// probed at start when absent. The worker announces it, and jobs that
+    /// ask for versions are routed by it.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+impl RendererInstall {
+    /// An installation at `path` whose version is probed.
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            version: None,
+        }
+    }
 }
 
 /// The host name.
@@ -153,6 +195,9 @@ impl Default for WorkerConfig {
             region: default_region(),
             node_class: default_node_class(),
             blender: default_blender(),
+            cinema4d: None,
+            octane: None,
+            octane_blender: None,
             render_threads: None,
             gpu: None,
             work_dir: default_work_dir(),

@@ -41,6 +41,19 @@ pub enum WorkerError {
         /// Why it failed.
         reason: String,
     },
+    /// A renderer set in the configuration cannot be run or says no version.
+    #[error(
+        "{renderer} is configured at {path} but cannot be used ({reason}); \
+         fix its path or remove it from the worker configuration"
+    )]
+    RendererProbe {
+        /// Which renderer.
+        renderer: protocol::Renderer,
+        /// The configured path.
+        path: PathBuf,
+        /// Why it failed.
+        reason: String,
+    },
     /// A local file or folder operation failed.
     #[error("{context}: {source}")]
     Io {

@@ -68,6 +68,15 @@ struct RunArgs {
     /// Blender executable.
     #[arg(long)]
     blender: Option<PathBuf>,
+    /// Cinema 4D's `Commandline` executable.
+    #[arg(long)]
+    cinema4d: Option<PathBuf>,
+    /// Octane Standalone's executable.
+    #[arg(long)]
+    octane: Option<PathBuf>,
+    /// OctaneRender for Blender's executable.
+    #[arg(long)]
+    octane_blender: Option<PathBuf>,
     /// Work folder (worker id, task folders).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -131,6 +140,15 @@ impl RunArgs {
         }
         if let Some(blender) = &self.blender {
             config.blender.clone_from(blender);
+        }
+        for (flag, install) in [
+            (&self.cinema4d, &mut config.cinema4d),
+            (&self.octane, &mut config.octane),
+            (&self.octane_blender, &mut config.octane_blender),
+        ] {
+            if let Some(path) = flag {
+                *install = Some(worker::config::RendererInstall::at(path.clone()));
+            }
         }
         if let Some(work_dir) = &self.work_dir {
             config.work_dir.clone_from(work_dir);

@@ -6,34 +6,115 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use protocol::{CpuInfo, Renderer, RendererInfo};
+
+use crate::config::RendererInstall;
 use tokio::process::Command;
 
 /// How long `blender --version` may take.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Run `blender --version` and return the Blender it found, or why not.
-pub async fn blender(blender: &Path) -> Result<RendererInfo, String> {
-    let output = Command::new(blender)
-        .arg("--version")
+/// Run `program args` and return what it printed on stdout and stderr, or
+/// why it could not be run.
+async fn version_output(program: &Path, args: &[&str]) -> Result<(bool, String), String> {
+    let output = Command::new(program)
+        .args(args)
         .stdin(Stdio::null())
-        .stderr(Stdio::null())
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(VERSION_TIMEOUT, output)
         .await
         .map_err(|_| format!("no answer within {} s", VERSION_TIMEOUT.as_secs()))?
         .map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    match parse_blender_version(&stdout) {
-        Some(version) if output.status.success() => Ok(RendererInfo {
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push('\n');
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    Ok((output.status.success(), text))
+}
+
+/// Run `blender --version` and return the Blender it found, or why not.
+pub async fn blender(blender: &Path) -> Result<RendererInfo, String> {
+    let (success, text) = version_output(blender, &["--version"]).await?;
+    match parse_blender_version(&text) {
+        Some(version) if success => Ok(RendererInfo {
             renderer: Renderer::Blender,
             version,
+            formats: Vec::new(),
         }),
-        _ => Err(format!(
-            "exited with {} and printed no `Blender X.Y.Z` line",
-            output.status
-        )),
+        _ => Err("it printed no `Blender X.Y.Z` line".to_owned()),
     }
+}
+
+/// Cinema 4D's `Commandline` at `install`: the configured version, else
+/// the one `Commandline -nogui -version` prints (`Cinema 4D 2024.4.1`).
+pub async fn cinema4d(install: &RendererInstall) -> Result<RendererInfo, String> {
+    let version = match &install.version {
+        Some(version) => version.clone(),
+        None => {
+            let (_, text) = version_output(&install.path, &["-nogui", "-version"]).await?;
+            parse_named_version(&text, &["Cinema 4D", "CINEMA 4D"]).ok_or_else(|| {
+                "it printed no `Cinema 4D <version>` line; set `version` in [cinema4d]".to_owned()
+            })?
+        }
+    };
+    Ok(RendererInfo {
+        renderer: Renderer::Cinema4d,
+        version,
+        formats: Vec::new(),
+    })
+}
+
+/// Octane Standalone at `install`: the configured version, else the one
+/// `octane --version` prints (`octane  version: 2024.1.2`).
+pub async fn octane(install: &RendererInstall) -> Result<RendererInfo, String> {
+    let version = match &install.version {
+        Some(version) => version.clone(),
+        None => {
+            let (_, text) = version_output(&install.path, &["--version"]).await?;
+            parse_named_version(&text, &["version:", "OctaneRender"]).ok_or_else(|| {
+                "it printed no `version: <version>` line; set `version` in [octane]".to_owned()
+            })?
+        }
+    };
+    Ok(RendererInfo {
+        renderer: Renderer::Octane,
+        version,
+        formats: vec!["orbx".to_owned()],
+    })
+}
+
+/// OctaneRender for Blender at `install`: a Blender build whose
+/// `--version` says `Blender X.Y.Z`; its Octane version is the configured
+/// one, else the `OctaneRender <version>` it prints, else its Blender's.
+pub async fn octane_blender(install: &RendererInstall) -> Result<RendererInfo, String> {
+    let (success, text) = version_output(&install.path, &["--version"]).await?;
+    let blender = parse_blender_version(&text)
+        .filter(|_| success)
+        .ok_or_else(|| "it printed no `Blender X.Y.Z` line".to_owned())?;
+    let version = install
+        .version
+        .clone()
+        .or_else(|| parse_named_version(&text, &["OctaneRender", "Octane"]))
+        .unwrap_or(blender);
+    Ok(RendererInfo {
+        renderer: Renderer::Octane,
+        version,
+        formats: vec!["blend".to_owned()],
+    })
+}
+
+/// The first dotted version that follows one of `markers` on a line of
+/// `text` (`Cinema 4D R26.107` gives `R26.107`).
+pub fn parse_named_version(text: &str, markers: &[&str]) -> Option<String> {
+    text.lines().find_map(|line| {
+        markers.iter().find_map(|marker| {
+            let (_, rest) = line.split_once(marker)?;
+            let word = rest.split_whitespace().next()?;
+            let word = word.trim_end_matches([',', ')', ';']);
+            protocol::Version::parse(word)
+                .filter(|_| word.contains('.') || word.starts_with(['R', 'r']))
+                .map(|_| word.to_owned())
+        })
+    })
 }
 
 /// The version from `blender --version` output (`Blender 3.4.1` gives `3.4.1`).
@@ -127,6 +208,38 @@ mod tests {
     fn the_local_cpu_has_cores() {
         assert!(cpu().cores >= 1);
         assert!(!hostname().is_empty());
+    }
+
+    #[test]
+    fn reads_other_renderers_versions() {
+        let c4d = ["Cinema 4D", "CINEMA 4D"];
+        assert_eq!(
+            parse_named_version("Cinema 4D 2024.4.1 (Build 2024_4_1)\n", &c4d),
+            Some("2024.4.1".into())
+        );
+        assert_eq!(
+            parse_named_version("Loading...\nCINEMA 4D R26.107\n", &c4d),
+            Some("R26.107".into())
+        );
+        assert_eq!(parse_named_version("Cinema 4D starting\n", &c4d), None);
+        assert_eq!(
+            parse_named_version("\noctane  version: 2024.1.2\n\n", &["version:"]),
+            Some("2024.1.2".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_configured_version_is_not_probed() {
+        let install = RendererInstall {
+            path: "/nonexistent/Commandline".into(),
+            version: Some("2024.4.1".into()),
+        };
+        assert_eq!(cinema4d(&install).await.unwrap().version, "2024.4.1");
+        assert!(
+            octane(&RendererInstall::at("/nonexistent/octane"))
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]

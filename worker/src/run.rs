@@ -20,6 +20,7 @@ use crate::control::{self, Halt, JobStates};
 use crate::error::WorkerError;
 use crate::grants::GrantClient;
 use crate::heartbeat::{self, Activity};
+use crate::renderers::Installed;
 use crate::report::Reporter;
 use crate::scene_cache::SceneCache;
 #[cfg(feature = "tamper")]
@@ -68,14 +69,16 @@ pub async fn run(
 /// file of its own) and so has no coordinator to do it.
 pub async fn declare_own_queues(broker: &dyn Broker, id: WorkerId) -> Result<(), WorkerError> {
     let plain = QueueOptions { max_priority: 0 };
-    broker
-        .declare(
-            &queues::tasks(Renderer::Blender),
-            QueueOptions {
-                max_priority: queues::MAX_PRIORITY,
-            },
-        )
-        .await?;
+    for renderer in Renderer::ALL {
+        broker
+            .declare(
+                &queues::tasks(renderer),
+                QueueOptions {
+                    max_priority: queues::MAX_PRIORITY,
+                },
+            )
+            .await?;
+    }
     for queue in [
         queues::worker_tasks(id),
         queues::worker_control(id),
@@ -97,13 +100,22 @@ async fn serve(
     stop: &CancellationToken,
     abort: &CancellationToken,
 ) -> Result<(), WorkerError> {
-    let blender =
-        probe::blender(&config.blender)
-            .await
-            .map_err(|reason| WorkerError::NoRenderer {
-                blender: config.blender.clone(),
-                reason,
-            })?;
+    let installed = Installed::probe(config).await?;
+    let octane_script = if installed.renderers().contains(&Renderer::Octane) {
+        Some(
+            crate::octane::install_batch_script(&config.work_dir).map_err(|source| {
+                WorkerError::Io {
+                    context: format!(
+                        "cannot write the Octane batch script into {}",
+                        config.work_dir.display()
+                    ),
+                    source,
+                }
+            })?,
+        )
+    } else {
+        None
+    };
     let gpus = gpu::probe(config.gpu).await?;
     // A pinned worker's Blender sees its one GPU, named by UUID (CUDA's
     // numbering depends on the environment; the UUID does not).
@@ -121,12 +133,12 @@ async fn serve(
         owner: config.owner.clone(),
         region: config.region.clone(),
         node_class: config.node_class.clone(),
-        renderers: vec![blender.clone()],
+        renderers: installed.announced(),
         cpu: probe::cpu(),
         gpus,
         hostname: probe::hostname(),
     };
-    tracing::info!(blender = %blender.version, cores = info.cpu.cores, gpus = info.gpus.len(), "worker starting");
+    tracing::info!(renderers = ?info.renderers, cores = info.cpu.cores, gpus = info.gpus.len(), "worker starting");
     #[cfg(feature = "tamper")]
     if let Some(mode) = config.tamper {
         tracing::warn!(
@@ -136,7 +148,11 @@ async fn serve(
     }
 
     let task_queues = TaskQueues {
-        shared: queues::tasks(Renderer::Blender),
+        shared: installed
+            .renderers()
+            .into_iter()
+            .map(queues::tasks)
+            .collect(),
         directed: queues::worker_tasks(id),
     };
     let control_queue = queues::worker_control(id);
@@ -169,7 +185,8 @@ async fn serve(
 
     let worker = Worker {
         runner: TaskRunner {
-            blender: config.blender.clone(),
+            installed,
+            octane_script,
             render_threads: config.render_threads,
             gpu: pinned,
             has_gpu,
@@ -197,8 +214,8 @@ async fn serve(
 
 /// The task queues a worker consumes.
 struct TaskQueues {
-    /// The renderer's queue, shared by every worker.
-    shared: String,
+    /// The queues of the renderers it has, shared by every worker.
+    shared: Vec<String>,
     /// This worker's own queue (parity replicas).
     directed: String,
 }
@@ -241,7 +258,9 @@ impl Worker {
                 if !now.takes_shared() || broker.ready_count(&self.queues.directed).await? > 0 {
                     vec![self.queues.directed.clone()]
                 } else {
-                    vec![self.queues.directed.clone(), self.queues.shared.clone()]
+                    std::iter::once(self.queues.directed.clone())
+                        .chain(self.queues.shared.iter().cloned())
+                        .collect()
                 };
             tracing::info!(blocklisted = now.blocklisted, ?queues, "waiting for tasks");
             let mut consumer = broker.consume(&queues, 1).await?;
@@ -296,7 +315,7 @@ impl Worker {
         };
         let intake = self.states.intake();
         if !intake.takes_directed()
-            || (delivery.queue == self.queues.shared && !intake.takes_shared())
+            || (self.queues.shared.contains(&delivery.queue) && !intake.takes_shared())
         {
             tracing::info!(?intake, "task put back in the queue unstarted");
             settle(delivery, Settle::Requeue).await;

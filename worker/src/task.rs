@@ -1,21 +1,27 @@
-//! Rendering one task: fetch the scene, run Blender in a fresh working
-//! folder, deliver each frame as it is saved, and say how it ended.
+//! Rendering one task: fetch the scene, run its renderer (Blender, Cinema 4D
+//! or Octane) in a fresh working folder, deliver each frame as it is saved,
+//! and say how it ended.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use protocol::{Renderer, TaskMessage};
+use protocol::TaskMessage;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::blender::{
-    FrameSelection, Render, RenderBackend, RenderCommand, RenderEvent, command, output,
+    FrameSelection, FrameTracker, RenderBackend, RenderCommand, RenderEvent, command, output,
 };
+use crate::cinema4d::{C4dCommand, C4dTracker};
 use crate::grants::GrantClient;
 use crate::heartbeat::Activity;
+use crate::octane::{OctaneCommand, OctaneTracker};
+use crate::process::Launch;
+use crate::render::{OutputParser, Render};
+use crate::renderers::{Engine, Installation, Installed};
 use crate::report::Reporter;
 use crate::scene_cache::{GrantedScene, SceneCache};
 #[cfg(feature = "tamper")]
@@ -30,7 +36,7 @@ const BUNDLE_DIR: &str = "bundle";
 pub enum TaskOutcome {
     /// Every frame was delivered.
     Done {
-        /// What Blender rendered on.
+        /// What the renderer rendered on.
         backend: RenderBackend,
     },
     /// The task failed; it is reported and not retried by this worker.
@@ -47,7 +53,7 @@ pub enum TaskOutcome {
 }
 
 impl TaskOutcome {
-    /// A failure before Blender ran (no log tail).
+    /// A failure before the renderer ran (no log tail).
     fn failed(error: impl ToString) -> Self {
         Self::Failed {
             error: error.to_string(),
@@ -59,9 +65,11 @@ impl TaskOutcome {
 /// What every task needs from its worker.
 #[derive(Clone)]
 pub struct TaskRunner {
-    /// The Blender executable.
-    pub blender: PathBuf,
-    /// Render threads per Blender process; None for every core.
+    /// The renderers the machine has.
+    pub installed: Installed,
+    /// The Octane batch script in the work folder, when Octane is installed.
+    pub octane_script: Option<PathBuf>,
+    /// Render threads per renderer process; None for every core.
     pub render_threads: Option<u32>,
     /// UUID of the one GPU Blender may see (a pinned worker); None leaves
     /// every GPU visible.
@@ -84,6 +92,27 @@ pub struct TaskRunner {
     pub tamper: Option<Tamperer>,
 }
 
+/// How one task is rendered: the runs, how their output reads, where the
+/// frames land.
+struct Plan {
+    /// The renderer's name in messages.
+    name: &'static str,
+    /// The program runs, in order.
+    launches: Vec<Launch>,
+    /// Its output parser.
+    parser: Box<dyn OutputParser>,
+    /// The output folder.
+    output: command::TaskOutput,
+    /// The Blender command, for a Blender engine (device lines, the
+    /// settings script's exit code, the output size it prints).
+    blender: Option<RenderCommand>,
+    /// The device a renderer without device lines renders on.
+    backend: RenderBackend,
+    /// The size the frames must have, when the job sets it; otherwise the
+    /// first frame's (Blender's settings script prints it).
+    size: Option<(u32, u32)>,
+}
+
 /// Why the render loop stopped early.
 enum Stop {
     Cancelled,
@@ -101,16 +130,15 @@ impl TaskRunner {
         cancel: &CancellationToken,
         abort: &CancellationToken,
     ) -> TaskOutcome {
-        if task.renderer != Renderer::Blender {
+        let Some(install) = self.installed.for_task(task) else {
             return TaskOutcome::failed(format!(
-                "this worker cannot render {} tasks",
-                task.renderer
+                "this worker has no renderer for {} tasks of .{} scenes",
+                task.renderer, task.scene.ext
             ));
-        }
-        let frames = match FrameSelection::from_frames(&task.frames) {
-            Ok(frames) => frames,
-            Err(error) => return TaskOutcome::failed(error),
         };
+        if task.frames.is_empty() {
+            return TaskOutcome::failed("the task has no frames");
+        }
         let source = GrantedScene {
             grants: &self.grants,
             task: task.task_id,
@@ -136,24 +164,111 @@ impl TaskRunner {
                 Err(error) => return TaskOutcome::failed(error),
             },
         };
-        let output = match command::TaskOutput::frames_in(workdir.path()) {
-            Ok(output) => output,
+        let plan = match self.plan(task, install, scene, workdir.path()) {
+            Ok(plan) => plan,
             Err(error) => return TaskOutcome::failed(error),
         };
-        let command = RenderCommand {
-            blender: self.blender.clone(),
-            scene,
-            output,
-            frames,
-            depth: task.output.depth,
-            overrides: task.overrides,
-            threads: self.render_threads,
-            gpu: self.gpu.clone(),
-            device: task.device,
-            has_gpu: self.has_gpu,
+        self.render(task, plan, workdir.path(), cancel, abort).await
+    }
+
+    /// How `install` renders `task`'s `scene` in `workdir`.
+    fn plan(
+        &self,
+        task: &TaskMessage,
+        install: &Installation,
+        scene: PathBuf,
+        workdir: &Path,
+    ) -> Result<Plan, String> {
+        let output = command::TaskOutput::frames_in(workdir).map_err(|e| e.to_string())?;
+        let size = task.overrides.resolution.map(|[w, h]| (w, h));
+        let options = task.scene_options.clone();
+        for name in [&options.take, &options.render_target]
+            .into_iter()
+            .flatten()
+        {
+            // Checked again here, whatever the coordinator sent.
+            protocol::SceneOptions::check_name(name)
+                .map_err(|why| format!("scene option {name:?} {why}"))?;
+        }
+        let plan = match install.engine {
+            Engine::Blender | Engine::OctaneBlender => {
+                let command = RenderCommand {
+                    blender: install.path.clone(),
+                    scene,
+                    output,
+                    frames: FrameSelection::from_frames(&task.frames).map_err(|e| e.to_string())?,
+                    depth: task.output.depth,
+                    overrides: task.overrides,
+                    threads: self.render_threads,
+                    gpu: self.gpu.clone(),
+                    device: task.device,
+                    has_gpu: self.has_gpu,
+                };
+                Plan {
+                    name: if install.engine == Engine::Blender {
+                        "blender"
+                    } else {
+                        "OctaneRender for Blender"
+                    },
+                    launches: vec![command.launch()],
+                    parser: Box::new(FrameTracker::default()),
+                    output: command.output.clone(),
+                    blender: Some(command),
+                    backend: RenderBackend::Cpu,
+                    size: None,
+                }
+            }
+            Engine::Cinema4d => {
+                let command = C4dCommand {
+                    program: install.path.clone(),
+                    scene,
+                    output_dir: output.dir().to_owned(),
+                    frames: task.frames.clone(),
+                    overrides: task.overrides,
+                    options,
+                    threads: self.render_threads,
+                };
+                Plan {
+                    name: "Cinema 4D Commandline",
+                    launches: command.launches(),
+                    parser: Box::new(C4dTracker::new(output.dir())),
+                    output,
+                    blender: None,
+                    backend: RenderBackend::Cpu,
+                    size,
+                }
+            }
+            Engine::OctaneStandalone => {
+                let script = self
+                    .octane_script
+                    .clone()
+                    .ok_or("the Octane batch script was not installed")?;
+                let command = OctaneCommand {
+                    program: install.path.clone(),
+                    script,
+                    scene,
+                    output_dir: output.dir().to_owned(),
+                    frames: task.frames.clone(),
+                    overrides: task.overrides,
+                    options,
+                };
+                Plan {
+                    name: "Octane",
+                    launches: vec![command.launch()],
+                    parser: Box::new(OctaneTracker::default()),
+                    output,
+                    blender: None,
+                    // Octane renders on the GPU; without one, on its CPU path.
+                    backend: if self.has_gpu {
+                        RenderBackend::Cuda
+                    } else {
+                        RenderBackend::Cpu
+                    },
+                    size,
+                }
+            }
         };
-        self.render(task, &command, workdir.path(), cancel, abort)
-            .await
+        Ok(plan)
     }
 
     /// A fresh working folder with an empty output folder.
@@ -198,26 +313,36 @@ impl TaskRunner {
         Ok(local)
     }
 
-    /// Run Blender for `command`, delivering frames as they are saved, until
-    /// it exits or is stopped.
+    /// Run the renderer as `plan` says, delivering frames as they are
+    /// saved, until it exits or is stopped.
     async fn render(
         &self,
         task: &TaskMessage,
-        command: &RenderCommand,
+        plan: Plan,
         workdir: &Path,
         cancel: &CancellationToken,
         abort: &CancellationToken,
     ) -> TaskOutcome {
-        let mut render = match Render::start(command, workdir) {
+        let Plan {
+            name,
+            launches,
+            parser,
+            output,
+            blender,
+            mut backend,
+            mut size,
+        } = plan;
+        let program = launches.first().map(|l| l.program.display().to_string());
+        let mut render = match Render::start(launches, workdir, parser) {
             Ok(render) => render,
             Err(error) => {
                 return TaskOutcome::failed(format!(
                     "cannot start {}: {error}",
-                    command.blender.display()
+                    program.unwrap_or_default()
                 ));
             }
         };
-        tracing::info!(frames = ?task.frames, "blender started");
+        tracing::info!(frames = ?task.frames, renderer = name, "renderer started");
         let sink = FrameSink {
             grants: self.grants.clone(),
             reporter: self.reporter.clone(),
@@ -234,9 +359,6 @@ impl TaskRunner {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(task.timeout_secs);
         let requested: BTreeSet<i32> = task.frames.iter().copied().collect();
         let mut saved = BTreeSet::new();
-        let mut size = None;
-        // The CPU until the settings script says otherwise.
-        let mut backend = RenderBackend::Cpu;
 
         let stop = loop {
             let event = tokio::select! {
@@ -250,6 +372,7 @@ impl TaskRunner {
             match event {
                 None => break None,
                 Some(RenderEvent::Device { backend: said }) => {
+                    let Some(command) = &blender else { continue };
                     backend = command.credible_backend(said);
                     if backend != said {
                         tracing::warn!(device = %said, "a GPU device line from a CPU render is ignored");
@@ -266,13 +389,22 @@ impl TaskRunner {
                     seconds,
                 }) => {
                     if !requested.contains(&frame) || !saved.insert(frame) {
-                        tracing::warn!(frame, "blender saved a frame that was not asked for");
+                        tracing::warn!(frame, "the renderer saved a frame that was not asked for");
                         continue;
                     }
-                    let path = match output::confined_frame(command.output.dir(), &path) {
+                    let path = match output::confined_frame(output.dir(), &path) {
                         Ok(path) => path,
                         Err(error) => break Some(Stop::Failed(format!("frame {frame}: {error}"))),
                     };
+                    if size.is_none() && blender.is_none() {
+                        // The first frame sets the size every other must have.
+                        size = match exr_size(&path) {
+                            Ok(found) => Some(found),
+                            Err(error) => {
+                                break Some(Stop::Failed(format!("frame {frame}: {error}")));
+                            }
+                        };
+                    }
                     let Some((width, height)) = size else {
                         break Some(Stop::Failed(format!(
                             "frame {frame} was saved before the settings script reported the output size"
@@ -292,9 +424,13 @@ impl TaskRunner {
             }
         };
 
+        let with_reason = |message: String, render: &Render| match render.error() {
+            Some(said) => format!("{message}: {said}"),
+            None => message,
+        };
         if let Some(stop) = stop {
             if let Err(error) = render.kill().await {
-                tracing::warn!(%error, "killing blender failed");
+                tracing::warn!(%error, "killing the renderer failed");
             }
             delivery.abort();
             return match stop {
@@ -302,7 +438,7 @@ impl TaskRunner {
                 Stop::Interrupted => TaskOutcome::Interrupted,
                 Stop::TimedOut => TaskOutcome::Failed {
                     error: format!(
-                        "render timed out after {} s; blender was killed",
+                        "render timed out after {} s; {name} was killed",
                         task.timeout_secs
                     ),
                     log_tail: render.log_tail(),
@@ -322,19 +458,28 @@ impl TaskRunner {
             None => {
                 let _ = render.kill().await;
                 Some(format!(
-                    "render timed out after {} s; blender was killed",
+                    "render timed out after {} s; {name} was killed",
                     task.timeout_secs
                 ))
             }
-            Some(Err(error)) => Some(format!("cannot wait for blender: {error}")),
-            Some(Ok(status)) if status.code() == Some(command::SETTINGS_SCRIPT_EXIT_CODE) => {
+            Some(Err(error)) => Some(with_reason(format!("{name} failed: {error}"), &render)),
+            Some(Ok(status))
+                if blender.is_some()
+                    && status.code() == Some(command::SETTINGS_SCRIPT_EXIT_CODE) =>
+            {
                 Some("the render settings could not be applied to the scene".to_owned())
             }
-            Some(Ok(status)) if !status.success() => Some(format!("blender failed ({status})")),
+            Some(Ok(status)) if !status.success() => {
+                Some(with_reason(format!("{name} failed ({status})"), &render))
+            }
             Some(Ok(_)) => {
                 let missing: Vec<i32> = requested.difference(&saved).copied().collect();
-                (!missing.is_empty())
-                    .then(|| format!("blender exited without saving frames {missing:?}"))
+                (!missing.is_empty()).then(|| {
+                    with_reason(
+                        format!("{name} exited without saving frames {missing:?}"),
+                        &render,
+                    )
+                })
             }
         };
         if let Some(error) = failure {
@@ -362,6 +507,18 @@ impl TaskRunner {
             }
         }
     }
+}
+
+/// The size of the EXR at `path`, from its header.
+fn exr_size(path: &Path) -> Result<(u32, u32), String> {
+    let meta = exr::meta::MetaData::read_from_file(path, false)
+        .map_err(|e| format!("{} is not a readable OpenEXR file: {e}", path.display()))?;
+    let header = meta
+        .headers
+        .first()
+        .ok_or_else(|| format!("{} has no image", path.display()))?;
+    let size = header.layer_size;
+    Ok((size.width() as u32, size.height() as u32))
 }
 
 /// Why a frame delivery task ended while frames were still expected.

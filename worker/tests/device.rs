@@ -11,7 +11,7 @@ use common::Farm;
 use object_store::ObjectStoreExt;
 use protocol::{ExrDepth, FrameDone, Overrides, RenderDevice, TaskMessage, WorkerEvent};
 use worker::blender::command::{FrameSelection, RenderCommand, TaskOutput};
-use worker::blender::{Render, RenderBackend, RenderEvent};
+use worker::blender::{RenderBackend, RenderEvent};
 
 /// Render `task` on `farm`; its one delivered frame, decoded.
 async fn render_one(farm: &mut Farm, task: &TaskMessage) -> (FrameDone, frame_diff::FrameImage) {
@@ -107,7 +107,7 @@ async fn the_gpu_settings_run_in_blender_and_report_the_device_chosen() {
         device: RenderDevice::Gpu,
         has_gpu: true,
     };
-    let mut render = Render::start(&command, task.path()).unwrap();
+    let mut render = worker::blender::start(&command, task.path()).unwrap();
     let mut events = Vec::new();
     while let Some(event) = render.next_event().await {
         events.push(event);

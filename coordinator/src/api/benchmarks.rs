@@ -107,6 +107,9 @@ impl CreateBenchmark {
             node_class: Some(class.to_owned()),
             gpu_model: self.gpu_model.clone(),
             min_vram_mib: self.min_vram_mib,
+            renderer_version: None,
+            take: None,
+            render_target: None,
         }
     }
 }

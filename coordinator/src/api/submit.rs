@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use protocol::{FrameSpec, OutputSpec, Overrides, Renderer, SceneHash};
+use protocol::{FrameSpec, OutputSpec, Overrides, Renderer, SceneHash, SceneOptions};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
@@ -17,6 +17,7 @@ use crate::db::{JobOptions, NewJob};
 use crate::farm::Farm;
 use crate::model::JobSummary;
 use crate::placement::{Placement, Seat};
+use crate::renderers::{Requirement, describe_all};
 
 /// Largest chunk size accepted.
 const MAX_CHUNK: u32 = 10_000;
@@ -85,6 +86,18 @@ pub struct CreateJob {
     /// Least GPU memory, MiB.
     #[serde(default)]
     pub min_vram_mib: Option<u64>,
+    /// Renderer versions to render on: `>=2024.1, <2025`, `=3.6.2`, or a
+    /// prefix such as `4.2`. Enforced: only workers that announced a
+    /// version in the range render the job.
+    #[serde(default)]
+    pub renderer_version: Option<String>,
+    /// Cinema 4D: the take to render (the main take when absent).
+    #[serde(default)]
+    pub take: Option<String>,
+    /// Octane: the render target node to render (needed when the scene
+    /// has several).
+    #[serde(default)]
+    pub render_target: Option<String>,
 }
 
 /// A submission whose fields all passed, waiting for its scene.
@@ -208,6 +221,27 @@ fn validate(farm: &Farm, body: CreateJob, seats: &[Seat]) -> Result<Checked, Api
             format!("parity_percent must be 0 to 100 (0 turns verification off), got {parity}"),
         ));
     }
+    let renderer_version = body
+        .renderer_version
+        .as_deref()
+        .map(str::parse::<protocol::VersionRange>)
+        .transpose()
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_renderer_version",
+                format!("renderer_version: {e}"),
+            )
+        })?;
+    let scene_options = scene_options(renderer, body.take, body.render_target)?;
+    if renderer == Renderer::Cinema4d && body.overrides.samples.is_some() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_override",
+            "overrides.samples cannot be applied to a Cinema 4D scene: Commandline has no \
+             sampling switch; set the samples in the scene's render settings and leave it out",
+        ));
+    }
     let placement = Placement::parse(
         body.region.as_deref(),
         body.node_class.as_deref(),
@@ -239,8 +273,94 @@ fn validate(farm: &Farm, body: CreateJob, seats: &[Seat]) -> Result<Checked, Api
             placement,
             paused: body.paused,
             pinned_worker: None,
+            renderer_version,
+            scene_options,
         },
     })
+}
+
+/// The scene options of a `renderer` job: a take for Cinema 4D, a render
+/// target for Octane, each a plain name; either for another renderer is
+/// refused rather than ignored.
+fn scene_options(
+    renderer: Renderer,
+    take: Option<String>,
+    render_target: Option<String>,
+) -> Result<SceneOptions, ApiError> {
+    let refuse = |code: &'static str, message: String| {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message,
+        ))
+    };
+    for (field, value, owner) in [
+        ("take", &take, Renderer::Cinema4d),
+        ("render_target", &render_target, Renderer::Octane),
+    ] {
+        let Some(value) = value else { continue };
+        if renderer != owner {
+            return refuse(
+                "unsupported_option",
+                format!("`{field}` is for {owner} jobs; a {renderer} job cannot use it"),
+            );
+        }
+        if let Err(why) = SceneOptions::check_name(value) {
+            return refuse("bad_scene_option", format!("`{field}` {why}"));
+        }
+    }
+    Ok(SceneOptions {
+        take,
+        render_target,
+    })
+}
+
+impl Checked {
+    /// Refuse a scene of format `ext` the job's renderer does not open, and
+    /// a job no worker of the farm can render (a farm no worker has joined
+    /// yet takes every job: they wait, with the reason shown, for the first
+    /// worker that can).
+    pub(super) async fn check_renderable(&self, farm: &Farm, ext: &str) -> Result<(), ApiError> {
+        let renderer = self.renderer;
+        if !renderer.formats().contains(&ext) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "scene_format",
+                format!(
+                    "a {renderer} job renders {} scenes, and this scene is a .{ext} file; \
+                     submit it with the renderer that made it",
+                    renderer
+                        .formats()
+                        .iter()
+                        .map(|f| format!(".{f}"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            ));
+        }
+        let requirement = Requirement {
+            renderer,
+            format: ext.to_owned(),
+            versions: self.options.renderer_version.clone(),
+        };
+        let workers = farm.db.call(|db| db.registered_renderers()).await?;
+        if workers.is_empty() || workers.iter().any(|w| requirement.met_by(w)) {
+            return Ok(());
+        }
+        let mut seen: Vec<String> = workers.iter().map(|w| describe_all(w)).collect();
+        seen.sort();
+        seen.dedup();
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_renderer",
+            format!(
+                "no worker of this farm can render {}: its workers have {}; the job is refused \
+                 rather than left queued (widen renderer_version, or enroll a worker that has it)",
+                requirement.describe(),
+                seen.join("; ")
+            ),
+        ))
+    }
 }
 
 /// The tenant a new job belongs to: a submitter's own; the one an admin
@@ -335,6 +455,24 @@ pub(super) async fn check_scene(
     ))
 }
 
+/// The format of uploaded scene `scene`, as its file extension.
+pub(super) async fn scene_format(farm: &Farm, scene: &SceneHash) -> Result<String, ApiError> {
+    let hash = scene.clone();
+    Ok(farm
+        .db
+        .call(move |db| db.scene_ext(&hash))
+        .await?
+        .unwrap_or_default())
+}
+
+/// The format of a file at `path`: its extension, lowercase.
+fn file_format(path: &str) -> String {
+    path.rsplit_once('.')
+        .filter(|(_, ext)| !ext.contains('/'))
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
 /// `POST /api/v1/jobs`.
 pub async fn create(
     State(farm): State<Farm>,
@@ -361,6 +499,8 @@ pub async fn create(
             scene
         }
     };
+    let ext = scene_format(&farm, &job).await?;
+    checked.check_renderable(&farm, &ext).await?;
     // The estimate the job's report sets against what it took; a job is
     // accepted even when no estimate can be made.
     let estimate = match super::estimate::estimate_for(&farm, &checked, Some(job.clone())).await {
@@ -420,12 +560,19 @@ pub async fn validate_submission(
 ) -> Result<Json<Validated>, ApiError> {
     let Json(body) = body?;
     let (checked, source, _) = check_submission(&farm, &principal, body).await?;
-    match source {
-        Some(SceneSource::Scene(scene)) => check_scene(&farm, &principal, &scene).await?,
-        Some(SceneSource::Bundle(id)) => {
-            super::bundles::described(&farm, &principal, &id).await?;
+    let ext = match source {
+        Some(SceneSource::Scene(scene)) => {
+            check_scene(&farm, &principal, &scene).await?;
+            Some(scene_format(&farm, &scene).await?)
         }
-        None => {}
+        Some(SceneSource::Bundle(id)) => {
+            let manifest = super::bundles::described(&farm, &principal, &id).await?;
+            Some(file_format(&manifest.main))
+        }
+        None => None,
+    };
+    if let Some(ext) = ext {
+        checked.check_renderable(&farm, &ext).await?;
     }
     let frame_count = checked.frames.frames().len();
     Ok(Json(Validated {
@@ -444,7 +591,7 @@ pub async fn offer(
         .call(|db| Ok((db.farm_offer()?, db.node_classes()?)))
         .await?;
     Ok(Json(serde_json::json!({
-        "renderers": [Renderer::Blender],
+        "renderers": offer.renderers,
         "regions": offer.regions,
         "node_classes": offer.node_classes,
         "classes": classes,

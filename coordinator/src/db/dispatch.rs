@@ -39,6 +39,7 @@ struct PendingRow {
     ext: String,
     output: String,
     overrides: String,
+    scene_options: String,
     timeout: u64,
     priority: u8,
     replica: u32,
@@ -67,6 +68,7 @@ impl PendingRow {
                 replica: self.replica,
                 output: from_json::<OutputSpec>(&self.output)?,
                 overrides: from_json(&self.overrides)?,
+                scene_options: from_json(&self.scene_options)?,
                 timeout_secs: self.timeout,
                 device: if self.wants_gpu {
                     RenderDevice::Gpu
@@ -94,7 +96,7 @@ impl Db {
             let mut stmt = tx.prepare_cached(
                 "SELECT t.id, t.job_id, t.attempt, t.frames, j.renderer, j.scene_hash, s.ext, \
                         j.output, j.overrides, j.task_timeout_secs, j.priority, t.replica, t.target_worker, \
-                        j.bundle, j.wants_gpu \
+                        j.bundle, j.wants_gpu, j.scene_options \
                  FROM tasks t JOIN jobs j ON j.id = t.job_id JOIN scenes s ON s.hash = j.scene_hash \
                  WHERE t.state = ?1 AND j.state IN (?2, ?3) \
                    AND (t.target_worker IS NOT NULL OR (t.kind IN ('render', 'rerender') AND j.routed = 0)) \
@@ -124,6 +126,7 @@ impl Db {
                         target: r.get(12)?,
                         bundle: r.get(13)?,
                         wants_gpu: r.get(14)?,
+                        scene_options: r.get(15)?,
                     })
                 },
             )?

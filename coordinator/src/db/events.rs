@@ -10,7 +10,7 @@ use super::attribution::{self, Sender, Verdict};
 use super::class_checks;
 use super::grants::GrantOrder;
 use super::reputation::{is_blocklisted, task_event_worker};
-use super::routing::{routed_waiting, starts_outside_placement};
+use super::routing::{routed_waiting, starts_outside_placement, starts_without_renderer};
 use super::workers::{redirect_unstarted_copies, starts_while_draining};
 use super::{Db, DbError, Policy, from_json};
 use crate::state::{
@@ -203,6 +203,9 @@ impl Db {
                 }
                 (_, Some(start)) if starts_outside_placement(&tx, start)? => {
                     Some((start, "outside the job's placement"))
+                }
+                (_, Some(start)) if starts_without_renderer(&tx, start)? => {
+                    Some((start, "without the job's renderer"))
                 }
                 _ => None,
             };

@@ -1,7 +1,10 @@
 //! Scenes and jobs: creating, listing, showing, and the user's controls
 //! (pause, resume, cancel, requeue).
 
-use protocol::{FrameSpec, JobId, OutputSpec, Overrides, Renderer, SceneHash, TaskId, now_ms};
+use protocol::{
+    FrameSpec, JobId, OutputSpec, Overrides, Renderer, SceneHash, SceneOptions, TaskId,
+    VersionRange, now_ms,
+};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Db, DbError, from_json, to_json};
@@ -51,13 +54,17 @@ pub struct JobOptions {
     pub paused: bool,
     /// The one worker that renders it (a class check's benchmark frame).
     pub pinned_worker: Option<protocol::WorkerId>,
+    /// The renderer versions it may render on; `None` for any.
+    pub renderer_version: Option<VersionRange>,
+    /// What in the scene to render (a Cinema 4D take, an Octane render target).
+    pub scene_options: SceneOptions,
 }
 
 const JOB_COLUMNS: &str = "id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
      priority, output, overrides, task_timeout_secs, state, created_ms, finished_ms, parity_bp, report_key, \
-     bundle_id, region, node_class, tenant, gpu_model, min_vram_mib";
+     bundle_id, region, node_class, tenant, gpu_model, min_vram_mib, renderer_version, scene_options";
 
-fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String, String)> {
+fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String, String, String)> {
     let id: String = row.get(0)?;
     let scene: String = row.get(2)?;
     let renderer: String = row.get(3)?;
@@ -96,9 +103,13 @@ fn job_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(JobSummary, String
             tenant: Some(row.get::<_, String>(19)?).filter(|t| !t.is_empty()),
             gpu_model: row.get(20)?,
             min_vram_mib: row.get(21)?,
+            renderer_version: row.get(22)?,
+            scene_options: SceneOptions::default(),
+            waiting: None,
         },
         output,
         overrides,
+        row.get(23)?,
     ))
 }
 
@@ -155,13 +166,27 @@ impl Db {
         let id = JobId::new();
         let now = now_ms();
         let placement = &job.options.placement;
+        let ext: String = tx
+            .query_row(
+                "SELECT ext FROM scenes WHERE hash = ?1",
+                [job.scene.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| DbError::NotFound(format!("scene {}", job.scene)))?;
+        // The shared queue of a renderer is for its own format at any
+        // version; a job that needs more goes to chosen workers only.
+        let routed = !placement.is_anywhere()
+            || job.options.pinned_worker.is_some()
+            || job.options.renderer_version.is_some()
+            || ext != job.renderer.native_format();
         tx.execute(
             "INSERT INTO jobs (id, name, scene_hash, renderer, frame_spec, frame_count, chunk_size, \
              priority, output, overrides, task_timeout_secs, state, created_ms, parity_bp, tenant, \
              bundle_id, bundle, region, node_class, gpu_model, min_vram_mib, routed, wants_gpu, \
-             pinned_worker) \
+             pinned_worker, renderer_version, scene_options) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
-                     ?20, ?21, ?22, ?23, ?24)",
+                     ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
             params![
                 id.to_string(),
                 job.name,
@@ -188,11 +213,13 @@ impl Db {
                 joined(&placement.node_classes),
                 placement.gpu_model,
                 placement.min_vram_mib,
-                !placement.is_anywhere() || job.options.pinned_worker.is_some(),
+                routed,
                 placement.gpu_model.is_some()
                     || placement.min_vram_mib.is_some()
                     || super::node_classes::any_gpu(tx, &placement.node_classes)?,
                 job.options.pinned_worker.map(|w| w.to_string()),
+                job.options.renderer_version.as_ref().map(VersionRange::as_str),
+                to_json(&job.options.scene_options),
             ],
         )?;
         if let Some(bundle) = &job.options.bundle {
@@ -284,11 +311,12 @@ impl Db {
                 job_from_row,
             )
             .optional()?;
-        let Some((mut job, output, overrides)) = row else {
+        let Some((mut job, output, overrides, scene_options)) = row else {
             return Ok(None);
         };
         job.depth = from_json::<OutputSpec>(&output)?.depth;
         job.overrides = from_json(&overrides)?;
+        job.scene_options = from_json(&scene_options)?;
         let mut stmt = conn.prepare_cached(
             "SELECT state, COUNT(*) FROM frames WHERE job_id = ?1 GROUP BY state",
         )?;
@@ -306,6 +334,9 @@ impl Db {
         })? {
             let (state, n) = row?;
             job.verification.add(state, n);
+        }
+        if matches!(job.state, JobState::Queued | JobState::Running) && job.progress.pending > 0 {
+            job.waiting = super::waiting::reason(&conn, id)?;
         }
         Ok(Some(job))
     }

@@ -27,6 +27,7 @@ mod sessions;
 mod tokens;
 mod transitions;
 mod verdicts;
+mod waiting;
 mod workers;
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use protocol::now_ms;
+use protocol::{RendererInfo, WorkerInfo, now_ms};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +17,9 @@ pub struct FarmOffer {
     pub regions: BTreeSet<String>,
     /// Node classes of the same.
     pub node_classes: BTreeSet<String>,
+    /// Renderers the farm's workers (not blocklisted) announced, with
+    /// their versions and the scene formats they open.
+    pub renderers: Vec<RendererInfo>,
 }
 
 impl Db {
@@ -44,6 +47,34 @@ impl Db {
                 .node_classes
                 .extend(from_json::<Vec<String>>(&classes)?);
         }
+        drop(enrollments);
+        drop(workers);
+        drop(conn);
+        let mut renderers: Vec<RendererInfo> =
+            self.registered_renderers()?.into_iter().flatten().collect();
+        renderers.sort_by(|a, b| (a.renderer, &a.version).cmp(&(b.renderer, &b.version)));
+        renderers.dedup();
+        offer.renderers = renderers;
         Ok(offer)
+    }
+
+    /// The renderers each worker that joined the farm announced, for every
+    /// worker not blocklisted (online or not: one that left may come back)
+    /// that has announced itself (an enrolled worker that never started
+    /// has said nothing yet).
+    pub fn registered_renderers(&self) -> Result<Vec<Vec<RendererInfo>>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT info FROM workers WHERE blocklisted_ms IS NULL AND info IS NOT NULL",
+        )?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows
+            .iter()
+            .filter_map(|info| from_json::<WorkerInfo>(info).ok())
+            .map(|info| info.renderers)
+            .filter(|renderers| !renderers.is_empty())
+            .collect())
     }
 }

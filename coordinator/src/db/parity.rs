@@ -179,10 +179,7 @@ impl Db {
         kind: TaskKind,
         reach: Reach,
     ) -> Result<Option<String>, DbError> {
-        let renderer: String =
-            tx.query_row("SELECT renderer FROM jobs WHERE id = ?1", [job], |r| {
-                r.get(0)
-            })?;
+        let requirement = super::routing::job_requirement(tx, job)?;
         let primary: Option<(String, Option<String>)> = tx
             .query_row(
                 "SELECT r.device_family, w.node_class FROM results r JOIN frames f \
@@ -241,11 +238,8 @@ impl Db {
             .filter(|(candidate, seat, info)| {
                 !taken.contains(&candidate.id)
                     && placement.admits(seat)
-                    && from_json::<WorkerInfo>(info).is_ok_and(|info| {
-                        info.renderers
-                            .iter()
-                            .any(|r| r.renderer.as_str() == renderer)
-                    })
+                    && from_json::<WorkerInfo>(info)
+                        .is_ok_and(|info| requirement.met_by(&info.renderers))
             })
             .map(|(candidate, _, _)| candidate)
             .collect()

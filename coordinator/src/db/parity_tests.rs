@@ -45,6 +45,7 @@ fn announce(db: &Db, policy: &Policy, name: &str, owner: &str) -> WorkerId {
         renderers: vec![RendererInfo {
             renderer: Renderer::Blender,
             version: "3.4.1".into(),
+            formats: Vec::new(),
         }],
         cpu: CpuInfo::default(),
         gpus: vec![],

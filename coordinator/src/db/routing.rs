@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 
-use protocol::{Renderer, TaskId, WorkerId, WorkerInfo};
+use protocol::{RendererInfo, TaskId, WorkerId, WorkerInfo};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::class_checks::{CHECKING, EARNED_CLASS};
 use super::{Db, DbError, from_json};
 use crate::placement::{Placement, Seat, list};
+use crate::renderers::Requirement;
 use crate::state::{JobState, TaskState};
 
 /// Tasks of routed jobs a worker holds at most (queued on its own queue,
@@ -36,6 +37,43 @@ pub(super) fn job_placement(conn: &Connection, job: &str) -> Result<Placement, D
     )
     .optional()?
     .ok_or_else(|| DbError::NotFound(format!("job {job}")))
+}
+
+/// What job `job` needs of a worker's renderers.
+pub(super) fn job_requirement(conn: &Connection, job: &str) -> Result<Requirement, DbError> {
+    let (renderer, format, versions): (String, String, Option<String>) = conn
+        .query_row(
+            "SELECT j.renderer, s.ext, j.renderer_version FROM jobs j \
+             JOIN scenes s ON s.hash = j.scene_hash WHERE j.id = ?1",
+            [job],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?
+        .ok_or_else(|| DbError::NotFound(format!("job {job}")))?;
+    let corrupt = |what: &str| DbError::Corrupt(format!("{what} of job {job}"));
+    Ok(Requirement {
+        renderer: renderer.parse().map_err(|_| corrupt("renderer"))?,
+        format,
+        versions: versions
+            .map(|text| text.parse().map_err(|_| corrupt("renderer version")))
+            .transpose()?,
+    })
+}
+
+/// The renderers worker `worker` announced (none when it never did).
+pub(super) fn worker_renderers(
+    conn: &Connection,
+    worker: &str,
+) -> Result<Vec<RendererInfo>, DbError> {
+    let info: Option<String> = conn
+        .query_row("SELECT info FROM workers WHERE id = ?1", [worker], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(info
+        .and_then(|info| from_json::<WorkerInfo>(&info).ok())
+        .map(|info| info.renderers)
+        .unwrap_or_default())
 }
 
 /// A worker's seat from its row: enrollment region and node class, granted
@@ -80,7 +118,7 @@ pub(super) struct Online {
     /// Its seat.
     pub seat: Seat,
     /// The renderers it announced.
-    pub renderers: Vec<Renderer>,
+    pub renderers: Vec<RendererInfo>,
     /// Whether its class check is due or out: it takes its benchmark frame
     /// only.
     pub checking: bool,
@@ -109,7 +147,7 @@ pub(super) fn online_workers(conn: &Connection) -> Result<Vec<Online>, DbError> 
         .into_iter()
         .map(|(id, region, class, device, info, checking)| Online {
             renderers: from_json::<WorkerInfo>(&info)
-                .map(|i| i.renderers.iter().map(|r| r.renderer).collect())
+                .map(|i| i.renderers)
                 .unwrap_or_default(),
             seat: seat_of(region, class, device, &info),
             id,
@@ -200,39 +238,41 @@ impl Db {
         if candidates.iter().all(|c| c.held >= BACKLOG) {
             return Ok(false);
         }
-        let tasks: Vec<(String, String, String)> = {
+        let tasks: Vec<(String, String)> = {
             let mut stmt = tx.prepare_cached(
-                "SELECT t.id, t.job_id, j.renderer FROM tasks t JOIN jobs j ON j.id = t.job_id \
+                "SELECT t.id, t.job_id FROM tasks t JOIN jobs j ON j.id = t.job_id \
                  WHERE t.state = ?1 AND t.target_worker IS NULL AND t.kind IN ('render', 'rerender') \
                    AND j.routed = 1 AND j.state IN (?2, ?3) \
                  ORDER BY j.priority DESC, j.created_ms, t.seq LIMIT 1000",
             )?;
             stmt.query_map(
                 params![TaskState::Pending, JobState::Queued, JobState::Running],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?
             .collect::<Result<_, _>>()?
         };
-        let mut placements: HashMap<String, (Placement, Option<String>)> = HashMap::new();
+        let mut placements: HashMap<String, (Placement, Option<String>, Requirement)> =
+            HashMap::new();
         let mut placed = false;
-        for (task, job, renderer) in tasks {
+        for (task, job) in tasks {
             if !placements.contains_key(&job) {
                 let pinned: Option<String> = tx.query_row(
                     "SELECT pinned_worker FROM jobs WHERE id = ?1",
                     [&job],
                     |r| r.get(0),
                 )?;
-                placements.insert(job.clone(), (job_placement(&tx, &job)?, pinned));
+                let requirement = job_requirement(&tx, &job)?;
+                placements.insert(
+                    job.clone(),
+                    (job_placement(&tx, &job)?, pinned, requirement),
+                );
             }
-            let (placement, pinned) = &placements[&job];
-            let renderer: Renderer = renderer
-                .parse()
-                .map_err(|_| DbError::Corrupt(format!("renderer of job {job}")))?;
+            let (placement, pinned, requirement) = &placements[&job];
             let best = candidates
                 .iter_mut()
                 .filter(|c| {
                     c.held < BACKLOG
-                        && c.worker.renderers.contains(&renderer)
+                        && requirement.met_by(&c.worker.renderers)
                         && match pinned {
                             Some(worker) => c.worker.id == *worker,
                             None => !c.worker.checking && placement.admits(&c.worker.seat),
@@ -266,6 +306,27 @@ pub(super) fn routed_waiting(conn: &Connection) -> Result<bool, DbError> {
         params![TaskState::Pending, JobState::Queued, JobState::Running],
         |r| r.get(0),
     )?)
+}
+
+/// Whether `worker` starting attempt `attempt` of `task_id` did not announce
+/// a renderer that meets the task's job's requirement (a worker may read
+/// every renderer's shared queue; it may render only what it has).
+pub(super) fn starts_without_renderer(
+    conn: &Connection,
+    (worker, task_id, _attempt): (WorkerId, TaskId, u32),
+) -> Result<bool, DbError> {
+    let job: Option<String> = conn
+        .query_row(
+            "SELECT job_id FROM tasks WHERE id = ?1",
+            [task_id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(job) = job else {
+        return Ok(false);
+    };
+    let requirement = job_requirement(conn, &job)?;
+    Ok(!requirement.met_by(&worker_renderers(conn, &worker.to_string())?))
 }
 
 /// Whether `worker` starting attempt `attempt` of `task_id` is outside the

@@ -415,6 +415,12 @@ CREATE TABLE benchmark_reference_frames (
     PRIMARY KEY (benchmark_id, frame)
 ) WITHOUT ROWID;
 "#,
+    // Renderer versions and scene options (a Cinema 4D take, an Octane
+    // render target) per job.
+    r#"
+ALTER TABLE jobs ADD COLUMN renderer_version TEXT;
+ALTER TABLE jobs ADD COLUMN scene_options TEXT NOT NULL DEFAULT '{}';
+"#,
 ];
 
 /// Bring the schema up to date. Returns the version reached.
@@ -449,6 +455,8 @@ mod tests {
         "9b5be67b49b4fc4e094369b43bc88c1f75bfdd061c12060940657f7eeaa681e1",
         "ae2d6d7040a438b7a8f6a41557d14d7e1c106ca11200b9de7f0d0a93b622da81",
         "a371cc5371c967e2e38ff24c0e08b32b3a2ef43b63142ec635dface807093f99",
+        "9b87b5b94a5ece09a23c883f0aeec2ad5bf29f951cbd92df8c75cebb8b420335",
+        "23c712f7e24ae384a5784febc4f46dd397938864f921fed83497aba9b487cefe",
     ];
 
     #[test]

@@ -20,6 +20,7 @@ pub(super) fn info(id: WorkerId, name: &str) -> WorkerInfo {
         renderers: vec![protocol::RendererInfo {
             renderer: Renderer::Blender,
             version: "3.4.1".into(),
+            formats: Vec::new(),
         }],
         cpu: CpuInfo::default(),
         gpus: vec![],

@@ -19,6 +19,7 @@ use std::path::{Component, Path, PathBuf};
 use protocol::{ExrDepth, Overrides, RenderDevice};
 
 use super::output::RenderBackend;
+use crate::process::Launch;
 
 /// Highest frame number Blender accepts (`MAXFRAME`).
 pub const MAX_FRAME: i32 = 1_048_574;
@@ -274,18 +275,18 @@ pub struct RenderCommand {
 }
 
 impl RenderCommand {
-    /// The program to run.
-    pub fn program(&self) -> &Path {
-        &self.blender
-    }
-
-    /// The environment variables Blender gets beyond the minimal ones the
-    /// process sets: `CUDA_VISIBLE_DEVICES` when a GPU is pinned.
-    pub fn env(&self) -> Vec<(&'static str, &str)> {
-        self.gpu
-            .iter()
-            .map(|uuid| ("CUDA_VISIBLE_DEVICES", uuid.as_str()))
-            .collect()
+    /// The Blender run: the program, [`RenderCommand::args`], and beyond
+    /// the minimal environment `CUDA_VISIBLE_DEVICES` when a GPU is pinned.
+    pub fn launch(&self) -> Launch {
+        Launch {
+            program: self.blender.clone(),
+            args: self.args(),
+            env: self
+                .gpu
+                .iter()
+                .map(|uuid| ("CUDA_VISIBLE_DEVICES".to_owned(), uuid.clone()))
+                .collect(),
+        }
     }
 
     /// The device the settings script asks Cycles for: the GPU when the task

@@ -281,6 +281,7 @@ impl Farm {
                 depth: ExrDepth::Half,
             },
             overrides: Overrides::default(),
+            scene_options: protocol::SceneOptions::default(),
             timeout_secs: 300,
             device: RenderDevice::Cpu,
         }

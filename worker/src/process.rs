@@ -1,7 +1,8 @@
-//! Running Blender: its own process group, a minimal environment, output read
-//! line by line, and a kill that takes every child with it.
+//! Running a renderer: its own process group, a minimal environment, output
+//! read line by line, and a kill that takes every child with it.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 
 use nix::sys::signal::{Signal, killpg};
@@ -10,30 +11,40 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-use super::command::RenderCommand;
+/// One program run: what to start, with which arguments and which
+/// environment beyond the minimal one every renderer gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    /// The executable.
+    pub program: PathBuf,
+    /// Its arguments, in order.
+    pub args: Vec<OsString>,
+    /// Extra environment variables (a pinned GPU's `CUDA_VISIBLE_DEVICES`).
+    pub env: Vec<(String, String)>,
+}
 
-/// A running Blender process (the leader of its own process group).
+/// A running renderer process (the leader of its own process group).
 #[derive(Debug)]
-pub struct BlenderProcess {
+pub struct RenderProcess {
     child: Child,
     group: Option<Pid>,
     lines: mpsc::Receiver<String>,
 }
 
-impl BlenderProcess {
-    /// Start `command` in `workdir` with only `PATH`, `HOME`, `TMPDIR` and
+impl RenderProcess {
+    /// Start `launch` in `workdir` with only `PATH`, `HOME`, `TMPDIR` and
     /// `LANG` set (`HOME` and `TMPDIR` point into the working directory),
-    /// and the command's own [`RenderCommand::env`] (a pinned GPU).
-    pub fn spawn(command: &RenderCommand, workdir: &Path) -> std::io::Result<Self> {
-        let mut child = Command::new(command.program())
-            .args(command.args())
+    /// and the launch's own environment (a pinned GPU).
+    pub fn spawn(launch: &Launch, workdir: &Path) -> std::io::Result<Self> {
+        let mut child = Command::new(&launch.program)
+            .args(&launch.args)
             .current_dir(workdir)
             .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", workdir)
             .env("TMPDIR", workdir)
             .env("LANG", "C.UTF-8")
-            .envs(command.env())
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -63,20 +74,20 @@ impl BlenderProcess {
         self.lines.recv().await
     }
 
-    /// Wait for Blender to exit, then kill whatever it left behind in its group.
+    /// Wait for the renderer to exit, then kill whatever it left behind in its group.
     pub async fn wait(&mut self) -> std::io::Result<ExitStatus> {
         let status = self.child.wait().await?;
         self.kill_group();
         Ok(status)
     }
 
-    /// Kill the whole process group and reap Blender.
+    /// Kill the whole process group and reap the renderer.
     pub async fn kill(&mut self) -> std::io::Result<ExitStatus> {
         self.kill_group();
         self.child.wait().await
     }
 
-    /// SIGKILL every process in Blender's group, once.
+    /// SIGKILL every process in the renderer's group, once.
     fn kill_group(&mut self) {
         if let Some(group) = self.group.take() {
             // ESRCH (nothing left in the group) is the normal case after an exit.
@@ -85,7 +96,7 @@ impl BlenderProcess {
     }
 }
 
-impl Drop for BlenderProcess {
+impl Drop for RenderProcess {
     fn drop(&mut self) {
         self.kill_group();
     }
@@ -118,7 +129,7 @@ mod tests {
     use protocol::{ExrDepth, Overrides};
 
     use super::*;
-    use crate::blender::command::{FrameSelection, TaskOutput};
+    use crate::blender::command::{FrameSelection, RenderCommand, TaskOutput};
 
     /// What a stand-in Blender prints as its `CUDA_VISIBLE_DEVICES` (`all`
     /// when unset) when run for a command pinned to `gpu`.
@@ -146,7 +157,7 @@ mod tests {
         // A process forked by another test while the script was open for
         // writing keeps it busy for a moment.
         let mut process = loop {
-            match BlenderProcess::spawn(&command, dir.path()) {
+            match RenderProcess::spawn(&command.launch(), dir.path()) {
                 Err(error) if error.kind() == std::io::ErrorKind::ExecutableFileBusy => {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
