@@ -15,9 +15,9 @@ use coordinator::billing::Payout;
 use coordinator::money::Money;
 use coordinator::state::{CheckState, FrameState, JobState};
 use protocol::{
-    Control, EnrollRequest, EnrollResponse, FrameDone, GrantObject, GrantRequest, Heartbeat,
-    RenderDevice, Renderer, StorageGrant, TaskFailed, TaskId, TaskMessage, WorkerEvent, WorkerId,
-    queues,
+    Control, CpuInfo, EnrollRequest, EnrollResponse, FrameDone, GrantObject, GrantRequest,
+    Heartbeat, RenderDevice, Renderer, RendererInfo, StorageGrant, TaskFailed, TaskId,
+    TaskMessage, WorkerEvent, WorkerId, WorkerInfo, queues,
 };
 use queue::{Broker, Outgoing, RabbitMq, RabbitMqOptions};
 use serde_json::{Value, json};
@@ -66,11 +66,32 @@ impl Hostile {
             .consume(&[queues::worker_control(answer.worker_id)], 16)
             .await
             .expect("it may read its own control queue");
-        Self {
+        let hostile = Self {
             id: answer.worker_id,
             broker,
             control: tokio::sync::Mutex::new(control),
-        }
+        };
+        // It announces itself as a Blender worker, as any worker does, so
+        // the coordinator lets it take Blender tasks.
+        hostile
+            .say(&WorkerEvent::Announce(WorkerInfo {
+                id: hostile.id,
+                name: "mallory".into(),
+                owner: "mallory".into(),
+                region: "local".into(),
+                node_class: "standard".into(),
+                renderers: vec![RendererInfo {
+                    renderer: Renderer::Blender,
+                    version: "3.4.1".into(),
+                    formats: Vec::new(),
+                }],
+                cpu: CpuInfo::default(),
+                gpus: Vec::new(),
+                hostname: "mallory".into(),
+            }))
+            .await;
+        wait_online(app, &["mallory"]).await;
+        hostile
     }
 
     /// Ask for a storage grant and wait for the answer on its control queue:
@@ -216,12 +237,17 @@ fn worker_view<'a>(workers: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{name} listed: {workers:?}"))
 }
 
-/// Wait until the API lists `count` workers online.
-async fn wait_online(app: &TestApp, count: usize) -> Vec<Value> {
+/// Wait until the API lists the workers `names` online.
+async fn wait_online(app: &TestApp, names: &[&str]) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let workers = app.workers().await;
-        if workers.iter().filter(|w| w["state"] == "online").count() >= count {
+        let online = |name: &&str| {
+            workers
+                .iter()
+                .any(|w| w["name"] == *name && w["state"] == "online")
+        };
+        if names.iter().all(online) {
             return workers;
         }
         assert!(
@@ -274,7 +300,7 @@ async fn a_hostile_worker_is_refused_everything_and_paid_nothing() {
         "a used-up token"
     );
     let hostile = Hostile::enroll(&app).await;
-    let workers = wait_online(&app, 2).await;
+    let workers = wait_online(&app, &["honest-a", "honest-b"]).await;
     let honest_ids: Vec<WorkerId> = ["honest-a", "honest-b"]
         .iter()
         .map(|name| {

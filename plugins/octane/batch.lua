@@ -1,10 +1,15 @@
 -- batch.lua: the farm worker's batch render script for OctaneRender Standalone.
 --
--- Run by the worker as
---   octane --no-gui --stop-after-script --script batch.lua \
+-- Run by the worker (worker/src/octane.rs, which embeds this file and writes
+-- it into its work folder as octane-batch.lua) as
+--   octane --no-gui --script <work folder>/octane-batch.lua \
 --     -a scene=<path.orbx> -a output=<dir> -a frames=<f1,f2,...> \
 --     [-a target=<render target name>] [-a samples=<n>] [-a width=<px> -a height=<px>]
--- Each `-a VALUE` is the next entry of the global `arg` table (arg[1], arg[2], ...).
+-- in that order, and nothing else on the command line. target, samples and
+-- width/height are passed only when the task has a render target, a samples
+-- override or a resolution override. Each `-a VALUE` is the next entry of the
+-- global `arg` table (arg[1], arg[2], ...). The script ends Octane itself:
+-- os.exit(0) after FARM-DONE, os.exit(1) after FARM-ERROR.
 --
 -- It prints these lines on stdout and nothing else starting with "FARM-":
 --   FARM-TARGET <name>

@@ -37,6 +37,8 @@ mod benchmark_tests;
 #[cfg(test)]
 mod parity_tests;
 #[cfg(test)]
+mod renderer_tests;
+#[cfg(test)]
 mod routing_tests;
 #[cfg(test)]
 mod tests;

@@ -474,6 +474,20 @@ pub fn worker_binary() -> PathBuf {
     binary
 }
 
+/// A renderer stand-in built beside the test (`cinema4d-standin`,
+/// `octane-standin`, from test-support/renderer-standins).
+pub fn standin_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let binary = dir.join(name);
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build --workspace --bins` (scripts/test.sh does)",
+        binary.display()
+    );
+    binary
+}
+
 /// A worker running as its own process.
 pub struct WorkerProcess {
     child: tokio::process::Child,
@@ -491,9 +505,21 @@ impl WorkerProcess {
 
     /// [`WorkerProcess::spawn`] with more `worker run` arguments.
     pub async fn spawn_with_args(app: &TestApp, name: &str, dir: &Path, extra: &[&str]) -> Self {
+        Self::spawn_configured(app, name, dir, extra, |_| {}).await
+    }
+
+    /// [`WorkerProcess::spawn_with_args`] with its config file changed by
+    /// `configure` first.
+    pub async fn spawn_configured(
+        app: &TestApp,
+        name: &str,
+        dir: &Path,
+        extra: &[&str],
+        configure: impl FnOnce(&mut worker::WorkerConfig),
+    ) -> Self {
         let work_dir = dir.join(name);
         std::fs::create_dir_all(&work_dir).expect("work dir");
-        let config = worker::WorkerConfig {
+        let mut config = worker::WorkerConfig {
             name: name.into(),
             work_dir: work_dir.clone(),
             cache_dir: Some(work_dir.join("scenes")),
@@ -502,6 +528,7 @@ impl WorkerProcess {
             queue: app.config.queue.clone(),
             ..worker::WorkerConfig::default()
         };
+        configure(&mut config);
         let path = work_dir.join("worker.toml");
         std::fs::write(&path, toml::to_string(&config).expect("config serialises"))
             .expect("config written");
