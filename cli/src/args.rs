@@ -67,7 +67,9 @@ pub enum Command {
 /// An action on a coordinator, with the URL and token from the settings.
 #[derive(Debug, Subcommand)]
 pub enum ApiCommand {
-    /// Submit a .blend with every file it uses, and print the job's URL.
+    /// Submit a scene with every file it uses, and print the job's URL: a
+    /// .blend (read with Blender), a .c4d saved with its assets (the
+    /// project's folder is sent) or an Octane .orbx package.
     Submit(Box<SubmitArgs>),
     /// What a job of a .blend would take and cost on each node class, from
     /// the farm's history; nothing is uploaded (`--watch`, `--paused` do
@@ -142,9 +144,31 @@ pub enum ApiCommand {
 /// `farm submit`'s arguments.
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
-    /// The .blend file.
+    /// The scene: a .blend, a .c4d saved with its assets (File > Save
+    /// Project with Assets: every file in its folder is sent) or an .orbx
+    /// package.
     pub scene: PathBuf,
-    /// Frames (`1-250`, `1-250x5`, `1,5,10-12`) [default: the scene's range].
+    /// The renderer [default: the scene's own: .blend blender, .c4d
+    /// cinema4d, .orbx octane]; `octane` with a .blend renders it in
+    /// OctaneRender for Blender.
+    #[arg(long)]
+    pub renderer: Option<protocol::Renderer>,
+    /// Versions of the renderer the job may render on (`2024.4`, `>=4.1,
+    /// <4.3`) [default: any].
+    #[arg(long, value_name = "RANGE")]
+    pub renderer_version: Option<String>,
+    /// Cinema 4D: the take to render [default: the main take].
+    #[arg(long)]
+    pub take: Option<String>,
+    /// Octane: the render target node to render [default: the package's
+    /// only one].
+    #[arg(long)]
+    pub render_target: Option<String>,
+    /// Samples per pixel, instead of the scene's (Blender, Octane).
+    #[arg(long)]
+    pub samples: Option<u32>,
+    /// Frames (`1-250`, `1-250x5`, `1,5,10-12`) [default: a .blend's range;
+    /// required for .c4d and .orbx scenes].
     #[arg(long)]
     pub frames: Option<String>,
     /// The job's name [default: the file's name].
@@ -179,7 +203,7 @@ pub struct SubmitArgs {
     /// Follow the job until it ends.
     #[arg(long)]
     pub watch: bool,
-    /// The Blender that reads the scene's dependencies.
+    /// The Blender that reads a .blend's dependencies.
     #[arg(long, env = "FARM_BLENDER", default_value = "blender")]
     pub blender: PathBuf,
 }

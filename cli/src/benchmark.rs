@@ -348,15 +348,18 @@ pub async fn run(api: &Api, args: &BenchmarkArgs, output: &Output) -> Result<(),
         Some(dir) => Some((dir, benchmark_reference::scan(dir)?)),
         None => None,
     };
-    let prepared = prepare(&submit.blender, &submit.scene, output).await?;
+    let prepared = prepare(&submit.blender, &submit.scene, submit.renderer, output).await?;
     // The reference's files are checked against the job's frames before
     // anything is described, uploaded or created.
     let not_referenced = match &reference {
-        Some((_, files)) => benchmark_reference::check_frames(files, &prepared.frame_spec(submit))?,
+        Some((_, files)) => {
+            benchmark_reference::check_frames(files, &prepared.frame_spec(submit)?)?
+        }
         None => Vec::new(),
     };
+    prepared.frame_spec(submit)?;
     let described = prepared.describe(api).await?;
-    let request = serde_json::to_value(job_request(submit, &prepared, &described.id))
+    let request = serde_json::to_value(job_request(submit, &prepared, &described.id)?)
         .map_err(|e| Failure::usage(format!("the benchmark request: {e}")))?;
     // Every class is checked as a job before anything is uploaded.
     let mut validated = None;

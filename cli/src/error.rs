@@ -7,6 +7,7 @@ use crate::api::ApiError;
 use crate::demo::DemoError;
 use crate::scene::blender::BlenderError;
 use crate::scene::bundle::BundleError;
+use crate::scene::project::ProjectError;
 use crate::settings::SettingsError;
 use crate::views::JobState;
 
@@ -34,6 +35,9 @@ pub enum Failure {
     /// Putting the scene's files together.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The scene's format and renderer.
+    #[error(transparent)]
+    Project(#[from] ProjectError),
     /// The watched job did not end done.
     #[error("job {id} ended {state}: {failed} frame(s) failed, {done} of {frames} rendered")]
     JobEnded {
@@ -72,6 +76,7 @@ impl Failure {
             Failure::Api(error) => error.exit_code(),
             Failure::Blender(error) => error.exit_code(),
             Failure::Bundle(error) => error.exit_code(),
+            Failure::Project(error) => error.exit_code(),
             Failure::JobEnded { .. } => EXIT_JOB_ENDED,
             Failure::Demo(DemoError::Frames(_) | DemoError::TooFewForTamper) => EXIT_REFUSED,
             Failure::Demo(_) | Failure::Output(_) => EXIT_OTHER,

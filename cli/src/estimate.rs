@@ -68,9 +68,10 @@ fn basis(class: &ClassEstimate) -> String {
 
 /// Run `farm estimate`.
 pub async fn run(api: &Api, args: &SubmitArgs, output: &Output) -> Result<(), Failure> {
-    let prepared = prepare(&args.blender, &args.scene, output).await?;
+    let prepared = prepare(&args.blender, &args.scene, args.renderer, output).await?;
+    prepared.frame_spec(args)?;
     let described = prepared.describe(api).await?;
-    let request = job_request(args, &prepared, &described.id);
+    let request = job_request(args, &prepared, &described.id)?;
     let value: Value = api.post("/api/v1/jobs/estimate", &request).await?;
     if output.json {
         return Ok(output.json_line(&value)?);

@@ -16,8 +16,8 @@ use coordinator::money::Money;
 use coordinator::state::{CheckState, FrameState, JobState};
 use protocol::{
     Control, CpuInfo, EnrollRequest, EnrollResponse, FrameDone, GrantObject, GrantRequest,
-    Heartbeat, RenderDevice, Renderer, RendererInfo, StorageGrant, TaskFailed, TaskId,
-    TaskMessage, WorkerEvent, WorkerId, WorkerInfo, queues,
+    Heartbeat, RenderDevice, Renderer, RendererInfo, StorageGrant, TaskFailed, TaskId, TaskMessage,
+    WorkerEvent, WorkerId, WorkerInfo, queues,
 };
 use queue::{Broker, Outgoing, RabbitMq, RabbitMqOptions};
 use serde_json::{Value, json};

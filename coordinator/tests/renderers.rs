@@ -21,39 +21,8 @@ use protocol::JobId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::app::{WorkerProcess, local_config, standin_binary, test_config};
-use support::services::{RabbitVhost, S3Server};
+use support::standins::{C4D_SCENE, ORBX_SCENE, ids_of, only, services, spawn, write};
 use support::{TestApp, repo_root, sample_scene};
-
-/// A Cinema 4D stand-in document: 48×27, a take `Close-up`, one texture.
-const C4D_SCENE: &str = "C4D-STANDIN 1\nsize 48 27\ntake Close-up\nasset tex/wood.png\n";
-
-/// An Octane stand-in package with two render targets.
-const ORBX_SCENE: &str =
-    "ORBX-STANDIN 1\nfps 24\nsamples 16\ntarget Beauty 40 30\ntarget Clay 32 18\n";
-
-/// A private RabbitMQ virtual host, an S3 server and a scratch folder
-/// (no Blender: these workers have none); `None` when skipping locally.
-async fn services() -> Option<(RabbitVhost, S3Server, tempfile::TempDir)> {
-    let vhost = RabbitVhost::create()?;
-    let s3 = S3Server::start().await?;
-    Some((vhost, s3, tempfile::tempdir().unwrap()))
-}
-
-/// `worker run` arguments for a worker with only this stand-in (no Blender).
-fn only(flag: &str, standin: &Path) -> Vec<String> {
-    vec![
-        "--blender".into(),
-        "/nonexistent/blender".into(),
-        flag.into(),
-        standin.display().to_string(),
-    ]
-}
-
-/// Start worker `name` with `args`.
-async fn spawn(app: &TestApp, name: &str, dir: &Path, args: &[String]) -> WorkerProcess {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    WorkerProcess::spawn_with_args(app, name, dir, &args).await
-}
 
 /// POST a job; the status and the JSON answer.
 async fn post_job(app: &TestApp, body: &Value) -> (StatusCode, Value) {
@@ -74,14 +43,6 @@ async fn refused(app: &TestApp, body: Value, code: &str, needle: &str) {
     assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(message.contains(needle), "{body}: {message}");
-}
-
-/// Write `text` to `dir/name`; its path.
-fn write(dir: &Path, name: &str, text: &[u8]) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path
 }
 
 /// Submit the Cinema 4D stand-in document with the Cinema 4D plugin's own
@@ -111,16 +72,6 @@ async fn submit_with_plugin(app: &TestApp, dir: &Path, extra: &[&str]) -> JobId 
     );
     let answer: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
     answer["job_id"].as_str().unwrap().parse().unwrap()
-}
-
-/// The ids of the workers named `names`.
-async fn ids_of(app: &TestApp, names: &[&str]) -> HashSet<String> {
-    app.workers()
-        .await
-        .into_iter()
-        .filter(|w| names.contains(&w["name"].as_str().unwrap()))
-        .map(|w| w["id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// Every frame of `done` verified by two copies, rendered only by
@@ -302,13 +253,14 @@ async fn version_ranges_route_and_a_job_whose_workers_left_says_why_it_waits() {
     // taken instead (a studio pins it when its Commandline prints none).
     // No `--cinema4d` flag here: a flag names the install afresh.
     let no_blender = ["--blender", "/nonexistent/blender"];
-    let old = WorkerProcess::spawn_configured(&app, "c4d-2023", dir.path(), &no_blender, |config| {
-        config.cinema4d = Some(worker::config::RendererInstall {
-            path: standin.clone(),
-            version: Some("2023.2.0".into()),
-        });
-    })
-    .await;
+    let old =
+        WorkerProcess::spawn_configured(&app, "c4d-2023", dir.path(), &no_blender, |config| {
+            config.cinema4d = Some(worker::config::RendererInstall {
+                path: standin.clone(),
+                version: Some("2023.2.0".into()),
+            });
+        })
+        .await;
     app.wait_online(2).await;
 
     let orbx = write(dir.path(), "a.orbx", ORBX_SCENE.as_bytes());

@@ -255,7 +255,7 @@ pub async fn render(args: &DemoArgs, output: &Output) -> Result<Rendered, Failur
         Some(scene) => scene.clone(),
         None => sample::write(&args.dir.join("sample"))?,
     };
-    let prepared = submit::prepare(&args.blender, &scene, output).await?;
+    let prepared = submit::prepare(&args.blender, &scene, None, output).await?;
     let spec = LocalFarmSpec {
         dir: args.dir.clone(),
         workers,
@@ -282,6 +282,11 @@ pub async fn render(args: &DemoArgs, output: &Output) -> Result<Rendered, Failur
         node_class: None,
         gpu_model: None,
         min_vram_mib: None,
+        renderer: None,
+        renderer_version: None,
+        take: None,
+        render_target: None,
+        samples: None,
         paused: false,
         watch: false,
         blender: args.blender.clone(),

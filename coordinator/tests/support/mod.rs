@@ -11,6 +11,7 @@
 
 pub mod app;
 pub mod services;
+pub mod standins;
 
 pub use app::TestApp;
 pub use services::require;

@@ -10,6 +10,7 @@
 --   graph_raises  = nil           getSceneGraph raises this Lua error
 --   save_fails    = false         octane.render.saveImage returns false
 --   export_fails  = false         octane.project.saveAsReferencePackage returns false
+--   package       = "stub orbx package\n"  what saveAsReferencePackage writes
 --   scene_samples = 100           max samples when render.start gets none (0: no progress)
 --   steps         = 4             callback calls per render
 --   time_span     = { 0, 2 }      graph:getAnimationTimeSpan(), nil: no such method
@@ -181,7 +182,7 @@ function M.install(config)
             if config.export_fails then
                 return false
             end
-            return write_file(path, "stub orbx package\n")
+            return write_file(path, config.package or "stub orbx package\n")
         end,
     }
 
