@@ -7,6 +7,8 @@
 //! node_class = "cheap"
 //! blender = "/usr/bin/blender"
 //! work_dir = "/var/lib/renderfarm/worker"
+//! heartbeat_secs = 5
+//! shutdown_grace_secs = 30
 //!
 //! [cinema4d]                      # when the machine has Cinema 4D
 //! path = "/opt/maxon/cinema4d/2024/bin/Commandline"
@@ -14,8 +16,6 @@
 //! [octane]                        # Octane Standalone
 //! path = "/opt/otoy/octane/octane"
 //! version = "2024.1.2"            # optional: probed when absent
-//! heartbeat_secs = 5
-//! shutdown_grace_secs = 30
 //!
 //! [queue]
 //! kind = "rabbitmq"
