@@ -208,7 +208,7 @@ pub async fn spec() -> Json<Value> {
             "/api/v1/farm": {"get": {
                 "summary": "What a job may ask for: renderers, and the regions and node classes of the farm's enrolled workers",
                 "responses": {"200": {"description": "the lists", "content": {"application/json": {"schema": {"type": "object", "properties": {
-                    "renderers": {"type": "array", "items": {"type": "string"}},
+                    "renderers": {"type": "array", "items": {"type": "object"}, "description": "the renderers the registered workers announced: renderer, version, formats"},
                     "regions": {"type": "array", "items": {"type": "string"}},
                     "node_classes": {"type": "array", "items": {"type": "string"}}}}}}}}}},
             "/api/v1/events": {"get": {
@@ -400,6 +400,10 @@ pub async fn spec() -> Json<Value> {
                 "gpu_model": {"type": "string", "description": "GPU model as a device class (rtx4090, h100), as the workers' enrollments grant"},
                 "min_vram_mib": {"type": "integer", "minimum": 1, "description": "least GPU memory, MiB"},
                 "renderer": {"type": "string", "enum": ["blender", "octane", "cinema4d"]},
+                "renderer_version": {"type": "string", "examples": ["2024.4", ">=2024.1, <2025"],
+                    "description": "versions of the renderer the job may render on; only workers that announced one inside it get its tasks"},
+                "take": {"type": "string", "description": "cinema4d jobs: the take to render (default the main take)"},
+                "render_target": {"type": "string", "description": "octane jobs: the render target node (default the scene's only one)"},
                 "frames": {"type": "string", "examples": ["1-100", "1-100x5", "1,5,10-12", "100-1"]},
                 "chunk_size": {"type": "integer", "minimum": 1, "maximum": 10000},
                 "priority": {"type": "integer", "minimum": 0, "maximum": 100, "default": 50},
@@ -424,6 +428,8 @@ pub async fn spec() -> Json<Value> {
                 "bundle": {"type": "string", "description": "the bundle its scene came in, if any"},
                 "region": {"type": "string"}, "node_class": {"type": "string"},
                 "gpu_model": {"type": "string"}, "min_vram_mib": {"type": "integer"},
+                "renderer_version": {"type": "string"}, "take": {"type": "string"}, "render_target": {"type": "string"},
+                "waiting": {"type": ["string", "null"], "description": "why its queued frames wait: no online worker can render it"},
                 "tenant": {"type": "string", "description": "the tenant it belongs to; absent for an admin's own job"}}},
             "JobDetail": {"allOf": [{"$ref": "#/components/schemas/Job"}, {"type": "object", "properties": {
                 "tasks": {"type": "object"},
