@@ -58,18 +58,31 @@ pub async fn jobs(api: &Api, output: &Output) -> Result<(), Failure> {
         ("PRIORITY", Align::Right),
         ("CREATED (UTC)", Align::Left),
     ]);
+    let mut waiting = Vec::new();
     for job in jobs {
+        if let Some(reason) = &job.waiting {
+            waiting.push(format!("{} waits: {reason}", job.id));
+        }
+        let state = if job.waiting.is_some() {
+            format!("{} (waiting)", job.state)
+        } else {
+            job.state.to_string()
+        };
         table.row(vec![
             job.id.to_string(),
             job.name,
-            job.state.to_string(),
+            state,
             format!("{}/{}", job.progress.done, job.frame_count),
             job.progress.failed.to_string(),
             job.priority.to_string(),
             show::time(job.created_ms),
         ]);
     }
-    Ok(output.say(&table.to_string())?)
+    let mut text = table.to_string();
+    for line in waiting {
+        text.push_str(&format!("\n{line}"));
+    }
+    Ok(output.say(&text)?)
 }
 
 /// `farm job ID`.
@@ -106,6 +119,9 @@ pub async fn job(api: &Api, id: JobId, output: &Output) -> Result<(), Failure> {
             job.verification.verified
         ),
     ];
+    if let Some(renderer) = job.renderer_text() {
+        lines.push(format!("renderer  {renderer}"));
+    }
     if let Some(bundle) = &job.bundle {
         lines.push(format!("bundle    {bundle}"));
     }
@@ -115,6 +131,9 @@ pub async fn job(api: &Api, id: JobId, output: &Output) -> Result<(), Failure> {
             job.region.as_deref().unwrap_or("any"),
             job.node_class.as_deref().unwrap_or("any")
         ));
+    }
+    if let Some(reason) = &job.waiting {
+        lines.push(format!("waiting   {reason}"));
     }
     lines.push(String::new());
     for (state, frames) in show::frame_runs(&detail.frame_list) {

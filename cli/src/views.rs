@@ -186,6 +186,38 @@ pub struct Job {
     /// The node class it asked for.
     #[serde(default)]
     pub node_class: Option<String>,
+    /// The renderer it renders with (`blender`, `cinema4d`, `octane`, …).
+    #[serde(default)]
+    pub renderer: Option<String>,
+    /// The renderer versions it renders on, if it asked for some.
+    #[serde(default)]
+    pub renderer_version: Option<String>,
+    /// The Cinema 4D take it renders.
+    #[serde(default)]
+    pub take: Option<String>,
+    /// The Octane render target it renders.
+    #[serde(default)]
+    pub render_target: Option<String>,
+    /// Why its frames wait, when no online worker can render them.
+    #[serde(default)]
+    pub waiting: Option<String>,
+}
+
+impl Job {
+    /// `cinema4d >=2024, take Close-up`: what renders the job.
+    pub fn renderer_text(&self) -> Option<String> {
+        let mut text = self.renderer.clone()?;
+        if let Some(versions) = &self.renderer_version {
+            text.push_str(&format!(" {versions}"));
+        }
+        if let Some(take) = &self.take {
+            text.push_str(&format!(", take {take}"));
+        }
+        if let Some(target) = &self.render_target {
+            text.push_str(&format!(", render target {target}"));
+        }
+        Some(text)
+    }
 }
 
 /// One frame of a job.

@@ -3,7 +3,8 @@
 //! last one. On a terminal, progress bars (rendered, verified, failed, with
 //! an ETA and the cost so far); elsewhere a plain line per change; with
 //! `--json`, one JSON line per change. Optionally a line per frame as it
-//! is rendered.
+//! is rendered. When no online worker can render the job, a line saying
+//! why (once, and again when the reason changes).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -244,6 +245,24 @@ fn new_frame_lines(detail: &JobDetail, printed: &mut HashSet<i32>) -> Vec<String
     lines
 }
 
+/// A line when the reason the job waits changed since the last look (kept
+/// in `last`): the coordinator says why when no online worker can render
+/// it, in words that stay the same while nothing changes.
+fn waiting_change(last: &mut Option<String>, detail: &JobDetail) -> Option<String> {
+    let now = detail.job.waiting.clone();
+    if now == *last {
+        return None;
+    }
+    let line = match &now {
+        Some(reason) => Some(format!("waiting: {reason}")),
+        // Paused or ended jobs wait for nobody: nothing to say.
+        None => matches!(detail.job.state, JobState::Queued | JobState::Running)
+            .then(|| "no longer waiting: a worker that can render the job is online".to_owned()),
+    };
+    *last = now;
+    line
+}
+
 /// The cost report's total so far.
 async fn cost(api: &Api, id: JobId) -> Result<Cost, ApiError> {
     let report: CostReport = api.get(&format!("/api/v1/jobs/{id}/report")).await?;
@@ -285,6 +304,7 @@ pub async fn follow(
     };
     let mut cost_at: Option<(u64, Cost)> = None;
     let mut printed = HashSet::new();
+    let mut waiting: Option<String> = None;
     let mut failures = 0;
     loop {
         let (value, detail) = match look(api, id, &mut cost_at).await {
@@ -313,6 +333,9 @@ pub async fn follow(
             for line in new_frame_lines(&detail, &mut printed) {
                 display.println(&line)?;
             }
+        }
+        if let Some(line) = waiting_change(&mut waiting, &detail) {
+            display.println(&line)?;
         }
         let job = &detail.job;
         if job.state.is_final() {

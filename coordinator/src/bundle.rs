@@ -205,6 +205,59 @@ pub fn check(manifest: &Manifest, limits: &BundleLimits) -> Result<CheckedManife
     })
 }
 
+/// A file whose manifest entry names another size than its blob's bytes,
+/// as the coordinator measured them when the blob was uploaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeMismatch {
+    /// The file's path in the bundle.
+    pub path: String,
+    /// The size the manifest says.
+    pub declared: u64,
+    /// The size of the bytes that hash to its blake3.
+    pub stored: u64,
+}
+
+/// The files of `manifest` whose declared size is not the size of their
+/// uploaded blob (`stored`: blob to bytes, for the blobs uploaded so far).
+/// A blob's bytes are fixed by its hash, so a manifest that says another
+/// size is wrong, and the limits checked on its sizes meant nothing.
+pub fn size_mismatches(
+    manifest: &Manifest,
+    stored: &BTreeMap<SceneHash, u64>,
+) -> Vec<SizeMismatch> {
+    manifest
+        .files
+        .iter()
+        .filter_map(|file| {
+            let bytes = *stored.get(&file.hash)?;
+            (bytes != file.bytes).then(|| SizeMismatch {
+                path: file.path.clone(),
+                declared: file.bytes,
+                stored: bytes,
+            })
+        })
+        .collect()
+}
+
+/// What to tell the client about `mismatches` (at least one): the first
+/// few files with both sizes, and what to do.
+pub fn describe_mismatches(mismatches: &[SizeMismatch]) -> String {
+    let shown: Vec<String> = mismatches
+        .iter()
+        .take(5)
+        .map(|m| format!("{:?} is {} bytes, not {}", m.path, m.stored, m.declared))
+        .collect();
+    let more = match mismatches.len().saturating_sub(5) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    format!(
+        "the manifest's sizes are not the files' sizes: {}{more}; describe the bundle again \
+         with each file's real size in bytes",
+        shown.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +317,41 @@ mod tests {
         assert_eq!(a.bytes, 30);
         let changed = manifest(vec![file("tex/b.png", 3, 10), file("shot.blend", 2, 20)]);
         assert_ne!(check(&changed, &LIMITS).unwrap().id, a.id);
+    }
+
+    #[test]
+    fn declared_sizes_are_compared_with_the_stored_blobs() {
+        let m = manifest(vec![
+            file("shot.blend", 1, 20),
+            file("tex/a.png", 2, 1),
+            file("tex/b.png", 3, 5),
+        ]);
+        let stored = |pairs: &[(u8, u64)]| -> BTreeMap<SceneHash, u64> {
+            pairs
+                .iter()
+                .map(|(byte, bytes)| (file("", *byte, 0).hash, *bytes))
+                .collect()
+        };
+        assert_eq!(
+            size_mismatches(&m, &stored(&[])),
+            vec![],
+            "nothing uploaded yet"
+        );
+        assert_eq!(size_mismatches(&m, &stored(&[(1, 20), (3, 5)])), vec![]);
+        let found = size_mismatches(&m, &stored(&[(1, 20), (2, 4_000_000)]));
+        assert_eq!(
+            found,
+            vec![SizeMismatch {
+                path: "tex/a.png".into(),
+                declared: 1,
+                stored: 4_000_000
+            }]
+        );
+        let text = describe_mismatches(&found);
+        assert!(
+            text.contains(r#""tex/a.png" is 4000000 bytes, not 1"#) && text.contains("real size"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Scene bundles over the API: a manifest is checked before any upload
 //! (each refusal a 4xx naming the file, nothing stored), a blob is kept only
 //! when its bytes hash to its name, and a tenant uploads each blob once:
-//! a second bundle with one changed texture lacks only that texture.
+//! a second bundle with one changed texture lacks only that texture. A
+//! manifest whose sizes are not its blobs' makes no job.
 
 mod support;
 
@@ -333,6 +334,95 @@ async fn a_job_from_a_bundle_needs_every_blob_and_is_checked_before_upload() {
         "{answer}"
     );
     assert_eq!(job_count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_manifest_that_lies_about_sizes_makes_no_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = local_config(dir.path());
+    config.jobs.max_bundle_bytes = 1_000;
+    let app = TestApp::start(config).await;
+    let alice = app.client_as(&app.submitter("alice").await);
+    // A texture of 4,000 bytes said to be 1: the bundle would pass the
+    // 1,000-byte limit on the sizes it declares.
+    let (scene, big) = (b"a shot".as_slice(), vec![7u8; 4_000]);
+    let lying = json!({"main": "shot.blend", "files": [
+        file("shot.blend", scene),
+        {"path": "textures/big.png", "hash": hash(&big), "bytes": 1}]});
+    let (status, described) = describe(&app, &alice, lying.clone()).await;
+    assert_eq!(
+        status, 201,
+        "nothing uploaded yet, nothing to compare: {described}"
+    );
+    let id = described["id"].as_str().unwrap().to_owned();
+    put_blob(&app, &alice, &hash(scene), scene).await;
+    let (status, blob) = put_blob(&app, &alice, &hash(&big), &big).await;
+    assert_eq!(
+        (status, blob["bytes"].as_u64()),
+        (201, Some(4_000)),
+        "the blob itself is right"
+    );
+
+    // A job from it is refused, naming the file and both sizes.
+    let job = json!({"bundle": id, "renderer": "blender", "frames": "1", "paused": true});
+    let (status, answer) = post_job(&app, &alice, "/api/v1/jobs", job).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("bundle_size_mismatch")),
+        "{answer}"
+    );
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(r#""textures/big.png" is 4000 bytes, not 1"#),
+        "{message}"
+    );
+    assert_eq!(job_count(&app).await, 0);
+
+    // Described again now that the blob is uploaded: refused at once.
+    let mut again = lying;
+    again["files"][1]["path"] = json!("textures/other.png");
+    let (status, answer) = describe(&app, &alice, again).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("bundle_size_mismatch")),
+        "{answer}"
+    );
+    // The truth is over the bundle limit, and says so.
+    let honest = json!({"main": "shot.blend", "files": [file("shot.blend", scene), file("textures/big.png", &big)]});
+    let (status, answer) = describe(&app, &alice, honest).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("bad_bundle")),
+        "{answer}"
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_bundle_bytes")
+    );
+
+    // Another tenant's uploads are never compared (that would tell bob
+    // what alice has): his lie is found once he uploads the blob himself.
+    let bob = app.client_as(&app.submitter("bob").await);
+    let (status, theirs) = describe(
+        &app,
+        &bob,
+        json!({"main": "shot.blend", "files": [{"path": "shot.blend", "hash": hash(scene), "bytes": 2}]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{theirs}");
+    assert_eq!(missing(&theirs), [hash(scene)]);
+    put_blob(&app, &bob, &hash(scene), scene).await;
+    let job = json!({"bundle": theirs["id"], "renderer": "blender", "frames": "1", "paused": true});
+    let (status, answer) = post_job(&app, &bob, "/api/v1/jobs", job).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (422, Some("bundle_size_mismatch")),
+        "{answer}"
+    );
+    assert_eq!(job_count(&app).await, 0);
+    app.stop().await;
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 //! --watch` through a pseudo-terminal renders a scene with a texture on a
 //! worker and exits 0; a second submit with the texture changed
 //! uploads only the texture; a refused submit uploads nothing and exits 3;
-//! `farm estimate` prices a job from what the scene took; a watched job
-//! that is cancelled exits 4; `--json` output parses; a
+//! `farm estimate` prices a job from what the scene took; a job no worker
+//! can take says why it waits; a watched job that is cancelled exits 4; `--json` output parses; a
 //! missing token and an unreachable coordinator get their exit codes.
 
 #[path = "cli/harness.rs"]
@@ -305,17 +305,36 @@ async fn a_cancelled_job_ends_the_watch_with_4_and_json_output_parses() {
     let home = dir.path().join("config");
     let blend = scene.blend.display().to_string();
 
-    // Paused, with no worker: it waits until it is cancelled.
-    let mut terminal = Terminal::start(
-        &home,
-        &app.api,
-        &token,
-        &["submit", &blend, "--paused", "--watch"],
-    );
+    // No worker has joined: the job waits, the watch says why, and so do
+    // `farm job` and `farm jobs`, until it is cancelled.
+    let mut terminal = Terminal::start(&home, &app.api, &token, &["submit", &blend, "--watch"]);
     let id = terminal.wait_for(job_id).await;
     terminal
-        .wait_for(|text| text.contains("rendered").then_some(()))
+        .wait_for(|text| text.contains("waiting: no worker has joined").then_some(()))
         .await;
+    let shown = run(farm(
+        &home,
+        &app.api,
+        Some(&token),
+        &["job", &id.to_string()],
+    ))
+    .await;
+    assert_eq!(shown.code, Some(0), "{}", shown.stderr);
+    assert!(
+        shown.stdout.contains("renderer  blender")
+            && shown.stdout.contains("waiting   no worker has joined"),
+        "{}",
+        shown.stdout
+    );
+    let listed = run(farm(&home, &app.api, Some(&token), &["jobs"])).await;
+    assert!(
+        listed.stdout.contains("queued (waiting)")
+            && listed
+                .stdout
+                .contains(&format!("{id} waits: no worker has joined")),
+        "{}",
+        listed.stdout
+    );
     assert_eq!(app.control(id, "cancel").await.status(), 200);
     let (code, output) = terminal.finish().await;
     assert_eq!(

@@ -6,7 +6,7 @@
 //! compared, billed and paid; a Cinema 4D job submitted by the Cinema 4D
 //! plugin (under its stub `c4d` module); jobs no worker can render refused
 //! at submit; version ranges routed; a job whose workers left shows why it
-//! waits, and renders when one is back.
+//! waits (in the API and the web UI), and renders when one is back.
 
 mod support;
 
@@ -22,6 +22,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::app::{WorkerProcess, local_config, standin_binary, test_config};
 use support::standins::{C4D_SCENE, ORBX_SCENE, ids_of, only, services, spawn, write};
+use support::ui::{page, sign_in};
 use support::{TestApp, repo_root, sample_scene};
 
 /// POST a job; the status and the JSON answer.
@@ -322,11 +323,26 @@ async fn version_ranges_route_and_a_job_whose_workers_left_says_why_it_waits() {
             && waiting.contains("offline"),
         "{waiting}"
     );
+    // The web UI says it too: on the job's page and in the jobs table.
+    let cookie = sign_in(&app, app.admin_token.expose()).await;
+    let shown = waiting.replace('>', "&gt;");
+    let (status, html) = page(&app, &cookie, &format!("/ui/jobs/{}", job.id)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="job-waiting""#), "{html}");
+    assert!(html.contains(&shown), "{html}");
+    assert!(
+        html.contains("&gt;=2024.4"),
+        "the version range is shown: {html}"
+    );
+    let (_, html) = page(&app, &cookie, "/ui/jobs").await;
+    assert!(html.contains(&format!("waiting: {shown}")), "{html}");
     // It comes back (same folder, same identity) and renders the job.
     new = spawn(&app, "c4d-2024", dir.path(), &args).await;
     let done = app.wait_final(job.id, Duration::from_secs(120)).await;
     assert_eq!(done.job.state, JobState::Done, "{done:?}");
     assert_eq!(done.job.waiting, None);
+    let (_, html) = page(&app, &cookie, &format!("/ui/jobs/{}", job.id)).await;
+    assert!(!html.contains(r#"id="job-waiting""#), "{html}");
     let rendered_by: HashSet<String> = done
         .frame_list
         .iter()

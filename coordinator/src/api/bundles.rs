@@ -1,6 +1,8 @@
 //! Scene bundles: `POST /api/v1/bundles` takes a manifest and answers which
 //! blobs the caller's tenant still has to send; `PUT /api/v1/blobs/{hash}`
-//! takes one, checked against its hash before it is kept.
+//! takes one, checked against its hash before it is kept. A manifest's
+//! sizes are checked against the bytes uploaded: when it is described (for
+//! blobs already sent) and when a job is made from it (for all).
 
 use axum::Json;
 use axum::body::Body;
@@ -92,6 +94,7 @@ pub async fn create(
             error.to_string(),
         )
     })?;
+    sizes_match(&farm, &principal, &checked.manifest).await?;
     let (stored, tenant) = (checked.clone(), principal.grant.tenant().cloned());
     let created = farm
         .db
@@ -113,6 +116,34 @@ pub async fn create(
         StatusCode::OK
     };
     Ok((status, Json(answer)))
+}
+
+/// Refuse `manifest` (`422 bundle_size_mismatch`, naming the files) when a
+/// file's declared size is not the size of the blob `principal`'s tenant
+/// uploaded under its hash: limits and figures are only as true as the
+/// sizes they add up.
+async fn sizes_match(
+    farm: &Farm,
+    principal: &Principal,
+    manifest: &Manifest,
+) -> Result<(), ApiError> {
+    let (hashes, tenant) = (
+        manifest.blobs().into_keys().collect::<Vec<_>>(),
+        principal.grant.tenant().cloned(),
+    );
+    let stored = farm
+        .db
+        .call(move |db| db.uploaded_sizes(hashes, tenant.as_ref()))
+        .await?;
+    let mismatches = bundle::size_mismatches(manifest, &stored);
+    if mismatches.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "bundle_size_mismatch",
+        bundle::describe_mismatches(&mismatches),
+    ))
 }
 
 /// `GET /api/v1/bundles/{id}`: the caller's tenant's bundle and what it
@@ -269,6 +300,9 @@ pub(super) async fn job_scene(
             ),
         ));
     }
+    // Every blob is uploaded now, so every size is known: a bundle
+    // described before its blobs were sent is checked here.
+    sizes_match(farm, principal, &manifest).await?;
     let main = manifest
         .files
         .iter()

@@ -84,6 +84,31 @@ impl Db {
         Ok(missing)
     }
 
+    /// The stored sizes of those of `hashes` that `tenant` uploaded (the
+    /// bytes the coordinator counted, never a client's figure). Only the
+    /// tenant's own uploads: nobody learns another tenant's files.
+    pub fn uploaded_sizes(
+        &self,
+        hashes: impl IntoIterator<Item = SceneHash>,
+        tenant: Option<&Tenant>,
+    ) -> Result<BTreeMap<SceneHash, u64>, DbError> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT b.bytes FROM blobs b JOIN blob_tenants t ON t.hash = b.hash \
+             WHERE t.tenant = ?1 AND b.hash = ?2",
+        )?;
+        let mut sizes = BTreeMap::new();
+        for hash in hashes {
+            let bytes: Option<u64> = stmt
+                .query_row(params![tenant_key(tenant), hash.as_str()], |r| r.get(0))
+                .optional()?;
+            if let Some(bytes) = bytes {
+                sizes.insert(hash, bytes);
+            }
+        }
+        Ok(sizes)
+    }
+
     /// Whether the blob's bytes are stored (by anyone).
     pub fn blob_stored(&self, hash: &SceneHash) -> Result<bool, DbError> {
         Ok(self.lock().query_row(

@@ -133,12 +133,40 @@ fn a_job_no_online_worker_can_render_says_why_it_waits() {
     let c4d = worker_with(&db, "c4d-2024", &[(Renderer::Cinema4d, "2024.4.1")]);
     assert_eq!(db.job_detail(id).unwrap().job.waiting, None);
 
+    db.drain_worker(c4d).unwrap();
+    let waiting = db.job_detail(id).unwrap().job.waiting.unwrap();
+    assert!(
+        waiting.contains("no online worker can render cinema4d")
+            && waiting.contains("the 1 that can is draining"),
+        "{waiting}"
+    );
+    db.undrain_worker(c4d).unwrap();
+    assert_eq!(db.job_detail(id).unwrap().job.waiting, None);
+
     db.apply_as_named(&WorkerEvent::Leaving { worker: c4d }, &Policy::default())
         .unwrap();
     let waiting = db.job_detail(id).unwrap().job.waiting.unwrap();
     assert!(
         waiting.contains("no online worker can render cinema4d")
-            && waiting.contains("the 1 that can is offline"),
+            && waiting.contains("the 1 that can is offline")
+            && waiting.contains(" UTC)"),
+        "{waiting}"
+    );
+    // The reason names a time, not an age: two looks read the same, so a
+    // watching client says it once.
+    assert_eq!(db.job_detail(id).unwrap().job.waiting.unwrap(), waiting);
+}
+
+#[test]
+fn a_job_whose_only_workers_are_blocklisted_says_so() {
+    let db = Db::in_memory().unwrap();
+    let c4d = worker_with(&db, "c4d", &[(Renderer::Cinema4d, "2024.4.1")]);
+    let (id, _) = c4d_job(&db, None);
+    assert_eq!(db.job_detail(id).unwrap().job.waiting, None);
+    db.blocklist_worker(c4d, "wrong pixels").unwrap();
+    let waiting = db.job_detail(id).unwrap().job.waiting.unwrap();
+    assert!(
+        waiting.contains("every worker that joined the farm is blocklisted (1)"),
         "{waiting}"
     );
 }

@@ -457,6 +457,7 @@ mod tests {
         "a371cc5371c967e2e38ff24c0e08b32b3a2ef43b63142ec635dface807093f99",
         "9b87b5b94a5ece09a23c883f0aeec2ad5bf29f951cbd92df8c75cebb8b420335",
         "23c712f7e24ae384a5784febc4f46dd397938864f921fed83497aba9b487cefe",
+        "01b4553747c1451b03d3f06ba2b92838c8f1fd5250333e386bbb52de2a00cdaf",
     ];
 
     #[test]

@@ -2,16 +2,18 @@
 //! render them, so a wrangler sees "the Cinema 4D workers left" instead of
 //! a job that is queued for no visible reason.
 
-use protocol::{WorkerInfo, now_ms};
+use protocol::WorkerInfo;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::routing::{job_placement, job_requirement, seat_of};
 use super::{DbError, from_json};
+use crate::auth::format_utc;
 use crate::renderers::describe_all;
 
 /// A worker row as the reason needs it.
 struct Row {
     online: bool,
+    draining: bool,
     last_seen_ms: i64,
     info: Option<WorkerInfo>,
     seat: crate::placement::Seat,
@@ -32,14 +34,15 @@ pub(super) fn reason(conn: &Connection, job: &str) -> Result<Option<String>, DbE
     let requirement = job_requirement(conn, job)?;
     let placement = job_placement(conn, job)?;
     let mut stmt = conn.prepare_cached(
-        "SELECT state = 'online' AND draining_ms IS NULL, last_seen_ms, info, region, node_class, \
-                device_class FROM workers WHERE blocklisted_ms IS NULL",
+        "SELECT state = 'online', last_seen_ms, info, region, node_class, device_class, \
+                draining_ms IS NOT NULL FROM workers WHERE blocklisted_ms IS NULL",
     )?;
     let rows = stmt
         .query_map([], |r| {
             let info: String = r.get(2)?;
             Ok(Row {
                 online: r.get(0)?,
+                draining: r.get(6)?,
                 last_seen_ms: r.get(1)?,
                 seat: seat_of(r.get(3)?, r.get(4)?, r.get(5)?, &info),
                 info: from_json::<WorkerInfo>(&info).ok(),
@@ -51,10 +54,20 @@ pub(super) fn reason(conn: &Connection, job: &str) -> Result<Option<String>, DbE
         .filter(|row| row.info.as_ref().is_some_and(|i| !i.renderers.is_empty()))
         .collect();
     if announced.is_empty() {
-        return Ok(Some(
+        let blocked: u64 = conn.query_row(
+            "SELECT COUNT(*) FROM workers WHERE blocklisted_ms IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        return Ok(Some(if blocked == 0 {
             "no worker has joined the farm yet; the frames render when one that can joins"
-                .to_owned(),
-        ));
+                .to_owned()
+        } else {
+            format!(
+                "every worker that joined the farm is blocklisted ({blocked}); the frames render \
+                 when one is reinstated or another that can joins"
+            )
+        }));
     }
     let able: Vec<&Row> = announced
         .iter()
@@ -88,26 +101,25 @@ pub(super) fn reason(conn: &Connection, job: &str) -> Result<Option<String>, DbE
             "no worker that can render {wanted} meets the job's placement"
         )));
     }
-    if placed.iter().any(|row| row.online) {
+    if placed.iter().any(|row| row.online && !row.draining) {
         return Ok(None);
     }
-    let last = placed.iter().map(|row| row.last_seen_ms).max().unwrap_or(0);
-    let ago = (now_ms() - last).max(0) / 1000;
-    Ok(Some(format!(
-        "no online worker can render {wanted}: the {} that can {} offline (last seen {} ago); \
-         the frames stay queued until one is back",
-        placed.len(),
-        if placed.len() == 1 { "is" } else { "are" },
-        human_secs(ago)
-    )))
-}
-
-/// Seconds in words: `45 s`, `12 min`, `3 h`, `2 days`.
-fn human_secs(secs: i64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} days", s / 86_400),
+    let count = |n: usize| (n, if n == 1 { "is" } else { "are" });
+    let draining = placed.iter().filter(|row| row.online).count();
+    if draining > 0 {
+        let (n, is) = count(draining);
+        return Ok(Some(format!(
+            "no online worker can render {wanted}: the {n} that can {is} draining (finishing \
+             its task and taking no more); undrain one, or the frames wait for another"
+        )));
     }
+    // An absolute time, so the reason reads the same on every look (a
+    // watching client prints it once, a page left open does not go stale).
+    let last = placed.iter().map(|row| row.last_seen_ms).max().unwrap_or(0);
+    let (n, is) = count(placed.len());
+    Ok(Some(format!(
+        "no online worker can render {wanted}: the {n} that can {is} offline (last seen {}); \
+         the frames stay queued until one is back",
+        format_utc(last)
+    )))
 }

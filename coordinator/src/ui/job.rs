@@ -2,7 +2,8 @@
 //! render state and verdict (queued, rendering, rendered, verified,
 //! disagreed, failed), drawn on a canvas so 10,000 frames stay cheap. The
 //! frames travel in the page as three compact arrays; the script follows
-//! the job's change feed from the position they were read at.
+//! the job's change feed from the position they were read at. When no
+//! online worker can render the job, the page says why its frames wait.
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -103,11 +104,19 @@ pub async fn page_job(
                 }
             }
         }
+        @if let Some(reason) = &job.waiting {
+            p class="waiting" id="job-waiting" role="status" { strong { "Waiting: " } (reason) }
+        }
         dl class="facts" {
             div { dt { "Frames" } dd id="frames-done" { (p.done) " / " (job.frame_count) " rendered" } }
             div { dt { "Verified" } dd id="frames-verified" { (job.verification.verified) } }
             div { dt { "Failed" } dd id="frames-failed" { (p.failed) } }
-            div { dt { "Renderer" } dd { (job.renderer.as_str()) } }
+            div { dt { "Renderer" } dd {
+                (job.renderer.as_str())
+                @if let Some(versions) = &job.renderer_version { " " (versions) }
+            } }
+            @if let Some(take) = &job.scene_options.take { div { dt { "Take" } dd { (take) } } }
+            @if let Some(target) = &job.scene_options.render_target { div { dt { "Render target" } dd { (target) } } }
             div { dt { "Priority" } dd { (job.priority) } }
             div { dt { "Parity" } dd { (job.parity_percent) "%" } }
             div { dt { "Node class" } dd { (job.node_class.as_deref().unwrap_or("any")) } }

@@ -1,6 +1,7 @@
 //! The jobs table: state, progress (rendered, verified, failed), name,
 //! tenant, frames, priority (edited in place), renderer, node class, region,
-//! submitted, ETA, cost so far; filters by state and text kept in the URL;
+//! submitted, ETA, cost so far, and why a job waits when no online worker
+//! can render it; filters by state and text kept in the URL;
 //! bulk pause, resume, cancel, requeue and priority.
 //! The page reads the same scoped lists as `GET /api/v1/jobs`, and its
 //! script follows the change feed from the position the table was read at.
@@ -149,7 +150,10 @@ fn row(job: &JobSummary, cost: Money, now: i64) -> Markup {
             td { input type="checkbox" class="pick" aria-label={ "Select " (job.name) }; }
             td { span class={ "badge " (job.state) } data-field="state" { (job.state) } }
             td data-field="progress" { (progress_bar(job.frame_count, p.done, v.verified, p.failed)) }
-            td { a href={ "/ui/jobs/" (job.id) } { (job.name) } }
+            td {
+                a href={ "/ui/jobs/" (job.id) } { (job.name) }
+                @if let Some(reason) = &job.waiting { small class="waiting" data-field="waiting" { "waiting: " (reason) } }
+            }
             td { (job.tenant.as_deref().unwrap_or("admin")) }
             td data-field="frames" { (p.done) " / " (job.frame_count) }
             td {

@@ -12,6 +12,7 @@ use protocol::{ExrDepth, Overrides, RenderDevice};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+pub use crate::support::ui::{page, sign_in};
 use crate::support::{TestApp, sample_scene};
 
 /// Define node class `name` (CPU) at `price` a second, as an admin does.
@@ -78,37 +79,6 @@ pub async fn wait_complete(app: &TestApp, id: &str) -> Value {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-}
-
-/// Sign in to the web UI with `token`; the session cookie.
-pub async fn sign_in(app: &TestApp, token: &str) -> String {
-    let form = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([("token", token), ("next", "/ui/jobs")])
-        .finish();
-    let response = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/ui/login", app.api))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    let cookie = response.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
-}
-
-/// GET a UI page with `cookie`: status and HTML.
-pub async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", app.api))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 /// Render `frames` of the sample scene into `dir` as `ref_####.exr`, with

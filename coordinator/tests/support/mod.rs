@@ -12,6 +12,7 @@
 pub mod app;
 pub mod services;
 pub mod standins;
+pub mod ui;
 
 pub use app::TestApp;
 pub use services::require;

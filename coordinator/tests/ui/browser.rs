@@ -2,6 +2,10 @@
 //! through its chromedriver over WebDriver (fantoccini). Waits are on
 //! events in the page (a MutationObserver resolving a script), never on
 //! sleeps; screenshots go under the target folder for people to look at.
+//!
+//! Each UI test crate uses a part of it, hence the allowance below.
+
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

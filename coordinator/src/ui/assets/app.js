@@ -134,6 +134,7 @@ function setupJobs(table) {
     frame(change) {
       const c = counts.get(change.job_id);
       if (!c) return;
+      if (change.now === "rendering") rows.get(change.job_id).querySelector('[data-field="waiting"]')?.remove();
       if (change.was !== change.now) { c[change.was]--; c[change.now]++; }
       if (change.was_check !== change.now_check) {
         if (change.was_check === "verified") c.verified--;
@@ -236,9 +237,33 @@ function setupGrid(data) {
   layout();
   performance.mark("grid-drawn");
   let pending = false;
+  // Why the job waits is the server's to say (it knows the workers): a
+  // frame taken means it no longer waits; frames handed back to the queue
+  // may mean its workers left, so read the notice afresh (at most once a
+  // second).
+  let rereading = false;
+  const reread = () => {
+    if (rereading) return;
+    rereading = true;
+    setTimeout(async () => {
+      rereading = false;
+      const page = await fetch(location.href).then((r) => r.text());
+      const fresh = new DOMParser().parseFromString(page, "text/html").getElementById("job-waiting");
+      const shown = document.getElementById("job-waiting");
+      if (fresh && shown) shown.replaceWith(fresh);
+      else if (fresh) document.querySelector(".facts").before(fresh);
+      else shown?.remove();
+    }, 1000);
+  };
   follow(`/api/v1/events?job=${data.job}&after=${data.after}`, {
-    job(change) { setBadge(document.getElementById("job-state"), change.now); },
+    job(change) {
+      setBadge(document.getElementById("job-state"), change.now);
+      if (["queued", "running"].includes(change.now)) reread();
+      else document.getElementById("job-waiting")?.remove();
+    },
     frame(change) {
+      if (change.now === "rendering") document.getElementById("job-waiting")?.remove();
+      if (change.was === "rendering" && change.now === "pending") reread();
       const i = index.get(change.frame);
       if (i === undefined) return;
       state[i] = CODE_OF[change.now];
