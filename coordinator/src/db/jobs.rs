@@ -294,8 +294,9 @@ impl Db {
     /// The summaries of these jobs, skipping any that vanished.
     fn job_summaries(&self, ids: Vec<String>) -> Result<Vec<JobSummary>, DbError> {
         let mut jobs = Vec::with_capacity(ids.len());
+        let mut workers = None;
         for id in ids {
-            if let Some(job) = self.job_summary(&id)? {
+            if let Some(job) = self.job_summary_with(&id, &mut workers)? {
                 jobs.push(job);
             }
         }
@@ -303,6 +304,16 @@ impl Db {
     }
 
     fn job_summary(&self, id: &str) -> Result<Option<JobSummary>, DbError> {
+        self.job_summary_with(id, &mut None)
+    }
+
+    /// One job's summary; `workers` is read the first time a job waits,
+    /// and kept for the next.
+    fn job_summary_with(
+        &self,
+        id: &str,
+        workers: &mut Option<super::waiting::Workers>,
+    ) -> Result<Option<JobSummary>, DbError> {
         let conn = self.lock();
         let row = conn
             .query_row(
@@ -336,7 +347,12 @@ impl Db {
             job.verification.add(state, n);
         }
         if matches!(job.state, JobState::Queued | JobState::Running) && job.progress.pending > 0 {
-            job.waiting = super::waiting::reason(&conn, id)?;
+            if workers.is_none() {
+                *workers = Some(super::waiting::Workers::read(&conn)?);
+            }
+            if let Some(workers) = workers {
+                job.waiting = super::waiting::reason(&conn, id, workers)?;
+            }
         }
         Ok(Some(job))
     }

@@ -170,3 +170,25 @@ fn a_job_whose_only_workers_are_blocklisted_says_so() {
         "{waiting}"
     );
 }
+
+#[test]
+fn a_jobs_list_says_for_each_job_why_it_waits() {
+    let db = Db::in_memory().unwrap();
+    worker_with(&db, "c4d-2024", &[(Renderer::Cinema4d, "2024.4.1")]);
+    let (new, _) = c4d_job(&db, Some(">=2024"));
+    let (old, _) = c4d_job(&db, Some("<2024"));
+    let jobs = db.list_jobs().unwrap();
+    let waiting = |id| {
+        jobs.iter()
+            .find(|job| job.id == id)
+            .unwrap()
+            .waiting
+            .clone()
+    };
+    assert_eq!(waiting(new), None);
+    let reason = waiting(old).unwrap();
+    assert!(
+        reason.contains("no worker of the farm can render cinema4d") && reason.contains("<2024"),
+        "{reason}"
+    );
+}

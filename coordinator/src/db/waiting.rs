@@ -19,9 +19,50 @@ struct Row {
     seat: crate::placement::Seat,
 }
 
+/// The farm's workers as the reasons need them: read once for any number
+/// of jobs (a jobs list asks for each of its waiting jobs).
+pub(super) struct Workers {
+    /// Those not blocklisted.
+    rows: Vec<Row>,
+    /// How many are blocklisted.
+    blocklisted: u64,
+}
+
+impl Workers {
+    /// Read the workers table.
+    pub(super) fn read(conn: &Connection) -> Result<Self, DbError> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT state = 'online', last_seen_ms, info, region, node_class, device_class, \
+                    draining_ms IS NOT NULL FROM workers WHERE blocklisted_ms IS NULL",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                let info: String = r.get(2)?;
+                Ok(Row {
+                    online: r.get(0)?,
+                    draining: r.get(6)?,
+                    last_seen_ms: r.get(1)?,
+                    seat: seat_of(r.get(3)?, r.get(4)?, r.get(5)?, &info),
+                    info: from_json::<WorkerInfo>(&info).ok(),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let blocklisted = conn.query_row(
+            "SELECT COUNT(*) FROM workers WHERE blocklisted_ms IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Self { rows, blocklisted })
+    }
+}
+
 /// Why job `job`'s pending frames wait, or `None` when an online worker
 /// can take them (or the job is pinned to one worker).
-pub(super) fn reason(conn: &Connection, job: &str) -> Result<Option<String>, DbError> {
+pub(super) fn reason(
+    conn: &Connection,
+    job: &str,
+    workers: &Workers,
+) -> Result<Option<String>, DbError> {
     let pinned: Option<String> = conn
         .query_row("SELECT pinned_worker FROM jobs WHERE id = ?1", [job], |r| {
             r.get(0)
@@ -33,32 +74,13 @@ pub(super) fn reason(conn: &Connection, job: &str) -> Result<Option<String>, DbE
     }
     let requirement = job_requirement(conn, job)?;
     let placement = job_placement(conn, job)?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT state = 'online', last_seen_ms, info, region, node_class, device_class, \
-                draining_ms IS NOT NULL FROM workers WHERE blocklisted_ms IS NULL",
-    )?;
-    let rows = stmt
-        .query_map([], |r| {
-            let info: String = r.get(2)?;
-            Ok(Row {
-                online: r.get(0)?,
-                draining: r.get(6)?,
-                last_seen_ms: r.get(1)?,
-                seat: seat_of(r.get(3)?, r.get(4)?, r.get(5)?, &info),
-                info: from_json::<WorkerInfo>(&info).ok(),
-            })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = &workers.rows;
     let announced: Vec<&Row> = rows
         .iter()
         .filter(|row| row.info.as_ref().is_some_and(|i| !i.renderers.is_empty()))
         .collect();
     if announced.is_empty() {
-        let blocked: u64 = conn.query_row(
-            "SELECT COUNT(*) FROM workers WHERE blocklisted_ms IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )?;
+        let blocked = workers.blocklisted;
         return Ok(Some(if blocked == 0 {
             "no worker has joined the farm yet; the frames render when one that can joins"
                 .to_owned()
@@ -109,8 +131,9 @@ pub(super) fn reason(conn: &Connection, job: &str) -> Result<Option<String>, DbE
     if draining > 0 {
         let (n, is) = count(draining);
         return Ok(Some(format!(
-            "no online worker can render {wanted}: the {n} that can {is} draining (finishing \
-             its task and taking no more); undrain one, or the frames wait for another"
+            "no online worker can render {wanted}: the {n} that can {is} draining (a draining \
+             worker finishes its task and takes no more); undrain one, or the frames wait for \
+             another"
         )));
     }
     // An absolute time, so the reason reads the same on every look (a
