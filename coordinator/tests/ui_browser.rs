@@ -15,6 +15,7 @@ use browser::Browser;
 use coordinator::state::JobState;
 use serde_json::{Value, json};
 use support::app::local_config;
+use support::ui::sign_in_link;
 use support::{TestApp, blender_ready, sample_scene};
 
 /// Submit a job of the sample scene as `http`; its id.
@@ -24,19 +25,6 @@ async fn submit(app: &TestApp, http: &reqwest::Client, body: Value) -> String {
     body["scene"] = json!(scene);
     body["renderer"] = json!("blender");
     app.submit_as(http, body).await.id.to_string()
-}
-
-/// A one-time sign-in link for `token`'s holder.
-async fn sign_in_link(app: &TestApp, http: &reqwest::Client) -> String {
-    let link: Value = http
-        .post(format!("{}/api/v1/sign-in-links", app.api))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    format!("{}{}", app.api, link["path"].as_str().unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ mod support;
 use browser::Browser;
 use serde_json::{Value, json};
 use support::app::local_config;
+use support::ui::sign_in_link;
 use support::{TestApp, blender_ready, sample_scene};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,14 +45,9 @@ async fn a_waiting_job_says_why_on_its_page_as_workers_come_and_go() {
     };
 
     let browser = Browser::start(1280, 900).await;
-    let link: Value = post("/api/v1/sign-in-links".into(), json!({}))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let link = format!("{}{}", app.api, link["path"].as_str().unwrap());
-    browser.sign_in(&link, &app.api).await;
+    browser
+        .sign_in(&sign_in_link(&app, &http).await, &app.api)
+        .await;
     browser
         .client
         .goto(&format!("{}/ui/jobs/{job}", app.api))

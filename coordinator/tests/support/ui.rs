@@ -1,5 +1,6 @@
 //! The web UI as a signed-in browser sees it, without a browser: a session
-//! cookie from the sign-in form, and pages fetched with it.
+//! cookie from the sign-in form, and pages fetched with it; and one-time
+//! sign-in links for the browser tests.
 
 use super::TestApp;
 
@@ -32,4 +33,17 @@ pub async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
         .await
         .unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// A one-time sign-in link for the holder of `http`'s token.
+pub async fn sign_in_link(app: &TestApp, http: &reqwest::Client) -> String {
+    let link: serde_json::Value = http
+        .post(format!("{}/api/v1/sign-in-links", app.api))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    format!("{}{}", app.api, link["path"].as_str().unwrap())
 }
