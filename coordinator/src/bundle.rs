@@ -205,6 +205,28 @@ pub fn check(manifest: &Manifest, limits: &BundleLimits) -> Result<CheckedManife
     })
 }
 
+/// A blob a bundle lacks, with the paths it is at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MissingBlob {
+    /// Its blake3.
+    pub hash: SceneHash,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Where the bundle has it.
+    pub paths: Vec<String>,
+}
+
+/// The blobs of `manifest` not among `stored` (blob to bytes, for the
+/// blobs the tenant uploaded), sorted by hash.
+pub fn missing(manifest: &Manifest, stored: &BTreeMap<SceneHash, u64>) -> Vec<MissingBlob> {
+    manifest
+        .blobs()
+        .into_iter()
+        .filter(|(hash, _)| !stored.contains_key(hash))
+        .map(|(hash, (bytes, paths))| MissingBlob { hash, bytes, paths })
+        .collect()
+}
+
 /// A file whose manifest entry names another size than its blob's bytes,
 /// as the coordinator measured them when the blob was uploaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -317,6 +339,24 @@ mod tests {
         assert_eq!(a.bytes, 30);
         let changed = manifest(vec![file("tex/b.png", 3, 10), file("shot.blend", 2, 20)]);
         assert_ne!(check(&changed, &LIMITS).unwrap().id, a.id);
+    }
+
+    #[test]
+    fn missing_blobs_are_those_not_uploaded_with_every_path() {
+        let m = manifest(vec![
+            file("shot.blend", 1, 20),
+            file("tex/a.png", 2, 4),
+            file("tex/copy.png", 2, 4),
+        ]);
+        let uploaded: BTreeMap<SceneHash, u64> = [(file("", 1, 0).hash, 20)].into();
+        assert_eq!(
+            missing(&m, &uploaded),
+            vec![MissingBlob {
+                hash: file("", 2, 0).hash,
+                bytes: 4,
+                paths: vec!["tex/a.png".into(), "tex/copy.png".into()]
+            }]
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! sizes are checked against the bytes uploaded: when it is described (for
 //! blobs already sent) and when a job is made from it (for all).
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::body::Body;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -17,8 +19,7 @@ use super::ApiError;
 use super::auth::require;
 use super::spool::{check_headers, spool};
 use crate::auth::{Principal, Role};
-use crate::bundle::{self, BundleLimits, Manifest};
-use crate::db::MissingBlob;
+use crate::bundle::{self, BundleLimits, Manifest, MissingBlob};
 use crate::farm::Farm;
 
 /// A bundle and what its tenant still has to upload.
@@ -56,26 +57,39 @@ fn limits(farm: &Farm) -> BundleLimits {
     }
 }
 
-/// The answer for `manifest`, with what `principal`'s tenant lacks.
-async fn answer(
+/// The sizes of `manifest`'s blobs that `principal`'s tenant uploaded: what
+/// it lacks and whether the manifest's sizes are true both follow from it.
+async fn uploaded(
     farm: &Farm,
     principal: &Principal,
+    manifest: &Manifest,
+) -> Result<BTreeMap<SceneHash, u64>, ApiError> {
+    let (hashes, tenant) = (
+        manifest.blobs().into_keys().collect::<Vec<_>>(),
+        principal.grant.tenant().cloned(),
+    );
+    Ok(farm
+        .db
+        .call(move |db| db.uploaded_sizes(hashes, tenant.as_ref()))
+        .await?)
+}
+
+/// The answer for `manifest`, with what the tenant whose uploads are
+/// `stored` lacks.
+fn answer(
     id: String,
     manifest: Manifest,
     bytes: u64,
-) -> Result<BundleAnswer, ApiError> {
-    let (blobs, tenant) = (manifest.blobs(), principal.grant.tenant().cloned());
-    let missing = farm
-        .db
-        .call(move |db| db.missing_blobs(blobs, tenant.as_ref()))
-        .await?;
-    Ok(BundleAnswer {
+    stored: &BTreeMap<SceneHash, u64>,
+) -> BundleAnswer {
+    let missing = bundle::missing(&manifest, stored);
+    BundleAnswer {
         id,
         manifest,
         bytes,
         missing_bytes: missing.iter().map(|blob| blob.bytes).sum(),
         missing,
-    })
+    }
 }
 
 /// `POST /api/v1/bundles`: check a manifest (paths, sizes, limits) before
@@ -94,20 +108,14 @@ pub async fn create(
             error.to_string(),
         )
     })?;
-    sizes_match(&farm, &principal, &checked.manifest).await?;
-    let (stored, tenant) = (checked.clone(), principal.grant.tenant().cloned());
+    let uploads = uploaded(&farm, &principal, &checked.manifest).await?;
+    sizes_match(&checked.manifest, &uploads)?;
+    let (record, tenant) = (checked.clone(), principal.grant.tenant().cloned());
     let created = farm
         .db
-        .call(move |db| db.record_bundle(&stored, tenant.as_ref()))
+        .call(move |db| db.record_bundle(&record, tenant.as_ref()))
         .await?;
-    let answer = answer(
-        &farm,
-        &principal,
-        checked.id,
-        checked.manifest,
-        checked.bytes,
-    )
-    .await?;
+    let answer = answer(checked.id, checked.manifest, checked.bytes, &uploads);
     tracing::info!(bundle = %answer.id, files = answer.manifest.files.len(),
         missing = answer.missing.len(), "bundle described");
     let status = if created {
@@ -119,23 +127,11 @@ pub async fn create(
 }
 
 /// Refuse `manifest` (`422 bundle_size_mismatch`, naming the files) when a
-/// file's declared size is not the size of the blob `principal`'s tenant
-/// uploaded under its hash: limits and figures are only as true as the
+/// file's declared size is not the size of the blob its tenant uploaded
+/// under its hash (`stored`): limits and figures are only as true as the
 /// sizes they add up.
-async fn sizes_match(
-    farm: &Farm,
-    principal: &Principal,
-    manifest: &Manifest,
-) -> Result<(), ApiError> {
-    let (hashes, tenant) = (
-        manifest.blobs().into_keys().collect::<Vec<_>>(),
-        principal.grant.tenant().cloned(),
-    );
-    let stored = farm
-        .db
-        .call(move |db| db.uploaded_sizes(hashes, tenant.as_ref()))
-        .await?;
-    let mismatches = bundle::size_mismatches(manifest, &stored);
+fn sizes_match(manifest: &Manifest, stored: &BTreeMap<SceneHash, u64>) -> Result<(), ApiError> {
+    let mismatches = bundle::size_mismatches(manifest, stored);
     if mismatches.is_empty() {
         return Ok(());
     }
@@ -161,8 +157,9 @@ pub async fn show(
         .call(move |db| db.bundle(&key, tenant.as_ref()))
         .await?
         .ok_or_else(|| crate::db::DbError::NotFound(format!("bundle {id}")))?;
+    let stored = uploaded(&farm, &principal, &manifest).await?;
     let bytes = manifest.files.iter().map(|file| file.bytes).sum();
-    Ok(Json(answer(&farm, &principal, id, manifest, bytes).await?))
+    Ok(Json(answer(id, manifest, bytes, &stored)))
 }
 
 /// `PUT /api/v1/blobs/{hash}`: one file of a bundle. The bytes must hash to
@@ -269,11 +266,8 @@ pub(super) async fn job_scene(
 ) -> Result<(SceneHash, bundle::CheckedManifest), ApiError> {
     let tenant = principal.grant.tenant().cloned();
     let manifest = described(farm, principal, &id).await?;
-    let (blobs, who) = (manifest.blobs(), tenant.clone());
-    let missing = farm
-        .db
-        .call(move |db| db.missing_blobs(blobs, who.as_ref()))
-        .await?;
+    let stored = uploaded(farm, principal, &manifest).await?;
+    let missing = bundle::missing(&manifest, &stored);
     if !missing.is_empty() {
         let paths: Vec<&str> = missing
             .iter()
@@ -302,7 +296,7 @@ pub(super) async fn job_scene(
     }
     // Every blob is uploaded now, so every size is known: a bundle
     // described before its blobs were sent is checked here.
-    sizes_match(farm, principal, &manifest).await?;
+    sizes_match(&manifest, &stored)?;
     let main = manifest
         .files
         .iter()

@@ -16,17 +16,6 @@ fn tenant_key(tenant: Option<&Tenant>) -> &str {
     tenant.map_or("", Tenant::as_str)
 }
 
-/// A blob a bundle lacks, with the paths it is at.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct MissingBlob {
-    /// Its blake3.
-    pub hash: SceneHash,
-    /// Its size in bytes.
-    pub bytes: u64,
-    /// Where the bundle has it.
-    pub paths: Vec<String>,
-}
-
 impl Db {
     /// Store a checked manifest for `tenant` (storing it again changes
     /// nothing); returns whether it is new.
@@ -63,30 +52,10 @@ impl Db {
         manifest.as_deref().map(from_json).transpose()
     }
 
-    /// The blobs of `blobs` that `tenant` has not uploaded.
-    pub fn missing_blobs(
-        &self,
-        blobs: BTreeMap<SceneHash, (u64, Vec<String>)>,
-        tenant: Option<&Tenant>,
-    ) -> Result<Vec<MissingBlob>, DbError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM blob_tenants WHERE tenant = ?1 AND hash = ?2)",
-        )?;
-        let mut missing = Vec::new();
-        for (hash, (bytes, paths)) in blobs {
-            let present: bool =
-                stmt.query_row(params![tenant_key(tenant), hash.as_str()], |r| r.get(0))?;
-            if !present {
-                missing.push(MissingBlob { hash, bytes, paths });
-            }
-        }
-        Ok(missing)
-    }
-
     /// The stored sizes of those of `hashes` that `tenant` uploaded (the
-    /// bytes the coordinator counted, never a client's figure). Only the
-    /// tenant's own uploads: nobody learns another tenant's files.
+    /// bytes the coordinator counted, never a client's figure); a hash left
+    /// out is one the tenant has still to send. Only the tenant's own
+    /// uploads: nobody learns another tenant's files.
     pub fn uploaded_sizes(
         &self,
         hashes: impl IntoIterator<Item = SceneHash>,

@@ -50,7 +50,6 @@ use rusqlite::Connection;
 
 pub use attribution::{Refusal, Sender};
 pub use benchmarks::{AcceptedCopy, DiffPlan};
-pub use bundles::MissingBlob;
 pub use changes::{CHANGES_KEPT, Change, ChangeBody, ChangeScope};
 pub use class_checks::{CheckScene, ClassCheck};
 pub use copies::{CopyView, DeliveredCopy};
